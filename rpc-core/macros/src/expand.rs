@@ -1,0 +1,226 @@
+//! Writes the `Service` implementation.
+
+use proc_macro2::TokenStream;
+use proc_macro_crate::{crate_name, FoundCrate};
+use quote::{format_ident, quote};
+
+use crate::model::{Hook, Member, Mode, Model, Param};
+
+/// The path to `rpc_core::private`, whichever crate the user depends on.
+fn private_path() -> TokenStream {
+    if let Ok(found) = crate_name("rpc") {
+        let root = match found {
+            FoundCrate::Itself => quote!(::rpc),
+            FoundCrate::Name(n) => {
+                let id = format_ident!("{}", n);
+                quote!(::#id)
+            }
+        };
+        return quote!(#root::core::private);
+    }
+    match crate_name("rpc-core") {
+        Ok(FoundCrate::Name(n)) => {
+            let id = format_ident!("{}", n);
+            quote!(::#id::private)
+        }
+        _ => quote!(::rpc_core::private),
+    }
+}
+
+pub fn expand(model: Model) -> TokenStream {
+    let p = private_path();
+    let item = &model.item;
+    let self_ty = &item.self_ty;
+    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+    let name = &model.name;
+    let aliases = &model.aliases;
+
+    let method_arms = model.methods.iter().map(|m| arm(&p, self_ty, m));
+    let attr_arms = model.attributes.iter().map(|m| arm(&p, self_ty, m));
+    let method_names: Vec<_> = model.methods.iter().flat_map(names).collect();
+    let attr_names: Vec<_> = model.attributes.iter().flat_map(names).collect();
+    let method_infos = model.methods.iter().map(|m| method_info(&p, m));
+    let attr_infos = model.attributes.iter().map(|m| attr_info(&p, m));
+    let on_connect = model.on_connect.as_ref().map(|h| hook(&p, self_ty, h, quote!(on_connect)));
+    let on_disconnect = model.on_disconnect.as_ref().map(|h| hook(&p, self_ty, h, quote!(on_disconnect)));
+
+    quote! {
+        #item
+
+        impl #impl_generics #p::Service for #self_ty #where_clause {
+            fn name(&self) -> &str {
+                #name
+            }
+
+            fn aliases(&self) -> #p::Vec<::std::string::String> {
+                <[_]>::into_vec(::std::boxed::Box::new([#(::std::string::String::from(#aliases)),*]))
+            }
+
+            #[allow(unused_variables, unused_mut, clippy::let_unit_value)]
+            fn call(self: #p::Arc<Self>, conn: &#p::Connection, method: &str, args: #p::Vec<#p::Value>) -> #p::Outcome {
+                match method {
+                    #(#method_arms)*
+                    #(#attr_names)|* => #p::Outcome::Ready(::std::result::Result::Err(
+                        #p::wrong_member_kind(#name, method, true),
+                    )),
+                    _ => #p::Outcome::Ready(::std::result::Result::Err(#p::not_exposed(#name, method))),
+                }
+            }
+
+            #[allow(unused_variables, unused_mut, clippy::let_unit_value)]
+            fn getattr(self: #p::Arc<Self>, conn: &#p::Connection, method: &str) -> #p::Outcome {
+                let args: #p::Vec<#p::Value> = #p::Vec::new();
+                match method {
+                    #(#attr_arms)*
+                    #(#method_names)|* => #p::Outcome::Ready(::std::result::Result::Err(
+                        #p::wrong_member_kind(#name, method, false),
+                    )),
+                    _ => #p::Outcome::Ready(::std::result::Result::Err(#p::not_exposed(#name, method))),
+                }
+            }
+
+            fn describe(&self) -> #p::Description {
+                #p::Description {
+                    name: ::std::string::String::from(#name),
+                    methods: <[_]>::into_vec(::std::boxed::Box::new([#(#method_infos),*])),
+                    attributes: <[_]>::into_vec(::std::boxed::Box::new([#(#attr_infos),*])),
+                }
+            }
+
+            #on_connect
+            #on_disconnect
+        }
+    }
+}
+
+/// The names a member answers to: `x` and `exposed_x`.
+fn names(m: &Member) -> Vec<String> {
+    let prefixed = format!("exposed_{}", m.remote_name);
+    if m.ident == prefixed {
+        vec![m.remote_name.clone(), prefixed]
+    } else {
+        vec![m.remote_name.clone()]
+    }
+}
+
+fn arm(p: &TokenStream, self_ty: &syn::Type, m: &Member) -> TokenStream {
+    let patterns = names(m);
+    let remote_name = &m.remote_name;
+    let ident = &m.ident;
+    let n_remote = m.params.iter().filter(|x| matches!(x, Param::Remote { .. })).count();
+    let owned_conn = m.mode != Mode::Sync;
+
+    let mut decode = Vec::new();
+    let mut pass = Vec::new();
+    let mut index = 0usize;
+    for (i, param) in m.params.iter().enumerate() {
+        let var = format_ident!("__a{}", i);
+        match param {
+            Param::Remote { name, ty, by_ref, .. } => {
+                decode.push(quote! {
+                    let #var: #ty = match #p::arg(#remote_name, #index, #name, __it.next()) {
+                        ::std::result::Result::Ok(v) => v,
+                        ::std::result::Result::Err(e) => return #p::Outcome::Ready(::std::result::Result::Err(e)),
+                    };
+                });
+                pass.push(if *by_ref { quote!(&#var) } else { quote!(#var) });
+                index += 1;
+            }
+            Param::Connection { by_ref } => {
+                let source = if owned_conn { quote!(__conn) } else { quote!(conn) };
+                pass.push(match (by_ref, owned_conn) {
+                    (true, true) => quote!(&#source),
+                    (true, false) => quote!(#source),
+                    (false, _) => quote!(#source.clone()),
+                });
+            }
+        }
+    }
+    let invoke = quote!(<#self_ty>::#ident(&*__this, #(#pass),*));
+    let wrap = |expr: TokenStream| {
+        if m.fallible {
+            quote!(#p::fallible(#expr))
+        } else {
+            quote!(#p::ok(&#expr))
+        }
+    };
+    let run = match m.mode {
+        Mode::Sync => {
+            let body = wrap(invoke);
+            quote!(#p::Outcome::Ready(#body))
+        }
+        Mode::Async => {
+            let body = wrap(quote!(#invoke.await));
+            quote! {
+                let __conn = conn.clone();
+                #p::Outcome::pending(async move { #body })
+            }
+        }
+        Mode::Blocking => {
+            let body = wrap(invoke);
+            quote! {
+                let __conn = conn.clone();
+                #p::blocking(move || #body)
+            }
+        }
+    };
+    quote! {
+        #(#patterns)|* => {
+            let __this = self;
+            let mut __it = match #p::take_args(#remote_name, #n_remote, args) {
+                ::std::result::Result::Ok(it) => it,
+                ::std::result::Result::Err(e) => return #p::Outcome::Ready(::std::result::Result::Err(e)),
+            };
+            #(#decode)*
+            #run
+        }
+    }
+}
+
+fn method_info(p: &TokenStream, m: &Member) -> TokenStream {
+    let name = &m.remote_name;
+    let returns = &m.returns;
+    let doc = &m.doc;
+    let is_async = m.mode == Mode::Async;
+    let params = m.params.iter().filter_map(|x| match x {
+        Param::Remote { name, shown, .. } => Some(quote!((::std::string::String::from(#name), ::std::string::String::from(#shown)))),
+        Param::Connection { .. } => None,
+    });
+    quote! {
+        #p::MethodInfo {
+            name: ::std::string::String::from(#name),
+            params: <[_]>::into_vec(::std::boxed::Box::new([#(#params),*])),
+            returns: ::std::string::String::from(#returns),
+            is_async: #is_async,
+            doc: ::std::string::String::from(#doc),
+        }
+    }
+}
+
+fn attr_info(p: &TokenStream, m: &Member) -> TokenStream {
+    let name = &m.remote_name;
+    let ty = &m.returns;
+    let doc = &m.doc;
+    quote! {
+        #p::AttributeInfo {
+            name: ::std::string::String::from(#name),
+            ty: ::std::string::String::from(#ty),
+            doc: ::std::string::String::from(#doc),
+        }
+    }
+}
+
+fn hook(p: &TokenStream, self_ty: &syn::Type, h: &Hook, trait_fn: TokenStream) -> TokenStream {
+    let ident = &h.ident;
+    let arg = if h.conn_by_ref { quote!(&conn) } else { quote!(conn) };
+    let call = if h.is_async {
+        quote!(<#self_ty>::#ident(&*self, #arg).await)
+    } else {
+        quote!(<#self_ty>::#ident(&*self, #arg))
+    };
+    quote! {
+        fn #trait_fn(self: #p::Arc<Self>, conn: #p::Connection) -> #p::BoxFuture<'static, ()> {
+            ::std::boxed::Box::pin(async move { #call; })
+        }
+    }
+}

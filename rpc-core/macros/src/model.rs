@@ -1,0 +1,298 @@
+//! Reads an `impl` block into what the expansion needs.
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::spanned::Spanned;
+use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, LitStr, Pat, ReturnType, Type};
+
+/// `#[service(...)]` options.
+#[derive(Default)]
+pub struct Options {
+    pub name: Option<String>,
+    pub aliases: Vec<String>,
+}
+
+impl Options {
+    pub fn parse(attr: TokenStream) -> syn::Result<Self> {
+        let mut options = Options::default();
+        let parser = syn::meta::parser(|meta| {
+            if meta.path.is_ident("name") {
+                options.name = Some(meta.value()?.parse::<LitStr>()?.value());
+                Ok(())
+            } else if meta.path.is_ident("aliases") {
+                let content;
+                let value = meta.value()?;
+                syn::bracketed!(content in value);
+                let list = content.parse_terminated(|p| p.parse::<LitStr>(), syn::Token![,])?;
+                options.aliases = list.iter().map(LitStr::value).collect();
+                Ok(())
+            } else {
+                Err(meta.error("unknown #[service] option: expected `name` or `aliases`"))
+            }
+        });
+        syn::parse::Parser::parse2(parser, attr)?;
+        Ok(options)
+    }
+}
+
+/// How an exposed member runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Sync,
+    Async,
+    Blocking,
+}
+
+/// How a parameter is filled.
+pub enum Param {
+    /// From the peer's argument list, converted to `ty`; passed by reference when `by_ref`.
+    Remote { name: String, ty: Type, by_ref: bool, shown: String },
+    /// The calling connection, owned (`Connection`) or borrowed (`&Connection`).
+    Connection { by_ref: bool },
+}
+
+/// An exposed method or attribute.
+pub struct Member {
+    pub ident: syn::Ident,
+    pub remote_name: String,
+    pub mode: Mode,
+    pub params: Vec<Param>,
+    pub fallible: bool,
+    pub returns: String,
+    pub doc: String,
+}
+
+/// A connection hook found in the impl.
+pub struct Hook {
+    pub ident: syn::Ident,
+    pub is_async: bool,
+    pub conn_by_ref: bool,
+}
+
+pub struct Model {
+    pub item: ItemImpl,
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub methods: Vec<Member>,
+    pub attributes: Vec<Member>,
+    pub on_connect: Option<Hook>,
+    pub on_disconnect: Option<Hook>,
+}
+
+impl Model {
+    pub fn build(options: Options, mut item: ItemImpl) -> syn::Result<Model> {
+        if let Some((_, path, _)) = &item.trait_ {
+            return Err(syn::Error::new(path.span(), "#[service] goes on an inherent impl block, not a trait impl"));
+        }
+        let name = match options.name {
+            Some(n) => n,
+            None => default_name(&item.self_ty)?,
+        };
+        let mut model = Model {
+            item: item.clone(),
+            name,
+            aliases: options.aliases,
+            methods: Vec::new(),
+            attributes: Vec::new(),
+            on_connect: None,
+            on_disconnect: None,
+        };
+        for it in &mut item.items {
+            let ImplItem::Fn(f) = it else { continue };
+            let flags = take_flags(f);
+            let ident = f.sig.ident.to_string();
+            if ident == "on_connect" || ident == "on_disconnect" {
+                let hook = hook(f)?;
+                if ident == "on_connect" {
+                    model.on_connect = Some(hook);
+                } else {
+                    model.on_disconnect = Some(hook);
+                }
+                continue;
+            }
+            let prefixed = ident.strip_prefix("exposed_");
+            if prefixed.is_none() && !flags.exposed && !flags.attribute {
+                continue;
+            }
+            let remote_name = prefixed.unwrap_or(&ident).to_owned();
+            if remote_name.is_empty() {
+                return Err(syn::Error::new(f.sig.ident.span(), "an exposed name needs something after `exposed_`"));
+            }
+            let member = member(f, remote_name, flags.blocking)?;
+            if flags.attribute {
+                if member.params.iter().any(|p| matches!(p, Param::Remote { .. })) {
+                    return Err(syn::Error::new(
+                        f.sig.inputs.span(),
+                        "an #[attribute] takes no arguments besides `&self` (and optionally the Connection)",
+                    ));
+                }
+                model.attributes.push(member);
+            } else {
+                model.methods.push(member);
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for m in model.methods.iter().chain(&model.attributes) {
+            if !seen.insert(m.remote_name.clone()) {
+                return Err(syn::Error::new(
+                    m.ident.span(),
+                    format!("two exposed members are both reachable as `{}`", m.remote_name),
+                ));
+            }
+        }
+        model.item = item;
+        Ok(model)
+    }
+}
+
+fn default_name(ty: &Type) -> syn::Result<String> {
+    let Type::Path(p) = ty else {
+        return Err(syn::Error::new(ty.span(), "#[service] needs a named type, or `#[service(name = \"...\")]`"));
+    };
+    let last = p.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+    let base = last.strip_suffix("Service").filter(|b| !b.is_empty()).unwrap_or(&last);
+    Ok(base.to_uppercase())
+}
+
+#[derive(Default)]
+struct Flags {
+    exposed: bool,
+    attribute: bool,
+    blocking: bool,
+}
+
+/// Reads and removes our marker attributes from a method.
+fn take_flags(f: &mut ImplItemFn) -> Flags {
+    let mut flags = Flags::default();
+    f.attrs.retain(|a| {
+        let Some(id) = a.path().get_ident().map(|i| i.to_string()) else { return true };
+        match id.as_str() {
+            "exposed" => flags.exposed = true,
+            "attribute" => flags.attribute = true,
+            "blocking" => flags.blocking = true,
+            _ => return true,
+        }
+        false
+    });
+    flags
+}
+
+fn doc_of(f: &ImplItemFn) -> String {
+    let mut lines = Vec::new();
+    for a in &f.attrs {
+        if !a.path().is_ident("doc") {
+            continue;
+        }
+        if let syn::Meta::NameValue(nv) = &a.meta {
+            if let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) = &nv.value {
+                lines.push(s.value().trim().to_owned());
+            }
+        }
+    }
+    lines.join("\n")
+}
+
+fn check_receiver(f: &ImplItemFn) -> syn::Result<()> {
+    match f.sig.inputs.first() {
+        Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() => Ok(()),
+        _ => Err(syn::Error::new(
+            f.sig.span(),
+            "exposed methods take `&self` (services are shared between concurrent calls; use interior mutability)",
+        )),
+    }
+}
+
+/// Whether `ty` is `Connection` or `&Connection`; `Some(by_ref)` if so.
+fn connection_param(ty: &Type) -> Option<bool> {
+    let (inner, by_ref) = match ty {
+        Type::Reference(r) => (&*r.elem, true),
+        other => (other, false),
+    };
+    let Type::Path(p) = inner else { return None };
+    let last = p.path.segments.last()?;
+    (last.ident == "Connection" && last.arguments.is_empty()).then_some(by_ref)
+}
+
+fn member(f: &ImplItemFn, remote_name: String, blocking: bool) -> syn::Result<Member> {
+    check_receiver(f)?;
+    if !f.sig.generics.params.is_empty() {
+        return Err(syn::Error::new(f.sig.generics.span(), "exposed methods cannot be generic"));
+    }
+    let is_async = f.sig.asyncness.is_some();
+    if is_async && blocking {
+        return Err(syn::Error::new(f.sig.span(), "#[blocking] is for synchronous methods; an async method already yields"));
+    }
+    let mut params = Vec::new();
+    let mut remote_index = 0;
+    for input in f.sig.inputs.iter().skip(1) {
+        let FnArg::Typed(pt) = input else { continue };
+        if let Some(by_ref) = connection_param(&pt.ty) {
+            params.push(Param::Connection { by_ref });
+            continue;
+        }
+        let name = match &*pt.pat {
+            Pat::Ident(pi) => pi.ident.to_string().trim_start_matches('_').to_owned(),
+            _ => format!("arg{}", remote_index + 1),
+        };
+        let shown = pt.ty.to_token_stream().to_string();
+        let (ty, by_ref) = owned_type(&pt.ty);
+        params.push(Param::Remote { name, ty, by_ref, shown });
+        remote_index += 1;
+    }
+    let (fallible, returns) = match &f.sig.output {
+        ReturnType::Default => (false, "()".to_owned()),
+        ReturnType::Type(_, ty) => (is_result(ty), ty.to_token_stream().to_string()),
+    };
+    let mode = if is_async {
+        Mode::Async
+    } else if blocking {
+        Mode::Blocking
+    } else {
+        Mode::Sync
+    };
+    Ok(Member { ident: f.sig.ident.clone(), remote_name, mode, params, fallible, returns, doc: doc_of(f) })
+}
+
+/// The owned type an argument is decoded into: `&str` -> `String`, `&[T]` -> `Vec<T>`, `&T` -> `T`.
+fn owned_type(ty: &Type) -> (Type, bool) {
+    let Type::Reference(r) = ty else { return (ty.clone(), false) };
+    let elem = &*r.elem;
+    let owned: Type = match elem {
+        Type::Path(p) if p.path.is_ident("str") => syn::parse_quote!(::std::string::String),
+        Type::Slice(s) => {
+            let e = &s.elem;
+            syn::parse_quote!(::std::vec::Vec<#e>)
+        }
+        other => other.clone(),
+    };
+    (owned, true)
+}
+
+fn is_result(ty: &Type) -> bool {
+    let Type::Path(p) = ty else { return false };
+    p.path.segments.last().is_some_and(|s| s.ident == "Result")
+}
+
+fn hook(f: &ImplItemFn) -> syn::Result<Hook> {
+    check_receiver(f)?;
+    let mut conn_by_ref = None;
+    for input in f.sig.inputs.iter().skip(1) {
+        let FnArg::Typed(pt) = input else { continue };
+        match connection_param(&pt.ty) {
+            Some(by_ref) if conn_by_ref.is_none() => conn_by_ref = Some(by_ref),
+            _ => {
+                return Err(syn::Error::new(
+                    pt.span(),
+                    "a connection hook takes `&self` and one `Connection` or `&Connection` parameter",
+                ))
+            }
+        }
+    }
+    let Some(conn_by_ref) = conn_by_ref else {
+        return Err(syn::Error::new(
+            f.sig.span(),
+            "a connection hook takes `&self` and one `Connection` or `&Connection` parameter",
+        ));
+    };
+    Ok(Hook { ident: f.sig.ident.clone(), is_async: f.sig.asyncness.is_some(), conn_by_ref })
+}

@@ -1,0 +1,49 @@
+//! Positional call arguments: tuples of serde values.
+
+use serde::Serialize;
+
+use crate::value::{to_value, Value, ValueError};
+
+/// Arguments of a call: `()`, a tuple of up to 12 serde values (`(11,)`, `("a", 2.5)`), or a
+/// ready `Vec<Value>`.
+pub trait Args {
+    /// Converts the arguments to values, in order.
+    fn into_args(self) -> Result<Vec<Value>, ValueError>;
+}
+
+impl Args for Vec<Value> {
+    fn into_args(self) -> Result<Vec<Value>, ValueError> {
+        Ok(self)
+    }
+}
+
+impl Args for () {
+    fn into_args(self) -> Result<Vec<Value>, ValueError> {
+        Ok(Vec::new())
+    }
+}
+
+macro_rules! tuple_args {
+    ($($name:ident)+) => {
+        impl<$($name: Serialize),+> Args for ($($name,)+) {
+            #[allow(non_snake_case)]
+            fn into_args(self) -> Result<Vec<Value>, ValueError> {
+                let ($($name,)+) = self;
+                Ok(vec![$(to_value(&$name)?),+])
+            }
+        }
+    };
+}
+
+tuple_args!(A);
+tuple_args!(A B);
+tuple_args!(A B C);
+tuple_args!(A B C D);
+tuple_args!(A B C D E);
+tuple_args!(A B C D E F);
+tuple_args!(A B C D E F G);
+tuple_args!(A B C D E F G H);
+tuple_args!(A B C D E F G H I);
+tuple_args!(A B C D E F G H I J);
+tuple_args!(A B C D E F G H I J K);
+tuple_args!(A B C D E F G H I J K L);

@@ -1,0 +1,377 @@
+//! The connection layer: one peer-to-peer session.
+//!
+//! A [`Connection`] owns a reader task, a writer task fed by a channel, the table of our pending
+//! calls and the root service that answers the peer. Both sides are equal: either may call the
+//! other at any time, and each may expose a root service.
+
+mod dispatch;
+mod handshake;
+mod pending;
+mod reader;
+mod writer;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, watch};
+use tokio::task::AbortHandle;
+use tracing::Instrument;
+
+use crate::error::{Error, Result};
+use crate::frame::{encode_frame, DEFAULT_MAX_FRAME_SIZE};
+use crate::netref::NetRef;
+use crate::protocol::{Hello, Message, ObjectId, Op, Request, ROOT_ID};
+use crate::service::{CallResult, Service};
+use crate::value::{Value, DEFAULT_MAX_DEPTH};
+
+pub(crate) use dispatch::panic_error;
+use pending::PendingCalls;
+use writer::Outgoing;
+
+/// Settings of one connection. `Default` gives the documented defaults.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ConnectionConfig {
+    /// Largest frame accepted or sent, in bytes (default 64 MiB).
+    pub max_frame_size: usize,
+    /// Deepest nesting of a received value (default 128).
+    pub max_depth: usize,
+    /// Timeout of every call unless a call sets its own (default 30 s; `None` waits forever).
+    pub call_timeout: Option<Duration>,
+    /// How long the handshake may take (default 10 s).
+    pub handshake_timeout: Duration,
+    /// Most incoming requests running at once; more are refused with an error (default 65,536).
+    pub max_in_flight: usize,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            max_depth: DEFAULT_MAX_DEPTH,
+            call_timeout: Some(Duration::from_secs(30)),
+            handshake_timeout: Duration::from_secs(10),
+            max_in_flight: 65_536,
+        }
+    }
+}
+
+impl ConnectionConfig {
+    /// Sets the default call timeout (`None`: wait forever).
+    pub fn call_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    /// Sets the maximum frame size.
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// Sets the maximum nesting depth of received values.
+    pub fn max_depth(mut self, depth: usize) -> Self {
+        self.max_depth = depth;
+        self
+    }
+
+    /// Sets the handshake timeout.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Sets the limit of incoming requests running at once.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n;
+        self
+    }
+}
+
+/// Counters of a connection, for monitoring and leak checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ConnectionStats {
+    /// Our requests waiting for a reply.
+    pub pending_calls: usize,
+    /// Incoming requests running as tasks.
+    pub running_requests: usize,
+}
+
+/// One side of a connection. Cheap to clone; the connection closes when the last handle (and
+/// every [`NetRef`] made from it) is dropped, when [`close`](Connection::close) is called, or
+/// when the peer goes away.
+#[derive(Clone)]
+pub struct Connection {
+    handle: Arc<Handle>,
+}
+
+/// Closes the connection when the last user handle goes.
+struct Handle {
+    inner: Arc<Inner>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.inner.shutdown(None);
+    }
+}
+
+static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
+
+pub(crate) struct Inner {
+    id: u64,
+    config: ConnectionConfig,
+    service: Arc<dyn Service>,
+    peer: Hello,
+    tx: mpsc::UnboundedSender<Outgoing>,
+    pending: Mutex<PendingCalls>,
+    in_flight: AtomicUsize,
+    closed: AtomicBool,
+    closed_tx: watch::Sender<bool>,
+    handle: OnceLock<Weak<Handle>>,
+    reader: OnceLock<AbortHandle>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Connection {
+    /// Opens a connection over any byte stream: performs the handshake, starts the reader and
+    /// writer tasks and runs the service's `on_connect`.
+    pub async fn start<S>(stream: S, service: Arc<dyn Service>, config: ConnectionConfig) -> Result<Connection>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (r, w) = tokio::io::split(stream);
+        Self::start_split(r, w, service, config).await
+    }
+
+    /// Like [`start`](Connection::start), over separate read and write halves.
+    pub async fn start_split<R, W>(
+        mut r: R,
+        mut w: W,
+        service: Arc<dyn Service>,
+        config: ConnectionConfig,
+    ) -> Result<Connection>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let hello = Hello { service: service.name().to_owned(), aliases: service.aliases(), features: 0 };
+        let max = config.max_frame_size;
+        let exchange = async {
+            tokio::try_join!(handshake::send_hello(&mut w, &hello, max), handshake::read_hello(&mut r, max))
+        };
+        let ((), (peer, leftover)) = tokio::time::timeout(config.handshake_timeout, exchange)
+            .await
+            .map_err(|_| Error::Handshake(format!("no handshake within {:?}", config.handshake_timeout)))??;
+
+        let id = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
+        let span = tracing::debug_span!("connection", id, peer = %peer.service);
+        tracing::debug!(parent: &span, "handshake done");
+        let (tx, rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            id,
+            config,
+            service,
+            peer,
+            tx,
+            pending: Mutex::new(PendingCalls::default()),
+            in_flight: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            closed_tx: watch::channel(false).0,
+            handle: OnceLock::new(),
+            reader: OnceLock::new(),
+            runtime: tokio::runtime::Handle::current(),
+        });
+        let handle = Arc::new(Handle { inner: inner.clone() });
+        let _ = inner.handle.set(Arc::downgrade(&handle));
+        tokio::spawn(writer::run(inner.clone(), w, rx).instrument(span.clone()));
+        let reader = tokio::spawn(reader::run(inner.clone(), r, leftover).instrument(span));
+        let _ = inner.reader.set(reader.abort_handle());
+        let conn = Connection { handle };
+        inner.service.clone().on_connect(conn.clone()).await;
+        Ok(conn)
+    }
+
+    fn inner(&self) -> &Arc<Inner> {
+        &self.handle.inner
+    }
+
+    /// The peer's root object.
+    pub fn root(&self) -> NetRef {
+        NetRef::new(self.clone(), ROOT_ID)
+    }
+
+    /// The name of the peer's root service.
+    pub fn peer_service_name(&self) -> &str {
+        &self.inner().peer.service
+    }
+
+    /// Other names of the peer's root service.
+    pub fn peer_service_aliases(&self) -> &[String] {
+        &self.inner().peer.aliases
+    }
+
+    /// A number that tells this connection apart from the others of this process (for logs).
+    pub fn id(&self) -> u64 {
+        self.inner().id
+    }
+
+    /// This connection's settings.
+    pub fn config(&self) -> &ConnectionConfig {
+        &self.inner().config
+    }
+
+    /// True once the connection is closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner().closed.load(Ordering::Acquire)
+    }
+
+    /// Closes the connection: tells the peer, fails every pending call, stops the tasks.
+    pub async fn close(&self) {
+        let inner = self.inner();
+        if !inner.closed.load(Ordering::Acquire) {
+            let _ = inner.send(&Message::Close);
+        }
+        inner.shutdown(None);
+        self.closed().await;
+    }
+
+    /// Waits until the connection is closed.
+    pub async fn closed(&self) {
+        let mut rx = self.inner().closed_tx.subscribe();
+        let _ = rx.wait_for(|closed| *closed).await;
+    }
+
+    /// Why the connection closed, if it closed because of an error.
+    pub fn close_reason(&self) -> Option<Arc<Error>> {
+        self.inner().pending.lock().close_reason()
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> ConnectionStats {
+        let inner = self.inner();
+        ConnectionStats {
+            pending_calls: inner.pending.lock().len(),
+            running_requests: inner.in_flight.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sends a request and waits for its reply. `timeout` overrides the connection's default.
+    pub(crate) async fn request(
+        &self,
+        target: ObjectId,
+        op: Op,
+        args: Vec<Value>,
+        timeout: Option<Option<Duration>>,
+    ) -> Result<Value> {
+        let inner = self.inner();
+        let (seq, rx) = inner.pending.lock().register()?;
+        let mut guard = PendingGuard { inner, seq, done: false };
+        inner.send(&Message::Request(Request { seq, target, op, args, flags: 0 }))?;
+        let received = match timeout.unwrap_or(inner.config.call_timeout) {
+            Some(limit) => match tokio::time::timeout(limit, rx).await {
+                Ok(r) => r,
+                Err(_) => return Err(Error::Timeout(limit)),
+            },
+            None => rx.await,
+        };
+        guard.done = true;
+        match received {
+            Ok(result) => result,
+            Err(_) => Err(Error::ConnectionClosed(inner.pending.lock().close_reason())),
+        }
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("id", &self.id())
+            .field("peer", &self.peer_service_name())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// Removes a pending call whose caller stopped waiting (timeout or dropped future).
+struct PendingGuard<'a> {
+    inner: &'a Inner,
+    seq: u64,
+    done: bool,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.inner.pending.lock().take(self.seq);
+        }
+    }
+}
+
+impl Inner {
+    /// A user-level handle, unless every handle is already gone.
+    fn connection(&self) -> Option<Connection> {
+        self.handle.get()?.upgrade().map(|handle| Connection { handle })
+    }
+
+    /// Encodes a message and queues it for the writer.
+    fn send(&self, msg: &Message) -> Result<()> {
+        let mut frame = Vec::new();
+        encode_frame(&mut frame, self.config.max_frame_size, |o| msg.encode_into(o))
+            .map_err(|e| Error::Encode(e.to_string()))??;
+        self.tx
+            .send(Outgoing::Frame(frame))
+            .map_err(|_| Error::ConnectionClosed(self.pending.lock().close_reason()))
+    }
+
+    /// Answers request `seq`; a reply too large to send becomes an error reply.
+    fn reply(&self, seq: u64, result: CallResult) {
+        match self.send(&dispatch::reply_message(seq, result)) {
+            Ok(()) | Err(Error::ConnectionClosed(_)) => {}
+            Err(e) => {
+                let error = crate::error::RemoteError::new(
+                    crate::error::RemoteErrorKind::Application,
+                    "rpc::ReplyTooLarge",
+                    format!("the reply could not be sent: {e}"),
+                );
+                let _ = self.send(&Message::Error { seq, error });
+            }
+        }
+    }
+
+    /// Delivers a reply to whoever waits for `seq`; a late reply (after a timeout) is dropped.
+    fn complete(&self, seq: u64, result: Result<Value>) {
+        let waiter = self.pending.lock().take(seq);
+        match waiter {
+            Some(tx) => {
+                let _ = tx.send(result);
+            }
+            None => tracing::debug!(seq, "reply to a call nobody waits for"),
+        }
+    }
+
+    /// Closes the connection once: fails pending calls, stops both tasks, runs `on_disconnect`.
+    fn shutdown(self: &Arc<Self>, reason: Option<Arc<Error>>) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let waiters = self.pending.lock().close(reason.clone());
+        for tx in waiters {
+            let _ = tx.send(Err(Error::ConnectionClosed(reason.clone())));
+        }
+        let _ = self.tx.send(Outgoing::Shutdown);
+        if let Some(reader) = self.reader.get() {
+            reader.abort();
+        }
+        self.closed_tx.send_replace(true);
+        // A handle of its own: the last user handle may be the one being dropped right now.
+        let conn = Connection { handle: Arc::new(Handle { inner: self.clone() }) };
+        let service = self.service.clone();
+        self.runtime.spawn(async move { service.on_disconnect(conn).await });
+    }
+}

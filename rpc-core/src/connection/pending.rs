@@ -1,0 +1,88 @@
+//! The pending-call table: sequence numbers of our requests and who waits for each reply.
+//! Plain bookkeeping, no I/O.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+use crate::error::{Error, Result};
+use crate::value::Value;
+
+/// Where the reply of one request goes.
+pub(crate) type ReplySender = oneshot::Sender<Result<Value>>;
+
+/// Outstanding requests of one connection.
+#[derive(Default)]
+pub(crate) struct PendingCalls {
+    next_seq: u64,
+    calls: HashMap<u64, ReplySender>,
+    /// Set once the connection is closed, with the reason if there was one.
+    closed: Option<Option<Arc<Error>>>,
+}
+
+impl PendingCalls {
+    /// Allocates a sequence number and registers a waiter, unless the connection is closed.
+    pub(crate) fn register(&mut self) -> Result<(u64, oneshot::Receiver<Result<Value>>)> {
+        if let Some(reason) = &self.closed {
+            return Err(Error::ConnectionClosed(reason.clone()));
+        }
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let (tx, rx) = oneshot::channel();
+        self.calls.insert(seq, tx);
+        Ok((seq, rx))
+    }
+
+    /// Takes the waiter of `seq`, if it still waits.
+    pub(crate) fn take(&mut self, seq: u64) -> Option<ReplySender> {
+        self.calls.remove(&seq)
+    }
+
+    /// Marks the table closed and hands back every waiter, to be failed outside the lock.
+    pub(crate) fn close(&mut self, reason: Option<Arc<Error>>) -> Vec<ReplySender> {
+        if self.closed.is_none() {
+            self.closed = Some(reason);
+        }
+        self.calls.drain().map(|(_, tx)| tx).collect()
+    }
+
+    /// The reason the table was closed with.
+    pub(crate) fn close_reason(&self) -> Option<Arc<Error>> {
+        self.closed.clone().flatten()
+    }
+
+    /// Number of requests waiting for a reply.
+    pub(crate) fn len(&self) -> usize {
+        self.calls.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_numbers_are_distinct_and_replies_route() {
+        let mut p = PendingCalls::default();
+        let (a, mut ra) = p.register().expect("open");
+        let (b, mut rb) = p.register().expect("open");
+        assert_ne!(a, b);
+        assert_eq!(p.len(), 2);
+        p.take(b).expect("waiting").send(Ok(Value::Int(2))).expect("receiver alive");
+        assert!(matches!(rb.try_recv(), Ok(Ok(Value::Int(2)))));
+        assert!(ra.try_recv().is_err());
+        assert!(p.take(b).is_none(), "a reply is delivered once");
+        assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn close_hands_back_every_waiter_and_refuses_new_ones() {
+        let mut p = PendingCalls::default();
+        let _ = p.register().expect("open");
+        let _ = p.register().expect("open");
+        assert_eq!(p.close(None).len(), 2);
+        assert_eq!(p.len(), 0);
+        assert!(matches!(p.register(), Err(Error::ConnectionClosed(None))));
+    }
+}

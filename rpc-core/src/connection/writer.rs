@@ -1,0 +1,71 @@
+//! The writer task: the only place that writes to the transport. It takes every frame queued
+//! since its last write and sends them with one write call.
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::Inner;
+use crate::error::Error;
+
+/// What the writer task is asked to do.
+pub(crate) enum Outgoing {
+    /// Write this encoded frame (header included).
+    Frame(Vec<u8>),
+    /// Write what is queued, then shut the transport down.
+    Shutdown,
+}
+
+/// Frames at least this large are written from their own buffer instead of being copied into
+/// the batch.
+const DIRECT_WRITE: usize = 32 * 1024;
+/// Most frames taken from the queue for one batch.
+const MAX_BATCH: usize = 256;
+
+pub(super) async fn run<W: AsyncWrite + Unpin>(inner: Arc<Inner>, mut w: W, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
+    if let Err(e) = write_loop(&mut w, &mut rx).await {
+        tracing::debug!(error = %e, "write failed");
+        inner.shutdown(Some(Arc::new(Error::Io(e))));
+    }
+    let _ = w.shutdown().await;
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(w: &mut W, rx: &mut mpsc::UnboundedReceiver<Outgoing>) -> std::io::Result<()> {
+    let mut queue = Vec::with_capacity(MAX_BATCH);
+    let mut batch: Vec<u8> = Vec::with_capacity(DIRECT_WRITE);
+    loop {
+        if rx.recv_many(&mut queue, MAX_BATCH).await == 0 {
+            return Ok(());
+        }
+        let mut shutdown = false;
+        let single = queue.len() == 1;
+        for item in queue.drain(..) {
+            match item {
+                Outgoing::Frame(frame) if single || frame.len() >= DIRECT_WRITE => {
+                    if !batch.is_empty() {
+                        w.write_all(&batch).await?;
+                        batch.clear();
+                    }
+                    w.write_all(&frame).await?;
+                }
+                Outgoing::Frame(frame) => {
+                    batch.extend_from_slice(&frame);
+                    if batch.len() >= DIRECT_WRITE {
+                        w.write_all(&batch).await?;
+                        batch.clear();
+                    }
+                }
+                Outgoing::Shutdown => shutdown = true,
+            }
+        }
+        if !batch.is_empty() {
+            w.write_all(&batch).await?;
+            batch.clear();
+        }
+        w.flush().await?;
+        if shutdown {
+            return Ok(());
+        }
+    }
+}

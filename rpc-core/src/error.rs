@@ -1,0 +1,168 @@
+//! Error types: [`Error`] for everything that can fail locally, and [`RemoteError`], the
+//! serde struct that carries a failure of the peer across the wire.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::frame::FrameError;
+
+/// Result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong with a connection or a call.
+///
+/// Failures of the peer arrive as [`Error::Remote`]; every other variant is local (transport,
+/// framing, protocol, timeouts, value conversion).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The transport failed.
+    #[error("i/o error")]
+    Io(#[from] std::io::Error),
+    /// The byte stream did not hold valid frames.
+    #[error("invalid frame")]
+    Frame(#[from] FrameError),
+    /// A frame did not hold a valid message, or a message broke the protocol's rules.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The peer does not speak this protocol, or the handshake failed.
+    #[error("handshake failed: {0}")]
+    Handshake(String),
+    /// The peer speaks another version of the protocol.
+    #[error("protocol version mismatch: this side speaks version {local}, the peer speaks {peer}")]
+    VersionMismatch {
+        /// Our [`PROTOCOL_VERSION`](crate::protocol::PROTOCOL_VERSION).
+        local: u32,
+        /// The version the peer announced.
+        peer: u32,
+    },
+    /// The connection is closed (or was lost) before the call could complete.
+    #[error("connection closed")]
+    ConnectionClosed(#[source] Option<Arc<Error>>),
+    /// No reply arrived in time.
+    #[error("call timed out after {0:?}")]
+    Timeout(Duration),
+    /// The peer answered with an error.
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    /// A local value could not be converted to the wire form.
+    #[error("cannot encode value: {0}")]
+    Encode(String),
+    /// A received value did not fit the requested Rust type.
+    #[error("cannot decode value: {0}")]
+    Decode(String),
+    /// A configured limit was exceeded.
+    #[error("limit exceeded: {0}")]
+    Limit(String),
+}
+
+impl Error {
+    /// The remote error, if this is one.
+    pub fn as_remote(&self) -> Option<&RemoteError> {
+        match self {
+            Error::Remote(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// True if this error means the connection is gone.
+    pub fn is_connection_closed(&self) -> bool {
+        matches!(self, Error::ConnectionClosed(_))
+    }
+}
+
+/// What kind of failure a [`RemoteError`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum RemoteErrorKind {
+    /// The method or attribute does not exist or is not exposed.
+    NotFound,
+    /// Wrong number or types of arguments.
+    BadArguments,
+    /// The method ran and returned an error.
+    Application,
+    /// The method panicked.
+    Panic,
+    /// The request was refused: unknown object, unsupported operation, a limit.
+    Refused,
+    /// The request was cancelled before it completed.
+    Cancelled,
+}
+
+/// A failure on the peer, as it crosses the wire: the remote type name, its message and the
+/// messages of its cause chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteError {
+    /// What kind of failure this is.
+    pub kind: RemoteErrorKind,
+    /// The Rust type name of the error on the peer (e.g. `my_crate::MyError`).
+    pub type_name: String,
+    /// The error's own message (its `Display`).
+    pub message: String,
+    /// Messages of the error's `source()` chain, outermost first.
+    pub causes: Vec<String>,
+}
+
+impl RemoteError {
+    /// A new remote error without causes.
+    pub fn new(kind: RemoteErrorKind, type_name: impl Into<String>, message: impl Into<String>) -> Self {
+        RemoteError {
+            kind,
+            type_name: type_name.into(),
+            message: message.into(),
+            causes: Vec::new(),
+        }
+    }
+
+    /// Captures an application error, its type name and its cause chain.
+    pub fn from_error<E: std::error::Error + ?Sized>(type_name: &str, err: &E) -> Self {
+        let mut causes = Vec::new();
+        let mut source = err.source();
+        while let Some(s) = source {
+            causes.push(s.to_string());
+            source = s.source();
+        }
+        RemoteError {
+            kind: RemoteErrorKind::Application,
+            type_name: type_name.to_owned(),
+            message: err.to_string(),
+            causes,
+        }
+    }
+}
+
+impl fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "remote {}: {}", self.type_name, self.message)?;
+        if f.alternate() {
+            for c in &self.causes {
+                write!(f, ": {c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RemoteError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn cause_chain_is_captured() {
+        let e = Outer(std::io::Error::other("inner"));
+        let r = RemoteError::from_error("Outer", &e);
+        assert_eq!(r.message, "outer");
+        assert_eq!(r.causes, vec!["inner".to_owned()]);
+        assert_eq!(r.to_string(), "remote Outer: outer");
+        assert_eq!(format!("{r:#}"), "remote Outer: outer: inner");
+    }
+}

@@ -1,0 +1,165 @@
+//! The frame layer: a little-endian `u32` length followed by that many bytes.
+//!
+//! [`FrameDecoder`] is plain bookkeeping without I/O: feed it bytes, it hands out whole frames.
+//! A partial frame means "need more bytes", never an error; a length over the maximum is refused
+//! before anything is allocated.
+
+use bytes::{Buf, BytesMut};
+
+/// Size of the length prefix.
+pub const HEADER_LEN: usize = 4;
+
+/// Default maximum frame size: 64 MiB.
+pub const DEFAULT_MAX_FRAME_SIZE: usize = 64 << 20;
+
+/// Errors of the frame layer.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// The length prefix announces a frame larger than allowed.
+    #[error("frame of {len} bytes exceeds the maximum of {max} bytes")]
+    TooLarge {
+        /// Announced length.
+        len: usize,
+        /// Configured maximum.
+        max: usize,
+    },
+    /// The stream ended in the middle of a frame.
+    #[error("stream ended inside a frame ({buffered} bytes buffered)")]
+    Truncated {
+        /// Bytes of the unfinished frame that had arrived.
+        buffered: usize,
+    },
+}
+
+/// Splits a byte stream into frames.
+#[derive(Debug, Clone)]
+pub struct FrameDecoder {
+    max: usize,
+}
+
+impl FrameDecoder {
+    /// A decoder refusing frames larger than `max_frame_size` bytes.
+    pub fn new(max_frame_size: usize) -> Self {
+        FrameDecoder { max: max_frame_size }
+    }
+
+    /// Takes the next whole frame's payload out of `buf`, if one is there.
+    ///
+    /// Returns `Ok(None)` when more bytes are needed (and reserves room for the rest of the
+    /// frame), or an error when the announced length is over the maximum.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {
+        if buf.len() < HEADER_LEN {
+            return Ok(None);
+        }
+        let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+        if len > self.max {
+            return Err(FrameError::TooLarge { len, max: self.max });
+        }
+        let total = HEADER_LEN + len;
+        if buf.len() < total {
+            buf.reserve(total - buf.len());
+            return Ok(None);
+        }
+        buf.advance(HEADER_LEN);
+        Ok(Some(buf.split_to(len)))
+    }
+
+    /// Checks what is left when the stream ends: nothing, or a truncated frame.
+    pub fn decode_eof(&mut self, buf: &BytesMut) -> Result<(), FrameError> {
+        if buf.is_empty() {
+            Ok(())
+        } else {
+            Err(FrameError::Truncated { buffered: buf.len() })
+        }
+    }
+}
+
+/// Appends one frame to `out`: reserves the header, lets `write` append the payload, then fills
+/// in the length. Fails (leaving `out` as it was) when the payload is over `max` bytes.
+pub fn encode_frame<E>(
+    out: &mut Vec<u8>,
+    max: usize,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<Result<(), FrameError>, E> {
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER_LEN]);
+    if let Err(e) = write(out) {
+        out.truncate(start);
+        return Err(e);
+    }
+    let len = out.len() - start - HEADER_LEN;
+    if len > max || len > u32::MAX as usize {
+        out.truncate(start);
+        return Ok(Err(FrameError::TooLarge { len, max }));
+    }
+    out[start..start + HEADER_LEN].copy_from_slice(&(len as u32).to_le_bytes());
+    Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_frame::<()>(&mut out, 1024, |o| {
+            o.extend_from_slice(payload);
+            Ok(())
+        })
+        .expect("write")
+        .expect("size");
+        out
+    }
+
+    #[test]
+    fn one_byte_at_a_time() {
+        let mut wire = frame(b"hello");
+        wire.extend(frame(b""));
+        wire.extend(frame(b"world!"));
+        let mut dec = FrameDecoder::new(1024);
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        for b in wire {
+            buf.extend_from_slice(&[b]);
+            while let Some(f) = dec.decode(&mut buf).expect("valid") {
+                got.push(f.to_vec());
+            }
+        }
+        assert_eq!(got, vec![b"hello".to_vec(), b"".to_vec(), b"world!".to_vec()]);
+        assert!(dec.decode_eof(&buf).is_ok());
+    }
+
+    #[test]
+    fn truncated_frame_is_reported_at_eof() {
+        let wire = frame(b"hello");
+        let mut dec = FrameDecoder::new(1024);
+        let mut buf = BytesMut::from(&wire[..6]);
+        assert_eq!(dec.decode(&mut buf), Ok(None));
+        assert_eq!(dec.decode_eof(&buf), Err(FrameError::Truncated { buffered: 6 }));
+    }
+
+    #[test]
+    fn oversize_length_is_refused_before_allocating() {
+        let mut dec = FrameDecoder::new(16);
+        let mut buf = BytesMut::from(&u32::MAX.to_le_bytes()[..]);
+        let cap = buf.capacity();
+        assert_eq!(
+            dec.decode(&mut buf),
+            Err(FrameError::TooLarge { len: u32::MAX as usize, max: 16 })
+        );
+        assert_eq!(buf.capacity(), cap);
+    }
+
+    #[test]
+    fn encode_refuses_oversize_payload_and_restores_buffer() {
+        let mut out = vec![1, 2, 3];
+        let r = encode_frame::<()>(&mut out, 4, |o| {
+            o.extend_from_slice(b"too long");
+            Ok(())
+        })
+        .expect("write");
+        assert_eq!(r, Err(FrameError::TooLarge { len: 8, max: 4 }));
+        assert_eq!(out, vec![1, 2, 3]);
+    }
+}

@@ -1,0 +1,96 @@
+//! Support for the code `#[service]` generates. Not a public API.
+
+use std::error::Error as StdError;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use futures::future::BoxFuture;
+pub use std::sync::Arc;
+pub use std::vec::Vec;
+
+pub use crate::connection::Connection;
+pub use crate::error::{RemoteError, RemoteErrorKind};
+pub use crate::service::{not_exposed, AttributeInfo, CallResult, Description, MethodInfo, Outcome, Service};
+pub use crate::value::Value;
+
+use crate::value::{from_value, to_value};
+
+fn bad_arguments(message: String) -> RemoteError {
+    RemoteError::new(RemoteErrorKind::BadArguments, "rpc::BadArguments", message)
+}
+
+/// Checks the argument count of `method`.
+pub fn take_args(method: &str, expected: usize, args: Vec<Value>) -> Result<std::vec::IntoIter<Value>, RemoteError> {
+    if args.len() == expected {
+        return Ok(args.into_iter());
+    }
+    let plural = if expected == 1 { "" } else { "s" };
+    Err(bad_arguments(format!(
+        "{method}() takes {expected} argument{plural} but {} were given",
+        args.len()
+    )))
+}
+
+/// Converts argument `index` (0-based) named `name` of `method`.
+pub fn arg<T: DeserializeOwned>(method: &str, index: usize, name: &str, value: Option<Value>) -> Result<T, RemoteError> {
+    let value = value.unwrap_or_default();
+    let kind = value.kind();
+    from_value(value).map_err(|e| {
+        bad_arguments(format!("{method}(): argument {} `{name}` (got {kind}): {e}", index + 1))
+    })
+}
+
+/// The answer of a method that returns a plain value.
+pub fn ok<T: Serialize + ?Sized>(value: &T) -> CallResult {
+    to_value(value).map_err(|e| {
+        RemoteError::new(RemoteErrorKind::Application, "rpc::EncodeError", format!("cannot encode the result: {e}"))
+    })
+}
+
+/// The answer of a method that returns a `Result`.
+pub fn fallible<T, E>(result: Result<T, E>) -> CallResult
+where
+    T: Serialize,
+    E: Into<Box<dyn StdError + Send + Sync + 'static>>,
+{
+    match result {
+        Ok(v) => ok(&v),
+        Err(e) => Err(error_to_remote(std::any::type_name::<E>(), e.into())),
+    }
+}
+
+fn error_to_remote(type_name: &str, err: Box<dyn StdError + Send + Sync + 'static>) -> RemoteError {
+    // An error that came from the peer in the first place travels back unchanged.
+    if let Some(crate::error::Error::Remote(remote)) = err.downcast_ref::<crate::error::Error>() {
+        return remote.clone();
+    }
+    if let Some(remote) = err.downcast_ref::<RemoteError>() {
+        return remote.clone();
+    }
+    RemoteError::from_error(type_name, &*err)
+}
+
+/// Runs a blocking method on tokio's blocking pool.
+pub fn blocking<F>(f: F) -> Outcome
+where
+    F: FnOnce() -> CallResult + Send + 'static,
+{
+    Outcome::pending(async move {
+        match tokio::task::spawn_blocking(f).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => Err(crate::connection::panic_error(e.into_panic())),
+            Err(_) => Err(RemoteError::new(RemoteErrorKind::Cancelled, "rpc::Cancelled", "the call was cancelled")),
+        }
+    })
+}
+
+/// The error for calling an attribute or reading a method.
+pub fn wrong_member_kind(service: &str, member: &str, is_attribute: bool) -> RemoteError {
+    let message = if is_attribute {
+        format!("'{member}' of {service} is an attribute: read it with getattr")
+    } else {
+        format!("'{member}' of {service} is a method: call it")
+    };
+    RemoteError::new(RemoteErrorKind::NotFound, "rpc::WrongMemberKind", message)
+}

@@ -1,0 +1,241 @@
+//! The message layer: what one frame holds, and the handshake that opens a connection.
+//!
+//! A connection starts with a fixed [`Preamble`] from each side (magic bytes and
+//! [`PROTOCOL_VERSION`]), so a peer that speaks something else, or another version, is told
+//! apart before any message is decoded. Then each side sends one [`Message::Hello`]; after that
+//! either side may send requests at any time. Every [`Message`] is encoded with postcard.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::RemoteError;
+use crate::value::{self, Value};
+
+/// The magic bytes that start every connection.
+pub const MAGIC: [u8; 8] = *b"\x00RPC-RS\n";
+
+/// The version of this wire protocol. Peers of different versions refuse each other.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Length of the [`Preamble`] on the wire.
+pub const PREAMBLE_LEN: usize = 12;
+
+/// The fixed bytes each side sends first: [`MAGIC`] and a little-endian `u32` version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preamble {
+    /// The protocol version the sender speaks.
+    pub version: u32,
+}
+
+impl Preamble {
+    /// The preamble of this build.
+    pub fn current() -> Self {
+        Preamble { version: PROTOCOL_VERSION }
+    }
+
+    /// The bytes on the wire.
+    pub fn to_bytes(self) -> [u8; PREAMBLE_LEN] {
+        let mut out = [0; PREAMBLE_LEN];
+        out[..8].copy_from_slice(&MAGIC);
+        out[8..].copy_from_slice(&self.version.to_le_bytes());
+        out
+    }
+
+    /// Parses the peer's preamble; `None` if the magic bytes are wrong.
+    pub fn parse(bytes: &[u8; PREAMBLE_LEN]) -> Option<Self> {
+        if bytes[..8] != MAGIC {
+            return None;
+        }
+        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        Some(Preamble { version })
+    }
+}
+
+/// The first message of each side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The name of the sender's root service.
+    pub service: String,
+    /// Other names the root service answers to.
+    pub aliases: Vec<String>,
+    /// Feature bits (none are defined yet).
+    pub features: u64,
+}
+
+/// Identifies an object in the receiver's export table. `0` is the root service.
+pub type ObjectId = u64;
+
+/// The root service's object id.
+pub const ROOT_ID: ObjectId = 0;
+
+/// What a request asks of its target object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    /// Call a method by name.
+    Call(String),
+    /// Call the object itself.
+    CallSelf,
+    /// Read an attribute.
+    GetAttr(String),
+    /// Write an attribute (the new value is the one argument).
+    SetAttr(String),
+    /// Describe the object's exposed methods and attributes.
+    Describe,
+    /// The object's display text.
+    Display,
+}
+
+impl Op {
+    /// The member name the op targets, if any.
+    pub fn member(&self) -> Option<&str> {
+        match self {
+            Op::Call(n) | Op::GetAttr(n) | Op::SetAttr(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// A call from one peer to an object of the other.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// Correlates the reply; allocated by the sender.
+    pub seq: u64,
+    /// The object in the receiver's export table.
+    pub target: ObjectId,
+    /// What to do.
+    pub op: Op,
+    /// Positional arguments.
+    #[serde(serialize_with = "value::serialize_values", deserialize_with = "value::deserialize_values")]
+    pub args: Vec<Value>,
+    /// Request flags (none are defined yet).
+    pub flags: u8,
+}
+
+/// Why a frame's payload is not a valid message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The bytes are not a postcard-encoded message.
+    #[error("malformed message: {0}")]
+    Malformed(#[source] postcard::Error),
+    /// A value nests deeper than the configured limit.
+    #[error("value nested deeper than the configured limit")]
+    TooDeep,
+    /// The frame holds more than one message.
+    #[error("{0} unexpected bytes after the message")]
+    TrailingBytes(usize),
+}
+
+/// One frame's content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Message {
+    /// The opening message of each side.
+    Hello(Hello),
+    /// A call.
+    Request(Request),
+    /// The result of the request `seq`.
+    Reply {
+        /// The request's sequence number.
+        seq: u64,
+        /// The result.
+        #[serde(serialize_with = "value::serialize_value", deserialize_with = "value::deserialize_value")]
+        value: Value,
+    },
+    /// The failure of the request `seq`.
+    Error {
+        /// The request's sequence number.
+        seq: u64,
+        /// What went wrong.
+        error: RemoteError,
+    },
+    /// The sender drops references it held: `(object id, count)` pairs.
+    Release {
+        /// The references released.
+        refs: Vec<(ObjectId, u32)>,
+    },
+    /// The sender no longer wants the result of request `seq`.
+    Cancel {
+        /// The request's sequence number.
+        seq: u64,
+    },
+    /// The sender closes the connection.
+    Close,
+}
+
+impl Message {
+    /// Encodes the message, appending it to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), postcard::Error> {
+        let buf = std::mem::take(out);
+        *out = postcard::to_extend(self, buf)?;
+        Ok(())
+    }
+
+    /// Decodes one message from a frame's payload; trailing bytes are an error.
+    pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
+        value::take_depth_exceeded();
+        match postcard::take_from_bytes(bytes) {
+            Ok((msg, [])) => Ok(msg),
+            Ok((_, rest)) => Err(DecodeError::TrailingBytes(rest.len())),
+            Err(_) if value::take_depth_exceeded() => Err(DecodeError::TooDeep),
+            Err(e) => Err(DecodeError::Malformed(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preamble_round_trip_and_garbage() {
+        let p = Preamble::current();
+        assert_eq!(Preamble::parse(&p.to_bytes()), Some(p));
+        assert_eq!(Preamble::parse(b"GET / HTTP/1"), None);
+    }
+
+    #[test]
+    fn messages_round_trip() {
+        let msgs = vec![
+            Message::Hello(Hello { service: "TEST".into(), aliases: vec!["T".into()], features: 3 }),
+            Message::Request(Request {
+                seq: 7,
+                target: ROOT_ID,
+                op: Op::Call("test".into()),
+                args: vec![Value::Int(11), Value::Seq(vec![Value::Str("x".into()), Value::Unit])],
+                flags: 0,
+            }),
+            Message::Reply { seq: 7, value: Value::Map(vec![(Value::Bytes(vec![1, 2]), Value::Float(1.5))]) },
+            Message::Release { refs: vec![(1, 2)] },
+            Message::Cancel { seq: 9 },
+            Message::Close,
+        ];
+        for m in msgs {
+            let mut buf = Vec::new();
+            m.encode_into(&mut buf).expect("encode");
+            assert_eq!(Message::decode(&buf).expect("decode"), m);
+        }
+    }
+
+    #[test]
+    fn garbage_and_trailing_bytes_are_errors() {
+        assert!(Message::decode(&[0xff, 0xff, 0xff]).is_err());
+        assert!(Message::decode(&[]).is_err());
+        let mut buf = Vec::new();
+        Message::Close.encode_into(&mut buf).expect("encode");
+        buf.push(0);
+        assert!(matches!(Message::decode(&buf), Err(DecodeError::TrailingBytes(1))));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let mut v = Value::Unit;
+        for _ in 0..200 {
+            v = Value::Seq(vec![v]);
+        }
+        let mut buf = Vec::new();
+        Message::Reply { seq: 1, value: v }.encode_into(&mut buf).expect("encode");
+        let err = Message::decode(&buf).expect_err("too deep");
+        assert!(matches!(err, DecodeError::TooDeep), "{err}");
+        // A malformed frame after it is not mistaken for a deep one.
+        assert!(matches!(Message::decode(&[9, 9]), Err(DecodeError::Malformed(_))));
+    }
+}

@@ -1,0 +1,328 @@
+//! `Serialize` data -> `Value`.
+
+use std::cell::Cell;
+
+use serde::ser::{self, Serialize};
+
+use super::{Value, ValueError};
+
+/// Serializes into a [`Value`]. `byte` is set when the value serialized was a `u8`, which lets a
+/// sequence of `u8` become [`Value::Bytes`].
+#[derive(Default)]
+pub(super) struct ValueSerializer<'a> {
+    byte: Option<&'a Cell<bool>>,
+}
+
+fn int(v: i64) -> Result<Value, ValueError> {
+    Ok(Value::Int(v))
+}
+
+fn uint(v: u64) -> Result<Value, ValueError> {
+    Ok(match i64::try_from(v) {
+        Ok(i) => Value::Int(i),
+        Err(_) => Value::UInt(v),
+    })
+}
+
+fn tagged(variant: &'static str, value: Value) -> Value {
+    Value::Map(vec![(Value::Str(variant.to_owned()), value)])
+}
+
+impl<'a> ser::Serializer for ValueSerializer<'a> {
+    type Ok = Value;
+    type Error = ValueError;
+    type SerializeSeq = SeqSer;
+    type SerializeTuple = SeqSer;
+    type SerializeTupleStruct = SeqSer;
+    type SerializeTupleVariant = Tagged<SeqSer>;
+    type SerializeMap = MapSer;
+    type SerializeStruct = MapSer;
+    type SerializeStructVariant = Tagged<MapSer>;
+
+    fn serialize_bool(self, v: bool) -> Result<Value, ValueError> {
+        Ok(Value::Bool(v))
+    }
+    fn serialize_i8(self, v: i8) -> Result<Value, ValueError> {
+        int(v.into())
+    }
+    fn serialize_i16(self, v: i16) -> Result<Value, ValueError> {
+        int(v.into())
+    }
+    fn serialize_i32(self, v: i32) -> Result<Value, ValueError> {
+        int(v.into())
+    }
+    fn serialize_i64(self, v: i64) -> Result<Value, ValueError> {
+        int(v)
+    }
+    fn serialize_i128(self, v: i128) -> Result<Value, ValueError> {
+        if let Ok(i) = i64::try_from(v) {
+            int(i)
+        } else if let Ok(u) = u64::try_from(v) {
+            uint(u)
+        } else {
+            Err(ValueError::new(format!("integer {v} does not fit in 64 bits")))
+        }
+    }
+    fn serialize_u8(self, v: u8) -> Result<Value, ValueError> {
+        if let Some(flag) = self.byte {
+            flag.set(true);
+        }
+        int(v.into())
+    }
+    fn serialize_u16(self, v: u16) -> Result<Value, ValueError> {
+        int(v.into())
+    }
+    fn serialize_u32(self, v: u32) -> Result<Value, ValueError> {
+        int(v.into())
+    }
+    fn serialize_u64(self, v: u64) -> Result<Value, ValueError> {
+        uint(v)
+    }
+    fn serialize_u128(self, v: u128) -> Result<Value, ValueError> {
+        match u64::try_from(v) {
+            Ok(u) => uint(u),
+            Err(_) => Err(ValueError::new(format!("integer {v} does not fit in 64 bits"))),
+        }
+    }
+    fn serialize_f32(self, v: f32) -> Result<Value, ValueError> {
+        Ok(Value::Float(v.into()))
+    }
+    fn serialize_f64(self, v: f64) -> Result<Value, ValueError> {
+        Ok(Value::Float(v))
+    }
+    fn serialize_char(self, v: char) -> Result<Value, ValueError> {
+        Ok(Value::Str(v.to_string()))
+    }
+    fn serialize_str(self, v: &str) -> Result<Value, ValueError> {
+        Ok(Value::Str(v.to_owned()))
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<Value, ValueError> {
+        Ok(Value::Bytes(v.to_vec()))
+    }
+    fn serialize_none(self) -> Result<Value, ValueError> {
+        Ok(Value::Unit)
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Value, ValueError> {
+        value.serialize(ValueSerializer::default())
+    }
+    fn serialize_unit(self) -> Result<Value, ValueError> {
+        Ok(Value::Unit)
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<Value, ValueError> {
+        Ok(Value::Unit)
+    }
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<Value, ValueError> {
+        Ok(Value::Str(variant.to_owned()))
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<Value, ValueError> {
+        value.serialize(ValueSerializer::default())
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<Value, ValueError> {
+        Ok(tagged(variant, value.serialize(ValueSerializer::default())?))
+    }
+    fn serialize_seq(self, len: Option<usize>) -> Result<SeqSer, ValueError> {
+        Ok(SeqSer::new(len, true))
+    }
+    fn serialize_tuple(self, len: usize) -> Result<SeqSer, ValueError> {
+        Ok(SeqSer::new(Some(len), false))
+    }
+    fn serialize_tuple_struct(self, _name: &'static str, len: usize) -> Result<SeqSer, ValueError> {
+        Ok(SeqSer::new(Some(len), false))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Tagged<SeqSer>, ValueError> {
+        Ok(Tagged { variant, inner: SeqSer::new(Some(len), false) })
+    }
+    fn serialize_map(self, len: Option<usize>) -> Result<MapSer, ValueError> {
+        Ok(MapSer::new(len))
+    }
+    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<MapSer, ValueError> {
+        Ok(MapSer::new(Some(len)))
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Tagged<MapSer>, ValueError> {
+        Ok(Tagged { variant, inner: MapSer::new(Some(len)) })
+    }
+}
+
+/// Collects a sequence; while every element is a `u8`, collects raw bytes instead.
+pub(super) struct SeqSer {
+    items: Vec<Value>,
+    bytes: Option<Vec<u8>>,
+    byte: Cell<bool>,
+}
+
+impl SeqSer {
+    fn new(len: Option<usize>, may_be_bytes: bool) -> Self {
+        let cap = len.unwrap_or(0).min(4096);
+        if may_be_bytes {
+            SeqSer { items: Vec::new(), bytes: Some(Vec::with_capacity(len.unwrap_or(0))), byte: Cell::new(false) }
+        } else {
+            SeqSer { items: Vec::with_capacity(cap), bytes: None, byte: Cell::new(false) }
+        }
+    }
+
+    fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
+        self.byte.set(false);
+        let v = value.serialize(ValueSerializer { byte: Some(&self.byte) })?;
+        match (&mut self.bytes, v) {
+            (Some(bytes), Value::Int(b)) if self.byte.get() => {
+                // `serialize_u8` produced it, so it fits.
+                bytes.push(b as u8);
+            }
+            (bytes @ Some(_), v) => {
+                let collected = bytes.take().unwrap_or_default();
+                self.items = collected.into_iter().map(|b| Value::Int(b.into())).collect();
+                self.items.push(v);
+            }
+            (None, v) => self.items.push(v),
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Value {
+        match self.bytes {
+            Some(bytes) if !bytes.is_empty() => Value::Bytes(bytes),
+            _ => Value::Seq(self.items),
+        }
+    }
+}
+
+impl ser::SerializeSeq for SeqSer {
+    type Ok = Value;
+    type Error = ValueError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
+        self.push(value)
+    }
+    fn end(self) -> Result<Value, ValueError> {
+        Ok(self.finish())
+    }
+}
+
+impl ser::SerializeTuple for SeqSer {
+    type Ok = Value;
+    type Error = ValueError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
+        self.push(value)
+    }
+    fn end(self) -> Result<Value, ValueError> {
+        Ok(self.finish())
+    }
+}
+
+impl ser::SerializeTupleStruct for SeqSer {
+    type Ok = Value;
+    type Error = ValueError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
+        self.push(value)
+    }
+    fn end(self) -> Result<Value, ValueError> {
+        Ok(self.finish())
+    }
+}
+
+/// Collects a map or the fields of a struct.
+pub(super) struct MapSer {
+    entries: Vec<(Value, Value)>,
+    key: Option<Value>,
+}
+
+impl MapSer {
+    fn new(len: Option<usize>) -> Self {
+        MapSer { entries: Vec::with_capacity(len.unwrap_or(0).min(4096)), key: None }
+    }
+}
+
+impl ser::SerializeMap for MapSer {
+    type Ok = Value;
+    type Error = ValueError;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), ValueError> {
+        self.key = Some(key.serialize(ValueSerializer::default())?);
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
+        let key = self
+            .key
+            .take()
+            .ok_or_else(|| ValueError::new("map value serialized before its key"))?;
+        self.entries.push((key, value.serialize(ValueSerializer::default())?));
+        Ok(())
+    }
+    fn end(self) -> Result<Value, ValueError> {
+        Ok(Value::Map(self.entries))
+    }
+}
+
+impl ser::SerializeStruct for MapSer {
+    type Ok = Value;
+    type Error = ValueError;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), ValueError> {
+        let v = value.serialize(ValueSerializer::default())?;
+        self.entries.push((Value::Str(key.to_owned()), v));
+        Ok(())
+    }
+    fn end(self) -> Result<Value, ValueError> {
+        Ok(Value::Map(self.entries))
+    }
+}
+
+/// An enum variant with content: `{variant: content}`.
+pub(super) struct Tagged<S> {
+    variant: &'static str,
+    inner: S,
+}
+
+impl ser::SerializeTupleVariant for Tagged<SeqSer> {
+    type Ok = Value;
+    type Error = ValueError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
+        self.inner.push(value)
+    }
+    fn end(self) -> Result<Value, ValueError> {
+        Ok(tagged(self.variant, self.inner.finish()))
+    }
+}
+
+impl ser::SerializeStructVariant for Tagged<MapSer> {
+    type Ok = Value;
+    type Error = ValueError;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), ValueError> {
+        ser::SerializeStruct::serialize_field(&mut self.inner, key, value)
+    }
+    fn end(self) -> Result<Value, ValueError> {
+        Ok(tagged(self.variant, Value::Map(self.inner.entries)))
+    }
+}

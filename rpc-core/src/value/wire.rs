@@ -1,0 +1,226 @@
+//! The wire form of [`Value`]: a tagged encoding for postcard (which is not self-describing),
+//! decoded with a nesting-depth limit so a hostile peer cannot overflow the stack.
+
+use std::cell::Cell;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, EnumAccess, SeqAccess, VariantAccess, Visitor};
+use serde::ser::SerializeSeq;
+use serde::{Deserializer, Serialize, Serializer};
+
+use super::Value;
+
+/// Default limit on how deeply values may nest when decoded from the wire.
+pub const DEFAULT_MAX_DEPTH: usize = 128;
+
+thread_local! {
+    static DEPTH_LIMIT: Cell<usize> = const { Cell::new(DEFAULT_MAX_DEPTH) };
+    static DEPTH_EXCEEDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a decode on this thread hit the depth limit since the last call; resets the flag.
+pub(crate) fn take_depth_exceeded() -> bool {
+    DEPTH_EXCEEDED.with(|d| d.replace(false))
+}
+
+/// Sets, for the current thread, the nesting-depth limit applied when values are decoded from
+/// the wire. Connections set it from their configuration before decoding each frame.
+pub fn set_depth_limit(limit: usize) {
+    DEPTH_LIMIT.with(|d| d.set(limit));
+}
+
+const VARIANTS: &[&str] = &["Unit", "Bool", "Int", "UInt", "Float", "Str", "Bytes", "Seq", "Map"];
+
+/// Serializes a value in its wire form.
+pub(crate) struct Wire<'a>(pub &'a Value);
+
+impl Serialize for Wire<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Unit => s.serialize_unit_variant("Value", 0, "Unit"),
+            Value::Bool(b) => s.serialize_newtype_variant("Value", 1, "Bool", b),
+            Value::Int(i) => s.serialize_newtype_variant("Value", 2, "Int", i),
+            Value::UInt(u) => s.serialize_newtype_variant("Value", 3, "UInt", u),
+            Value::Float(f) => s.serialize_newtype_variant("Value", 4, "Float", f),
+            Value::Str(v) => s.serialize_newtype_variant("Value", 5, "Str", v),
+            Value::Bytes(b) => s.serialize_newtype_variant("Value", 6, "Bytes", serde_bytes::Bytes::new(b)),
+            Value::Seq(items) => s.serialize_newtype_variant("Value", 7, "Seq", &WireSeq(items)),
+            Value::Map(entries) => s.serialize_newtype_variant("Value", 8, "Map", &WireMap(entries)),
+        }
+    }
+}
+
+/// Serializes a slice of values in their wire form.
+pub(crate) struct WireSeq<'a>(pub &'a [Value]);
+
+impl Serialize for WireSeq<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for v in self.0 {
+            seq.serialize_element(&Wire(v))?;
+        }
+        seq.end()
+    }
+}
+
+struct WireMap<'a>(&'a [(Value, Value)]);
+
+impl Serialize for WireMap<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            seq.serialize_element(&(Wire(k), Wire(v)))?;
+        }
+        seq.end()
+    }
+}
+
+/// `serialize_with` helper for a `Value` field.
+pub(crate) fn serialize_value<S: Serializer>(v: &Value, s: S) -> Result<S::Ok, S::Error> {
+    Wire(v).serialize(s)
+}
+
+/// `deserialize_with` helper for a `Value` field.
+pub(crate) fn deserialize_value<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    ValueSeed { depth: 0, limit: DEPTH_LIMIT.with(Cell::get) }.deserialize(d)
+}
+
+/// `serialize_with` helper for a `Vec<Value>` field.
+pub(crate) fn serialize_values<S: Serializer>(v: &[Value], s: S) -> Result<S::Ok, S::Error> {
+    WireSeq(v).serialize(s)
+}
+
+/// `deserialize_with` helper for a `Vec<Value>` field.
+pub(crate) fn deserialize_values<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
+    d.deserialize_seq(SeqSeed { depth: 0, limit: DEPTH_LIMIT.with(Cell::get) })
+}
+
+#[derive(Clone, Copy)]
+struct ValueSeed {
+    depth: usize,
+    limit: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        if self.depth > self.limit {
+            DEPTH_EXCEEDED.with(|d| d.set(true));
+            return Err(de::Error::custom(format_args!(
+                "value nested deeper than the limit of {}",
+                self.limit
+            )));
+        }
+        d.deserialize_enum("Value", VARIANTS, self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a tagged value")
+    }
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
+        let (tag, variant): (u32, _) = data.variant()?;
+        let inner = ValueSeed { depth: self.depth + 1, limit: self.limit };
+        Ok(match tag {
+            0 => {
+                variant.unit_variant()?;
+                Value::Unit
+            }
+            1 => Value::Bool(variant.newtype_variant()?),
+            2 => Value::Int(variant.newtype_variant()?),
+            3 => Value::UInt(variant.newtype_variant()?),
+            4 => Value::Float(variant.newtype_variant()?),
+            5 => Value::Str(variant.newtype_variant()?),
+            6 => Value::Bytes(variant.newtype_variant::<serde_bytes::ByteBuf>()?.into_vec()),
+            7 => Value::Seq(variant.newtype_variant_seed(SeqSeed { depth: inner.depth, limit: inner.limit })?),
+            8 => Value::Map(variant.newtype_variant_seed(MapSeed(inner))?),
+            other => {
+                return Err(de::Error::invalid_value(
+                    de::Unexpected::Unsigned(other.into()),
+                    &"a value tag from 0 to 8",
+                ))
+            }
+        })
+    }
+}
+
+/// Never reserve more than this many elements on the word of the peer.
+const CAUTIOUS_CAPACITY: usize = 1024;
+
+#[derive(Clone, Copy)]
+struct SeqSeed {
+    depth: usize,
+    limit: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for SeqSeed {
+    type Value = Vec<Value>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Value>, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SeqSeed {
+    type Value = Vec<Value>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence of values")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Value>, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(CAUTIOUS_CAPACITY));
+        let item = ValueSeed { depth: self.depth, limit: self.limit };
+        while let Some(v) = seq.next_element_seed(item)? {
+            out.push(v);
+        }
+        Ok(out)
+    }
+}
+
+struct MapSeed(ValueSeed);
+
+impl<'de> DeserializeSeed<'de> for MapSeed {
+    type Value = Vec<(Value, Value)>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MapSeed {
+    type Value = Vec<(Value, Value)>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence of key-value pairs")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(CAUTIOUS_CAPACITY));
+        while let Some(pair) = seq.next_element_seed(PairSeed(self.0))? {
+            out.push(pair);
+        }
+        Ok(out)
+    }
+}
+
+struct PairSeed(ValueSeed);
+
+impl<'de> DeserializeSeed<'de> for PairSeed {
+    type Value = (Value, Value);
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_tuple(2, self)
+    }
+}
+
+impl<'de> Visitor<'de> for PairSeed {
+    type Value = (Value, Value);
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key-value pair")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let k = seq
+            .next_element_seed(self.0)?
+            .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+        let v = seq
+            .next_element_seed(self.0)?
+            .ok_or_else(|| de::Error::invalid_length(1, &self))?;
+        Ok((k, v))
+    }
+}

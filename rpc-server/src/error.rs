@@ -1,0 +1,25 @@
+//! The error type of this crate.
+
+/// Errors of servers.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Accepting or configuring a socket failed.
+    #[error("i/o error")]
+    Io(#[from] std::io::Error),
+    /// A connection failed.
+    #[error("connection failed")]
+    Connection(#[from] rpc_core::Error),
+}
+
+/// Result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,46 @@
+//! Servers for the `rpc` framework.
+//!
+//! A [`Server`] accepts connections on TCP or a Unix socket and gives each its root service:
+//! a fresh instance per connection ([`Server::new`]) or one shared instance
+//! ([`Server::shared`]). It limits how many connections it serves at once and shuts down
+//! gracefully through a [`ShutdownHandle`].
+//!
+//! ```
+//! use rpc_core::service;
+//! use rpc_server::Server;
+//!
+//! struct Echo;
+//!
+//! #[service]
+//! impl Echo {
+//!     fn exposed_echo(&self, s: String) -> String {
+//!         s
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = Server::new(|| Echo).bind("127.0.0.1:0").await?;
+//! let port = server.local_addr()?.port();
+//! let stop = server.shutdown_handle();
+//! let serving = tokio::spawn(server.serve());
+//!
+//! let conn = rpc_core::connect("127.0.0.1", port).await?;
+//! let s: String = conn.root().call("echo", ("hi",)).await?;
+//! assert_eq!(s, "hi");
+//!
+//! stop.shutdown();
+//! serving.await??;
+//! conn.closed().await;
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(missing_docs)]
+
+mod error;
+mod listener;
+mod server;
+
+pub use error::{Error, Result};
+pub use server::{BoundServer, Server, ServerConfig, ShutdownHandle, ThreadedServer};

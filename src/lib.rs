@@ -1,0 +1,45 @@
+//! `rpc`: remote objects that feel local.
+//!
+//! A symmetric RPC framework in the spirit of RPyC. Two peers share one connection; each may
+//! expose a root service, and either may call the other at any time, including from inside a
+//! call of the other side.
+//!
+//! ```
+//! use rpc::service;
+//! use rpc::server::Server;
+//!
+//! struct TestService;
+//!
+//! #[service]
+//! impl TestService {
+//!     fn exposed_test(&self, num: i64) -> i64 {
+//!         1 + num
+//!     }
+//!     #[attribute]
+//!     fn exposed_the_real_answer_though(&self) -> i64 {
+//!         43
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = Server::new(|| TestService).bind("127.0.0.1:0").await?;
+//! let port = server.local_addr()?.port();
+//! tokio::spawn(server.serve());
+//!
+//! let conn = rpc::connect("127.0.0.1", port).await?;
+//! let n: i64 = conn.root().call("test", (11,)).await?;
+//! let a: i64 = conn.root().getattr("the_real_answer_though").await?;
+//! assert_eq!((n, a), (12, 43));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The facade re-exports [`rpc_core`] (protocol, values, connections, services) at its root and
+//! as [`core`], and [`rpc_server`] as [`server`].
+
+#![deny(missing_docs)]
+
+pub use rpc_core as core;
+pub use rpc_core::*;
+pub use rpc_server as server;
