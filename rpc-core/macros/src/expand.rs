@@ -39,6 +39,17 @@ pub fn expand(model: Model) -> TokenStream {
     let attr_arms = model.attributes.iter().map(|m| arm(&p, self_ty, m));
     let method_names: Vec<_> = model.methods.iter().flat_map(names).collect();
     let attr_names: Vec<_> = model.attributes.iter().flat_map(names).collect();
+    let wrong_kind = |names: &[String], is_attribute: bool| {
+        (!names.is_empty()).then(|| {
+            quote! {
+                #(#names)|* => #p::Outcome::Ready(::std::result::Result::Err(
+                    #p::wrong_member_kind(#name, method, #is_attribute),
+                )),
+            }
+        })
+    };
+    let attr_fallback = wrong_kind(&attr_names, true);
+    let method_fallback = wrong_kind(&method_names, false);
     let method_infos = model.methods.iter().map(|m| method_info(&p, m));
     let attr_infos = model.attributes.iter().map(|m| attr_info(&p, m));
     let on_connect = model.on_connect.as_ref().map(|h| hook(&p, self_ty, h, quote!(on_connect)));
@@ -60,9 +71,7 @@ pub fn expand(model: Model) -> TokenStream {
             fn call(self: #p::Arc<Self>, conn: &#p::Connection, method: &str, args: #p::Vec<#p::Value>) -> #p::Outcome {
                 match method {
                     #(#method_arms)*
-                    #(#attr_names)|* => #p::Outcome::Ready(::std::result::Result::Err(
-                        #p::wrong_member_kind(#name, method, true),
-                    )),
+                    #attr_fallback
                     _ => #p::Outcome::Ready(::std::result::Result::Err(#p::not_exposed(#name, method))),
                 }
             }
@@ -72,9 +81,7 @@ pub fn expand(model: Model) -> TokenStream {
                 let args: #p::Vec<#p::Value> = #p::Vec::new();
                 match method {
                     #(#attr_arms)*
-                    #(#method_names)|* => #p::Outcome::Ready(::std::result::Result::Err(
-                        #p::wrong_member_kind(#name, method, false),
-                    )),
+                    #method_fallback
                     _ => #p::Outcome::Ready(::std::result::Result::Err(#p::not_exposed(#name, method))),
                 }
             }
