@@ -1,0 +1,196 @@
+//! Services and peer pairs shared by the tests.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rpc::server::Server;
+use rpc::{service, Connection, ConnectionConfig, Service, VoidService};
+use serde::{Deserialize, Serialize};
+
+/// What `exposed_fail` returns: an error with a cause.
+#[derive(Debug, thiserror::Error)]
+#[error("the operation failed")]
+pub struct Failure(#[source] pub std::io::Error);
+
+/// Nested typed data for round trips.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub name: String,
+    pub tags: Vec<std::collections::BTreeMap<String, Option<Vec<i32>>>>,
+    pub kind: Kind,
+}
+
+/// An enum inside [`Record`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Kind {
+    Plain,
+    Weighted(f64),
+    Sized { w: u32, h: u32 },
+}
+
+/// The server-side service of most tests.
+#[derive(Default)]
+pub struct TestService {
+    pub connects: Arc<AtomicUsize>,
+    pub disconnects: Arc<AtomicUsize>,
+}
+
+#[service]
+impl TestService {
+    fn exposed_test(&self, num: i64) -> i64 {
+        1 + num
+    }
+
+    #[exposed]
+    fn add(&self, a: i64, b: i64) -> i64 {
+        a + b
+    }
+
+    async fn exposed_slow(&self, ms: u64) -> String {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        format!("slept {ms}")
+    }
+
+    fn exposed_fail(&self) -> Result<(), Failure> {
+        Err(Failure(std::io::Error::other("disk on fire")))
+    }
+
+    fn exposed_boom(&self) -> i64 {
+        panic!("boom")
+    }
+
+    async fn exposed_async_boom(&self) -> i64 {
+        tokio::task::yield_now().await;
+        panic!("async boom")
+    }
+
+    #[blocking]
+    fn exposed_block(&self, ms: u64) -> u64 {
+        std::thread::sleep(Duration::from_millis(ms));
+        ms
+    }
+
+    fn exposed_echo_record(&self, r: Record) -> Record {
+        r
+    }
+
+    fn exposed_len(&self, data: &[u8]) -> usize {
+        data.len()
+    }
+
+    fn exposed_make_bytes(&self, n: usize) -> Vec<u8> {
+        vec![7; n]
+    }
+
+    fn exposed_greet(&self, name: &str) -> String {
+        format!("hello {name}")
+    }
+
+    /// Calls the caller's root back while the caller still waits.
+    async fn exposed_ask_back(&self, conn: Connection, x: i64) -> Result<i64, rpc::Error> {
+        conn.root().call("double", (x,)).await
+    }
+
+    async fn exposed_forever(&self) {
+        futures::future::pending::<()>().await
+    }
+
+    #[attribute]
+    fn exposed_the_real_answer_though(&self) -> i64 {
+        43
+    }
+
+    #[attribute]
+    fn version(&self) -> String {
+        "1.0".into()
+    }
+
+    #[allow(dead_code)]
+    fn get_question(&self) -> &'static str {
+        "not exposed"
+    }
+
+    fn on_connect(&self, _conn: &Connection) {
+        self.connects.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn on_disconnect(&self, _conn: &Connection) {
+        self.disconnects.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// The client-side service: what the server may call back.
+pub struct ClientService;
+
+#[service]
+impl ClientService {
+    fn exposed_double(&self, x: i64) -> i64 {
+        2 * x
+    }
+}
+
+/// How a pair of peers is connected.
+#[derive(Debug, Clone, Copy)]
+pub enum Transport {
+    Memory,
+    Tcp,
+}
+
+pub const TRANSPORTS: [Transport; 2] = [Transport::Memory, Transport::Tcp];
+
+/// A connected client and whatever keeps the server side alive.
+pub struct Pair {
+    pub client: Connection,
+    _server: Option<Connection>,
+    _stop: Option<rpc::server::ShutdownHandle>,
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        if let Some(stop) = &self._stop {
+            stop.shutdown();
+        }
+    }
+}
+
+/// Connects a client serving `client_service` to a server serving `server_service`.
+pub async fn pair_with<C: Service, S: Service>(
+    transport: Transport,
+    client_service: C,
+    server_service: S,
+    config: ConnectionConfig,
+) -> Pair {
+    match transport {
+        Transport::Memory => {
+            let (client, server) = rpc::memory_pair_with(Arc::new(client_service), Arc::new(server_service), config)
+                .await
+                .expect("memory pair");
+            Pair { client, _server: Some(server), _stop: None }
+        }
+        Transport::Tcp => {
+            let bound = Server::shared(Arc::new(server_service))
+                .connection_config(config.clone())
+                .bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let port = bound.local_addr().expect("addr").port();
+            let stop = bound.shutdown_handle();
+            tokio::spawn(bound.serve());
+            let client = rpc::connect_tcp("127.0.0.1", port, Arc::new(client_service), config)
+                .await
+                .expect("connect");
+            Pair { client, _server: None, _stop: Some(stop) }
+        }
+    }
+}
+
+/// The usual pair: a [`ClientService`] client and a [`TestService`] server.
+pub async fn pair(transport: Transport) -> Pair {
+    pair_with(transport, ClientService, TestService::default(), ConnectionConfig::default()).await
+}
+
+/// A client that serves nothing.
+pub async fn void_pair(transport: Transport) -> Pair {
+    pair_with(transport, VoidService, TestService::default(), ConnectionConfig::default()).await
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests of the `rpc` facade: one binary, one module per area. Each scenario runs
+//! over the in-memory pair and, where it matters, over loopback TCP.
+
+mod bad_input;
+mod calls;
+mod concurrency;
+mod harness;
+mod server;
+mod timeouts;
