@@ -16,7 +16,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--one-shot" => one_shot = true,
-            other => port = other.parse().map_err(|_| format!("not a port or flag: {other}"))?,
+            other => {
+                port = other
+                    .parse()
+                    .map_err(|_| format!("not a port or flag: {other}"))?
+            }
         }
     }
     let server = Server::new(|| TestService).bind(("127.0.0.1", port)).await?;

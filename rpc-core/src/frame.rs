@@ -146,7 +146,10 @@ mod tests {
         let cap = buf.capacity();
         assert_eq!(
             dec.decode(&mut buf),
-            Err(FrameError::TooLarge { len: u32::MAX as usize, max: 16 })
+            Err(FrameError::TooLarge {
+                len: u32::MAX as usize,
+                max: 16
+            })
         );
         assert_eq!(buf.capacity(), cap);
     }

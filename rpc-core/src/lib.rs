@@ -53,5 +53,7 @@ pub use error::{Error, RemoteError, RemoteErrorKind, Result};
 pub use netref::NetRef;
 pub use rpc_macros::service;
 pub use service::{AttributeInfo, CallResult, Description, MethodInfo, Outcome, Service, VoidService};
-pub use transport::{connect, connect_stream, connect_tcp, connect_with_service, memory_pair, memory_pair_with};
+pub use transport::{
+    connect, connect_stream, connect_tcp, connect_with_service, memory_pair, memory_pair_with,
+};
 pub use value::{from_value, to_value, Value};

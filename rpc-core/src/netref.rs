@@ -24,7 +24,11 @@ pub struct NetRef {
 
 impl NetRef {
     pub(crate) fn new(conn: Connection, id: ObjectId) -> Self {
-        NetRef { conn, id, timeout: None }
+        NetRef {
+            conn,
+            id,
+            timeout: None,
+        }
     }
 
     /// The connection this reference travels over.
@@ -40,7 +44,10 @@ impl NetRef {
     /// The same reference, with its own timeout for every call made through it
     /// (`None`: wait forever) instead of the connection's default.
     pub fn with_timeout(&self, timeout: Option<Duration>) -> NetRef {
-        NetRef { timeout: Some(timeout), ..self.clone() }
+        NetRef {
+            timeout: Some(timeout),
+            ..self.clone()
+        }
     }
 
     /// Calls the exposed method `method` with typed arguments and result:
@@ -52,43 +59,60 @@ impl NetRef {
 
     /// Calls a method with dynamic arguments and returns the dynamic result.
     pub async fn call_value(&self, method: &str, args: Vec<Value>) -> Result<Value> {
-        self.conn.request(self.id, Op::Call(method.to_owned()), args, self.timeout).await
+        self.conn
+            .request(self.id, Op::Call(method.to_owned()), args, self.timeout)
+            .await
     }
 
     /// Calls the object itself (for callables).
     pub async fn call_self<R: DeserializeOwned>(&self, args: impl Args) -> Result<R> {
-        let value = self.conn.request(self.id, Op::CallSelf, encode_args(args)?, self.timeout).await?;
+        let value = self
+            .conn
+            .request(self.id, Op::CallSelf, encode_args(args)?, self.timeout)
+            .await?;
         decode(value, || "the result of the call".to_owned())
     }
 
     /// Reads an exposed attribute.
     pub async fn getattr<R: DeserializeOwned>(&self, name: &str) -> Result<R> {
-        let value = self.conn.request(self.id, Op::GetAttr(name.to_owned()), Vec::new(), self.timeout).await?;
+        let value = self
+            .conn
+            .request(self.id, Op::GetAttr(name.to_owned()), Vec::new(), self.timeout)
+            .await?;
         decode(value, || format!("attribute {name}"))
     }
 
     /// Writes an exposed attribute.
     pub async fn setattr(&self, name: &str, value: impl Serialize) -> Result<()> {
         let value = to_value(&value).map_err(|e| Error::Encode(e.to_string()))?;
-        self.conn.request(self.id, Op::SetAttr(name.to_owned()), vec![value], self.timeout).await?;
+        self.conn
+            .request(self.id, Op::SetAttr(name.to_owned()), vec![value], self.timeout)
+            .await?;
         Ok(())
     }
 
     /// Lists the object's exposed methods and attributes.
     pub async fn describe(&self) -> Result<Description> {
-        let value = self.conn.request(self.id, Op::Describe, Vec::new(), self.timeout).await?;
+        let value = self
+            .conn
+            .request(self.id, Op::Describe, Vec::new(), self.timeout)
+            .await?;
         decode(value, || "the description".to_owned())
     }
 
     /// The object's display text, as its owner renders it.
     pub async fn display(&self) -> Result<String> {
-        let value = self.conn.request(self.id, Op::Display, Vec::new(), self.timeout).await?;
+        let value = self
+            .conn
+            .request(self.id, Op::Display, Vec::new(), self.timeout)
+            .await?;
         decode(value, || "the display text".to_owned())
     }
 }
 
 fn encode_args(args: impl Args) -> Result<Vec<Value>> {
-    args.into_args().map_err(|e| Error::Encode(format!("argument: {e}")))
+    args.into_args()
+        .map_err(|e| Error::Encode(format!("argument: {e}")))
 }
 
 fn decode<R: DeserializeOwned>(value: Value, what: impl FnOnce() -> String) -> Result<R> {
@@ -97,7 +121,10 @@ fn decode<R: DeserializeOwned>(value: Value, what: impl FnOnce() -> String) -> R
 
 impl fmt::Debug for NetRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NetRef").field("connection", &self.conn.id()).field("id", &self.id).finish()
+        f.debug_struct("NetRef")
+            .field("connection", &self.conn.id())
+            .field("id", &self.id)
+            .finish()
     }
 }
 

@@ -21,7 +21,11 @@ fn bad_arguments(message: String) -> RemoteError {
 }
 
 /// Checks the argument count of `method`.
-pub fn take_args(method: &str, expected: usize, args: Vec<Value>) -> Result<std::vec::IntoIter<Value>, RemoteError> {
+pub fn take_args(
+    method: &str,
+    expected: usize,
+    args: Vec<Value>,
+) -> Result<std::vec::IntoIter<Value>, RemoteError> {
     if args.len() == expected {
         return Ok(args.into_iter());
     }
@@ -33,18 +37,30 @@ pub fn take_args(method: &str, expected: usize, args: Vec<Value>) -> Result<std:
 }
 
 /// Converts argument `index` (0-based) named `name` of `method`.
-pub fn arg<T: DeserializeOwned>(method: &str, index: usize, name: &str, value: Option<Value>) -> Result<T, RemoteError> {
+pub fn arg<T: DeserializeOwned>(
+    method: &str,
+    index: usize,
+    name: &str,
+    value: Option<Value>,
+) -> Result<T, RemoteError> {
     let value = value.unwrap_or_default();
     let kind = value.kind();
     from_value(value).map_err(|e| {
-        bad_arguments(format!("{method}(): argument {} `{name}` (got {kind}): {e}", index + 1))
+        bad_arguments(format!(
+            "{method}(): argument {} `{name}` (got {kind}): {e}",
+            index + 1
+        ))
     })
 }
 
 /// The answer of a method that returns a plain value.
 pub fn ok<T: Serialize + ?Sized>(value: &T) -> CallResult {
     to_value(value).map_err(|e| {
-        RemoteError::new(RemoteErrorKind::Application, "rpc::EncodeError", format!("cannot encode the result: {e}"))
+        RemoteError::new(
+            RemoteErrorKind::Application,
+            "rpc::EncodeError",
+            format!("cannot encode the result: {e}"),
+        )
     })
 }
 
@@ -80,7 +96,11 @@ where
         match tokio::task::spawn_blocking(f).await {
             Ok(result) => result,
             Err(e) if e.is_panic() => Err(crate::connection::panic_error(e.into_panic())),
-            Err(_) => Err(RemoteError::new(RemoteErrorKind::Cancelled, "rpc::Cancelled", "the call was cancelled")),
+            Err(_) => Err(RemoteError::new(
+                RemoteErrorKind::Cancelled,
+                "rpc::Cancelled",
+                "the call was cancelled",
+            )),
         }
     })
 }

@@ -29,7 +29,9 @@ pub struct Preamble {
 impl Preamble {
     /// The preamble of this build.
     pub fn current() -> Self {
-        Preamble { version: PROTOCOL_VERSION }
+        Preamble {
+            version: PROTOCOL_VERSION,
+        }
     }
 
     /// The bytes on the wire.
@@ -104,7 +106,10 @@ pub struct Request {
     /// What to do.
     pub op: Op,
     /// Positional arguments.
-    #[serde(serialize_with = "value::serialize_values", deserialize_with = "value::deserialize_values")]
+    #[serde(
+        serialize_with = "value::serialize_values",
+        deserialize_with = "value::deserialize_values"
+    )]
     pub args: Vec<Value>,
     /// Request flags (none are defined yet).
     pub flags: u8,
@@ -137,7 +142,10 @@ pub enum Message {
         /// The request's sequence number.
         seq: u64,
         /// The result.
-        #[serde(serialize_with = "value::serialize_value", deserialize_with = "value::deserialize_value")]
+        #[serde(
+            serialize_with = "value::serialize_value",
+            deserialize_with = "value::deserialize_value"
+        )]
         value: Value,
     },
     /// The failure of the request `seq`.
@@ -195,15 +203,25 @@ mod tests {
     #[test]
     fn messages_round_trip() {
         let msgs = vec![
-            Message::Hello(Hello { service: "TEST".into(), aliases: vec!["T".into()], features: 3 }),
+            Message::Hello(Hello {
+                service: "TEST".into(),
+                aliases: vec!["T".into()],
+                features: 3,
+            }),
             Message::Request(Request {
                 seq: 7,
                 target: ROOT_ID,
                 op: Op::Call("test".into()),
-                args: vec![Value::Int(11), Value::Seq(vec![Value::Str("x".into()), Value::Unit])],
+                args: vec![
+                    Value::Int(11),
+                    Value::Seq(vec![Value::Str("x".into()), Value::Unit]),
+                ],
                 flags: 0,
             }),
-            Message::Reply { seq: 7, value: Value::Map(vec![(Value::Bytes(vec![1, 2]), Value::Float(1.5))]) },
+            Message::Reply {
+                seq: 7,
+                value: Value::Map(vec![(Value::Bytes(vec![1, 2]), Value::Float(1.5))]),
+            },
             Message::Release { refs: vec![(1, 2)] },
             Message::Cancel { seq: 9 },
             Message::Close,
@@ -222,7 +240,10 @@ mod tests {
         let mut buf = Vec::new();
         Message::Close.encode_into(&mut buf).expect("encode");
         buf.push(0);
-        assert!(matches!(Message::decode(&buf), Err(DecodeError::TrailingBytes(1))));
+        assert!(matches!(
+            Message::decode(&buf),
+            Err(DecodeError::TrailingBytes(1))
+        ));
     }
 
     #[test]
@@ -232,7 +253,9 @@ mod tests {
             v = Value::Seq(vec![v]);
         }
         let mut buf = Vec::new();
-        Message::Reply { seq: 1, value: v }.encode_into(&mut buf).expect("encode");
+        Message::Reply { seq: 1, value: v }
+            .encode_into(&mut buf)
+            .expect("encode");
         let err = Message::decode(&buf).expect_err("too deep");
         assert!(matches!(err, DecodeError::TooDeep), "{err}");
         // A malformed frame after it is not mistaken for a deep one.

@@ -74,7 +74,11 @@ pub trait Service: Send + Sync + 'static {
 
     /// Lists the exposed methods and attributes.
     fn describe(&self) -> Description {
-        Description { name: self.name().to_owned(), methods: Vec::new(), attributes: Vec::new() }
+        Description {
+            name: self.name().to_owned(),
+            methods: Vec::new(),
+            attributes: Vec::new(),
+        }
     }
 
     /// The object's display text.

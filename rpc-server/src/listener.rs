@@ -40,7 +40,11 @@ impl Listener {
 
 impl Accepted {
     /// Runs the handshake and starts the connection.
-    pub(crate) async fn start(self, service: Arc<dyn Service>, config: ConnectionConfig) -> rpc_core::Result<Connection> {
+    pub(crate) async fn start(
+        self,
+        service: Arc<dyn Service>,
+        config: ConnectionConfig,
+    ) -> rpc_core::Result<Connection> {
         match self {
             Accepted::Tcp(s) => rpc_core::transport::tcp_connection(s, service, config).await,
             #[cfg(unix)]

@@ -27,7 +27,10 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { connection: ConnectionConfig::default(), max_connections: 10_000 }
+        ServerConfig {
+            connection: ConnectionConfig::default(),
+            max_connections: 10_000,
+        }
     }
 }
 
@@ -52,12 +55,18 @@ impl Server {
         S: Service,
         F: Fn() -> S + Send + Sync + 'static,
     {
-        Server { factory: Arc::new(move || Arc::new(factory()) as Arc<dyn Service>), config: ServerConfig::default() }
+        Server {
+            factory: Arc::new(move || Arc::new(factory()) as Arc<dyn Service>),
+            config: ServerConfig::default(),
+        }
     }
 
     /// Every connection shares `service`.
     pub fn shared<S: Service>(service: Arc<S>) -> Self {
-        Server { factory: Arc::new(move || service.clone() as Arc<dyn Service>), config: ServerConfig::default() }
+        Server {
+            factory: Arc::new(move || service.clone() as Arc<dyn Service>),
+            config: ServerConfig::default(),
+        }
     }
 
     /// Replaces all settings.
@@ -81,7 +90,9 @@ impl Server {
     /// Listens on a TCP address (`"127.0.0.1:0"` picks a free port).
     pub async fn bind(self, addr: impl ToSocketAddrs + std::fmt::Debug) -> Result<BoundServer> {
         let shown = format!("{addr:?}");
-        let listener = TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr: shown, source })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind { addr: shown, source })?;
         Ok(self.into_bound(Listener::Tcp(listener)))
     }
 
@@ -89,14 +100,22 @@ impl Server {
     #[cfg(unix)]
     pub fn bind_unix(self, path: impl AsRef<std::path::Path>) -> Result<BoundServer> {
         let path = path.as_ref();
-        let listener = tokio::net::UnixListener::bind(path)
-            .map_err(|source| Error::Bind { addr: path.display().to_string(), source })?;
+        let listener = tokio::net::UnixListener::bind(path).map_err(|source| Error::Bind {
+            addr: path.display().to_string(),
+            source,
+        })?;
         Ok(self.into_bound(Listener::Unix(listener)))
     }
 
     fn into_bound(self, listener: Listener) -> BoundServer {
         let (shutdown, _) = watch::channel(false);
-        BoundServer { server: self, listener, shutdown: ShutdownHandle { tx: Arc::new(shutdown) } }
+        BoundServer {
+            server: self,
+            listener,
+            shutdown: ShutdownHandle {
+                tx: Arc::new(shutdown),
+            },
+        }
     }
 }
 
@@ -132,7 +151,9 @@ impl BoundServer {
         match &self.listener {
             Listener::Tcp(l) => Ok(l.local_addr()?),
             #[cfg(unix)]
-            Listener::Unix(_) => Err(Error::Io(std::io::Error::other("a Unix socket server has no TCP address"))),
+            Listener::Unix(_) => Err(Error::Io(std::io::Error::other(
+                "a Unix socket server has no TCP address",
+            ))),
         }
     }
 
@@ -143,7 +164,11 @@ impl BoundServer {
 
     /// Accepts and serves connections until shut down, then closes them all and returns.
     pub async fn serve(self) -> Result<()> {
-        let BoundServer { server, listener, shutdown } = self;
+        let BoundServer {
+            server,
+            listener,
+            shutdown,
+        } = self;
         let limit = Arc::new(Semaphore::new(server.config.max_connections));
         let mut tasks = JoinSet::new();
         loop {
@@ -183,7 +208,11 @@ impl BoundServer {
 
     /// Serves exactly one connection to its end, then returns (RPyC's `OneShotServer`).
     pub async fn serve_one(self) -> Result<()> {
-        let BoundServer { server, listener, shutdown } = self;
+        let BoundServer {
+            server,
+            listener,
+            shutdown,
+        } = self;
         let (stream, peer) = tokio::select! {
             _ = shutdown.wait() => return Ok(()),
             accepted = listener.accept() => accepted?,
@@ -196,7 +225,12 @@ impl BoundServer {
     }
 }
 
-async fn serve_connection(stream: Accepted, service: Arc<dyn Service>, config: ConnectionConfig, shutdown: ShutdownHandle) {
+async fn serve_connection(
+    stream: Accepted,
+    service: Arc<dyn Service>,
+    config: ConnectionConfig,
+    shutdown: ShutdownHandle,
+) {
     let conn = match stream.start(service, config).await {
         Ok(c) => c,
         Err(e) => {

@@ -13,14 +13,35 @@ async fn quickstart_calls_over_every_transport() {
         let root = p.client.root();
         assert_eq!(p.client.peer_service_name(), "TEST", "{t:?}");
         assert_eq!(root.call::<i64>("test", (11,)).await.expect("test"), 12, "{t:?}");
-        assert_eq!(root.call::<i64>("exposed_test", (11,)).await.expect("prefixed name"), 12);
+        assert_eq!(
+            root.call::<i64>("exposed_test", (11,))
+                .await
+                .expect("prefixed name"),
+            12
+        );
         assert_eq!(root.call::<i64>("add", (2, 3)).await.expect("#[exposed]"), 5);
-        assert_eq!(root.getattr::<i64>("the_real_answer_though").await.expect("attr"), 43);
-        assert_eq!(root.getattr::<i64>("exposed_the_real_answer_though").await.expect("attr"), 43);
-        assert_eq!(root.getattr::<String>("version").await.expect("#[attribute] alone"), "1.0");
+        assert_eq!(
+            root.getattr::<i64>("the_real_answer_though").await.expect("attr"),
+            43
+        );
+        assert_eq!(
+            root.getattr::<i64>("exposed_the_real_answer_though")
+                .await
+                .expect("attr"),
+            43
+        );
+        assert_eq!(
+            root.getattr::<String>("version")
+                .await
+                .expect("#[attribute] alone"),
+            "1.0"
+        );
         assert_eq!(root.call::<String>("slow", (1,)).await.expect("async"), "slept 1");
         assert_eq!(root.call::<u64>("block", (1,)).await.expect("blocking"), 1);
-        assert_eq!(root.call::<String>("greet", ("bob",)).await.expect("&str"), "hello bob");
+        assert_eq!(
+            root.call::<String>("greet", ("bob",)).await.expect("&str"),
+            "hello bob"
+        );
     }
 }
 
@@ -41,7 +62,11 @@ async fn non_exposed_members_are_unreachable() {
             assert_eq!(e.kind, RemoteErrorKind::NotFound);
             assert_eq!(e.message, format!("'{name}' is not exposed by TEST"));
         }
-        let e = remote(root.getattr::<String>("get_question").await.expect_err("not exposed"));
+        let e = remote(
+            root.getattr::<String>("get_question")
+                .await
+                .expect_err("not exposed"),
+        );
         assert_eq!(e.kind, RemoteErrorKind::NotFound);
         // Methods are not attributes and attributes are not methods.
         let e = remote(root.getattr::<i64>("test").await.expect_err("method"));
@@ -72,10 +97,18 @@ async fn argument_errors_name_the_method() {
     assert_eq!(e.message, "test() takes 1 argument but 2 were given");
     let e = remote(root.call::<i64>("test", ("x",)).await.expect_err("type"));
     assert_eq!(e.kind, RemoteErrorKind::BadArguments);
-    assert!(e.message.starts_with("test(): argument 1 `num` (got string): invalid type"), "{}", e.message);
+    assert!(
+        e.message
+            .starts_with("test(): argument 1 `num` (got string): invalid type"),
+        "{}",
+        e.message
+    );
     // A result of the wrong type is a local decode error, not a remote one.
     let e = root.call::<String>("test", (1,)).await.expect_err("result type");
-    assert!(matches!(e, Error::Decode(ref m) if m.contains("result of test")), "{e:?}");
+    assert!(
+        matches!(e, Error::Decode(ref m) if m.contains("result of test")),
+        "{e:?}"
+    );
 }
 
 #[tokio::test]
@@ -97,14 +130,33 @@ async fn nested_typed_values_round_trip() {
     let mut tags = BTreeMap::new();
     tags.insert("a".to_owned(), Some(vec![1, -2, 3]));
     tags.insert("none".to_owned(), None);
-    let record = Record { name: "r".into(), tags: vec![tags, BTreeMap::new()], kind: Kind::Sized { w: 2, h: 3 } };
+    let record = Record {
+        name: "r".into(),
+        tags: vec![tags, BTreeMap::new()],
+        kind: Kind::Sized { w: 2, h: 3 },
+    };
     for t in TRANSPORTS {
         let p = void_pair(t).await;
-        let back: Record = p.client.root().call("echo_record", (record.clone(),)).await.expect("echo");
+        let back: Record = p
+            .client
+            .root()
+            .call("echo_record", (record.clone(),))
+            .await
+            .expect("echo");
         assert_eq!(back, record);
         for kind in [Kind::Plain, Kind::Weighted(0.5)] {
-            let r = Record { kind, ..record.clone() };
-            assert_eq!(p.client.root().call::<Record>("echo_record", (r.clone(),)).await.expect("echo"), r);
+            let r = Record {
+                kind,
+                ..record.clone()
+            };
+            assert_eq!(
+                p.client
+                    .root()
+                    .call::<Record>("echo_record", (r.clone(),))
+                    .await
+                    .expect("echo"),
+                r
+            );
         }
     }
 }
@@ -115,7 +167,14 @@ async fn sixteen_mib_of_bytes_both_ways() {
     for t in TRANSPORTS {
         let p = void_pair(t).await;
         let data = vec![0xabu8; N];
-        assert_eq!(p.client.root().call::<usize>("len", (data,)).await.expect("upload"), N);
+        assert_eq!(
+            p.client
+                .root()
+                .call::<usize>("len", (data,))
+                .await
+                .expect("upload"),
+            N
+        );
         let got: Vec<u8> = p.client.root().call("make_bytes", (N,)).await.expect("download");
         assert_eq!(got.len(), N);
         assert!(got.iter().all(|&b| b == 7));
@@ -128,13 +187,42 @@ async fn describe_lists_exposed_members_only() {
     let d = p.client.root().describe().await.expect("describe");
     assert_eq!(d.name, "TEST");
     let names: Vec<_> = d.methods.iter().map(|m| m.name.as_str()).collect();
-    assert!(names.contains(&"test") && names.contains(&"add") && names.contains(&"slow"), "{names:?}");
-    assert!(!names.iter().any(|n| n.contains("question") || n.starts_with("on_")), "{names:?}");
+    assert!(
+        names.contains(&"test") && names.contains(&"add") && names.contains(&"slow"),
+        "{names:?}"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("question") || n.starts_with("on_")),
+        "{names:?}"
+    );
     let test = d.methods.iter().find(|m| m.name == "test").expect("test");
     assert_eq!(test.params, vec![("num".to_owned(), "i64".to_owned())]);
     assert_eq!(test.returns, "i64");
     assert!(d.methods.iter().any(|m| m.name == "slow" && m.is_async));
     let attrs: Vec<_> = d.attributes.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(attrs, vec!["the_real_answer_though", "version"]);
-    assert_eq!(p.client.root().display().await.expect("display"), "<TEST service>");
+    assert_eq!(
+        p.client.root().display().await.expect("display"),
+        "<TEST service>"
+    );
+}
+
+struct Named;
+
+#[rpc::service(name = "CALC", aliases = ["CALCULATOR", "ADDER"])]
+impl Named {
+    fn exposed_ping(&self) -> &'static str {
+        "pong"
+    }
+}
+
+#[tokio::test]
+async fn service_name_and_aliases_travel_in_the_handshake() {
+    let (client, server) = rpc::memory_pair(rpc::VoidService, Named).await.expect("pair");
+    assert_eq!(client.peer_service_name(), "CALC");
+    assert_eq!(client.peer_service_aliases(), ["CALCULATOR", "ADDER"]);
+    assert_eq!(server.peer_service_name(), "VOID");
+    assert_eq!(client.root().call::<String>("ping", ()).await.expect("ping"), "pong");
 }

@@ -40,7 +40,12 @@ async fn a_thousand_concurrent_calls_each_get_their_own_answer() {
 async fn server_calls_the_client_while_the_clients_call_is_pending() {
     for t in TRANSPORTS {
         let p = pair(t).await;
-        let got: i64 = p.client.root().call("ask_back", (21,)).await.expect("re-entrant call");
+        let got: i64 = p
+            .client
+            .root()
+            .call("ask_back", (21,))
+            .await
+            .expect("re-entrant call");
         assert_eq!(got, 42, "{t:?}");
     }
 }
@@ -64,10 +69,13 @@ impl Bouncer {
 async fn re_entrancy_to_depth_64_without_deadlock() {
     for t in TRANSPORTS {
         let p = pair_with(t, Bouncer, Bouncer, ConnectionConfig::default()).await;
-        let depth = tokio::time::timeout(Duration::from_secs(20), p.client.root().call::<u32>("bounce", (64,)))
-            .await
-            .expect("no deadlock")
-            .expect("bounce");
+        let depth = tokio::time::timeout(
+            Duration::from_secs(20),
+            p.client.root().call::<u32>("bounce", (64,)),
+        )
+        .await
+        .expect("no deadlock")
+        .expect("bounce");
         assert_eq!(depth, 64, "{t:?}");
     }
 }
@@ -83,14 +91,33 @@ async fn a_slow_call_does_not_hold_up_fast_ones() {
     for i in 0..100 {
         assert_eq!(root.call::<i64>("test", (i,)).await.expect("fast"), i + 1);
     }
-    assert!(!slow.is_finished(), "the fast calls finished while the slow one still ran");
+    assert!(
+        !slow.is_finished(),
+        "the fast calls finished while the slow one still ran"
+    );
     slow.abort();
 }
 
 #[tokio::test]
 async fn client_service_is_reachable_from_the_server_connection() {
-    let (client, server) = rpc::memory_pair(ClientService, TestService::default()).await.expect("pair");
+    let (client, server) = rpc::memory_pair(ClientService, TestService::default())
+        .await
+        .expect("pair");
     assert_eq!(server.peer_service_name(), "CLIENT");
-    assert_eq!(server.root().call::<i64>("double", (4,)).await.expect("server calls client"), 8);
-    assert_eq!(client.root().call::<i64>("test", (4,)).await.expect("client calls server"), 5);
+    assert_eq!(
+        server
+            .root()
+            .call::<i64>("double", (4,))
+            .await
+            .expect("server calls client"),
+        8
+    );
+    assert_eq!(
+        client
+            .root()
+            .call::<i64>("test", (4,))
+            .await
+            .expect("client calls server"),
+        5
+    );
 }

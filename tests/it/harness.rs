@@ -163,10 +163,15 @@ pub async fn pair_with<C: Service, S: Service>(
 ) -> Pair {
     match transport {
         Transport::Memory => {
-            let (client, server) = rpc::memory_pair_with(Arc::new(client_service), Arc::new(server_service), config)
-                .await
-                .expect("memory pair");
-            Pair { client, _server: Some(server), _stop: None }
+            let (client, server) =
+                rpc::memory_pair_with(Arc::new(client_service), Arc::new(server_service), config)
+                    .await
+                    .expect("memory pair");
+            Pair {
+                client,
+                _server: Some(server),
+                _stop: None,
+            }
         }
         Transport::Tcp => {
             let bound = Server::shared(Arc::new(server_service))
@@ -180,17 +185,33 @@ pub async fn pair_with<C: Service, S: Service>(
             let client = rpc::connect_tcp("127.0.0.1", port, Arc::new(client_service), config)
                 .await
                 .expect("connect");
-            Pair { client, _server: None, _stop: Some(stop) }
+            Pair {
+                client,
+                _server: None,
+                _stop: Some(stop),
+            }
         }
     }
 }
 
 /// The usual pair: a [`ClientService`] client and a [`TestService`] server.
 pub async fn pair(transport: Transport) -> Pair {
-    pair_with(transport, ClientService, TestService::default(), ConnectionConfig::default()).await
+    pair_with(
+        transport,
+        ClientService,
+        TestService::default(),
+        ConnectionConfig::default(),
+    )
+    .await
 }
 
 /// A client that serves nothing.
 pub async fn void_pair(transport: Transport) -> Pair {
-    pair_with(transport, VoidService, TestService::default(), ConnectionConfig::default()).await
+    pair_with(
+        transport,
+        VoidService,
+        TestService::default(),
+        ConnectionConfig::default(),
+    )
+    .await
 }

@@ -13,8 +13,14 @@ async fn per_call_and_per_connection_timeouts() {
     let root = p.client.root();
 
     let started = tokio::time::Instant::now();
-    let e = root.call::<String>("slow", (60_000,)).await.expect_err("connection default");
-    assert!(matches!(e, Error::Timeout(d) if d == Duration::from_secs(5)), "{e:?}");
+    let e = root
+        .call::<String>("slow", (60_000,))
+        .await
+        .expect_err("connection default");
+    assert!(
+        matches!(e, Error::Timeout(d) if d == Duration::from_secs(5)),
+        "{e:?}"
+    );
     assert_eq!(started.elapsed().as_secs(), 5);
 
     let e = root
@@ -22,25 +28,40 @@ async fn per_call_and_per_connection_timeouts() {
         .call::<String>("slow", (60_000,))
         .await
         .expect_err("per call");
-    assert!(matches!(e, Error::Timeout(d) if d == Duration::from_millis(100)), "{e:?}");
+    assert!(
+        matches!(e, Error::Timeout(d) if d == Duration::from_millis(100)),
+        "{e:?}"
+    );
 
     // A timeout is per call: the next one is fine, and nothing is left pending.
-    assert_eq!(root.call::<String>("slow", (10,)).await.expect("in time"), "slept 10");
+    assert_eq!(
+        root.call::<String>("slow", (10,)).await.expect("in time"),
+        "slept 10"
+    );
     assert_eq!(p.client.stats().pending_calls, 0);
 
     // `None` waits as long as it takes.
-    let s: String = root.with_timeout(None).call("slow", (3_600_000,)).await.expect("no limit");
+    let s: String = root
+        .with_timeout(None)
+        .call("slow", (3_600_000,))
+        .await
+        .expect("no limit");
     assert_eq!(s, "slept 3600000");
 }
 
 #[tokio::test]
 async fn the_default_timeout_is_thirty_seconds() {
-    assert_eq!(ConnectionConfig::default().call_timeout, Some(Duration::from_secs(30)));
+    assert_eq!(
+        ConnectionConfig::default().call_timeout,
+        Some(Duration::from_secs(30))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_dropped_mid_call_fails_the_call_promptly() {
-    let (client, server) = rpc::memory_pair(ClientService, TestService::default()).await.expect("pair");
+    let (client, server) = rpc::memory_pair(ClientService, TestService::default())
+        .await
+        .expect("pair");
     let root = client.root();
     let call = tokio::spawn(async move { root.call::<()>("forever", ()).await });
     tokio::task::yield_now().await;
@@ -50,7 +71,9 @@ async fn a_peer_dropped_mid_call_fails_the_call_promptly() {
         .expect("failed promptly")
         .expect("task");
     assert!(matches!(result, Err(Error::ConnectionClosed(_))), "{result:?}");
-    tokio::time::timeout(Duration::from_secs(5), client.closed()).await.expect("closed");
+    tokio::time::timeout(Duration::from_secs(5), client.closed())
+        .await
+        .expect("closed");
     let again = client.root().call::<i64>("test", (1,)).await;
     assert!(matches!(again, Err(Error::ConnectionClosed(_))), "{again:?}");
 }
@@ -70,7 +93,10 @@ async fn closing_fails_every_pending_call_at_once() {
         }
         p.client.close().await;
         for c in calls {
-            let r = tokio::time::timeout(Duration::from_secs(5), c).await.expect("prompt").expect("task");
+            let r = tokio::time::timeout(Duration::from_secs(5), c)
+                .await
+                .expect("prompt")
+                .expect("task");
             assert!(matches!(r, Err(Error::ConnectionClosed(_))), "{t:?}: {r:?}");
         }
         assert_eq!(p.client.stats().pending_calls, 0);

@@ -2,7 +2,8 @@
 
 use proc_macro2::TokenStream;
 use proc_macro_crate::{crate_name, FoundCrate};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use crate::model::{Hook, Member, Mode, Model, Param};
 
@@ -52,8 +53,14 @@ pub fn expand(model: Model) -> TokenStream {
     let method_fallback = wrong_kind(&method_names, false);
     let method_infos = model.methods.iter().map(|m| method_info(&p, m));
     let attr_infos = model.attributes.iter().map(|m| attr_info(&p, m));
-    let on_connect = model.on_connect.as_ref().map(|h| hook(&p, self_ty, h, quote!(on_connect)));
-    let on_disconnect = model.on_disconnect.as_ref().map(|h| hook(&p, self_ty, h, quote!(on_disconnect)));
+    let on_connect = model
+        .on_connect
+        .as_ref()
+        .map(|h| hook(&p, self_ty, h, quote!(on_connect)));
+    let on_disconnect = model
+        .on_disconnect
+        .as_ref()
+        .map(|h| hook(&p, self_ty, h, quote!(on_disconnect)));
 
     quote! {
         #item
@@ -114,7 +121,11 @@ fn arm(p: &TokenStream, self_ty: &syn::Type, m: &Member) -> TokenStream {
     let patterns = names(m);
     let remote_name = &m.remote_name;
     let ident = &m.ident;
-    let n_remote = m.params.iter().filter(|x| matches!(x, Param::Remote { .. })).count();
+    let n_remote = m
+        .params
+        .iter()
+        .filter(|x| matches!(x, Param::Remote { .. }))
+        .count();
     let owned_conn = m.mode != Mode::Sync;
 
     let mut decode = Vec::new();
@@ -124,8 +135,8 @@ fn arm(p: &TokenStream, self_ty: &syn::Type, m: &Member) -> TokenStream {
         let var = format_ident!("__a{}", i);
         match param {
             Param::Remote { name, ty, by_ref, .. } => {
-                decode.push(quote! {
-                    let #var: #ty = match #p::arg(#remote_name, #index, #name, __it.next()) {
+                decode.push(quote_spanned! {ty.span()=>
+                    let #var: #ty = match #p::arg::<#ty>(#remote_name, #index, #name, __it.next()) {
                         ::std::result::Result::Ok(v) => v,
                         ::std::result::Result::Err(e) => return #p::Outcome::Ready(::std::result::Result::Err(e)),
                     };
@@ -190,7 +201,9 @@ fn method_info(p: &TokenStream, m: &Member) -> TokenStream {
     let doc = &m.doc;
     let is_async = m.mode == Mode::Async;
     let params = m.params.iter().filter_map(|x| match x {
-        Param::Remote { name, shown, .. } => Some(quote!((::std::string::String::from(#name), ::std::string::String::from(#shown)))),
+        Param::Remote { name, shown, .. } => {
+            Some(quote!((::std::string::String::from(#name), ::std::string::String::from(#shown))))
+        }
         Param::Connection { .. } => None,
     });
     quote! {
@@ -219,7 +232,11 @@ fn attr_info(p: &TokenStream, m: &Member) -> TokenStream {
 
 fn hook(p: &TokenStream, self_ty: &syn::Type, h: &Hook, trait_fn: TokenStream) -> TokenStream {
     let ident = &h.ident;
-    let arg = if h.conn_by_ref { quote!(&conn) } else { quote!(conn) };
+    let arg = if h.conn_by_ref {
+        quote!(&conn)
+    } else {
+        quote!(conn)
+    };
     let call = if h.is_async {
         quote!(<#self_ty>::#ident(&*self, #arg).await)
     } else {

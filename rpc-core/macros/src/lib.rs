@@ -24,9 +24,12 @@ pub fn service(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = match syn::parse::<syn::ItemImpl>(item) {
         Ok(i) => i,
         Err(e) => {
-            return syn::Error::new(e.span(), "#[service] goes on an inherent impl block: `#[service] impl MyService { ... }`")
-                .to_compile_error()
-                .into()
+            return syn::Error::new(
+                e.span(),
+                "#[service] goes on an inherent impl block: `#[service] impl MyService { ... }`",
+            )
+            .to_compile_error()
+            .into()
         }
     };
     match model::Model::build(options, item) {

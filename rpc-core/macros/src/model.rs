@@ -46,7 +46,12 @@ pub enum Mode {
 /// How a parameter is filled.
 pub enum Param {
     /// From the peer's argument list, converted to `ty`; passed by reference when `by_ref`.
-    Remote { name: String, ty: Type, by_ref: bool, shown: String },
+    Remote {
+        name: String,
+        ty: Type,
+        by_ref: bool,
+        shown: String,
+    },
     /// The calling connection, owned (`Connection`) or borrowed (`&Connection`).
     Connection { by_ref: bool },
 }
@@ -82,7 +87,10 @@ pub struct Model {
 impl Model {
     pub fn build(options: Options, mut item: ItemImpl) -> syn::Result<Model> {
         if let Some((_, path, _)) = &item.trait_ {
-            return Err(syn::Error::new(path.span(), "#[service] goes on an inherent impl block, not a trait impl"));
+            return Err(syn::Error::new(
+                path.span(),
+                "#[service] goes on an inherent impl block, not a trait impl",
+            ));
         }
         let name = match options.name {
             Some(n) => n,
@@ -116,7 +124,10 @@ impl Model {
             }
             let remote_name = prefixed.unwrap_or(&ident).to_owned();
             if remote_name.is_empty() {
-                return Err(syn::Error::new(f.sig.ident.span(), "an exposed name needs something after `exposed_`"));
+                return Err(syn::Error::new(
+                    f.sig.ident.span(),
+                    "an exposed name needs something after `exposed_`",
+                ));
             }
             let member = member(f, remote_name, flags.blocking)?;
             if flags.attribute {
@@ -147,10 +158,21 @@ impl Model {
 
 fn default_name(ty: &Type) -> syn::Result<String> {
     let Type::Path(p) = ty else {
-        return Err(syn::Error::new(ty.span(), "#[service] needs a named type, or `#[service(name = \"...\")]`"));
+        return Err(syn::Error::new(
+            ty.span(),
+            "#[service] needs a named type, or `#[service(name = \"...\")]`",
+        ));
     };
-    let last = p.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
-    let base = last.strip_suffix("Service").filter(|b| !b.is_empty()).unwrap_or(&last);
+    let last = p
+        .path
+        .segments
+        .last()
+        .map(|s| s.ident.to_string())
+        .unwrap_or_default();
+    let base = last
+        .strip_suffix("Service")
+        .filter(|b| !b.is_empty())
+        .unwrap_or(&last);
     Ok(base.to_uppercase())
 }
 
@@ -165,7 +187,9 @@ struct Flags {
 fn take_flags(f: &mut ImplItemFn) -> Flags {
     let mut flags = Flags::default();
     f.attrs.retain(|a| {
-        let Some(id) = a.path().get_ident().map(|i| i.to_string()) else { return true };
+        let Some(id) = a.path().get_ident().map(|i| i.to_string()) else {
+            return true;
+        };
         match id.as_str() {
             "exposed" => flags.exposed = true,
             "attribute" => flags.attribute = true,
@@ -184,7 +208,11 @@ fn doc_of(f: &ImplItemFn) -> String {
             continue;
         }
         if let syn::Meta::NameValue(nv) = &a.meta {
-            if let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) = &nv.value {
+            if let syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            }) = &nv.value
+            {
                 lines.push(s.value().trim().to_owned());
             }
         }
@@ -216,11 +244,17 @@ fn connection_param(ty: &Type) -> Option<bool> {
 fn member(f: &ImplItemFn, remote_name: String, blocking: bool) -> syn::Result<Member> {
     check_receiver(f)?;
     if !f.sig.generics.params.is_empty() {
-        return Err(syn::Error::new(f.sig.generics.span(), "exposed methods cannot be generic"));
+        return Err(syn::Error::new(
+            f.sig.generics.span(),
+            "exposed methods cannot be generic",
+        ));
     }
     let is_async = f.sig.asyncness.is_some();
     if is_async && blocking {
-        return Err(syn::Error::new(f.sig.span(), "#[blocking] is for synchronous methods; an async method already yields"));
+        return Err(syn::Error::new(
+            f.sig.span(),
+            "#[blocking] is for synchronous methods; an async method already yields",
+        ));
     }
     let mut params = Vec::new();
     let mut remote_index = 0;
@@ -236,7 +270,12 @@ fn member(f: &ImplItemFn, remote_name: String, blocking: bool) -> syn::Result<Me
         };
         let shown = pt.ty.to_token_stream().to_string();
         let (ty, by_ref) = owned_type(&pt.ty);
-        params.push(Param::Remote { name, ty, by_ref, shown });
+        params.push(Param::Remote {
+            name,
+            ty,
+            by_ref,
+            shown,
+        });
         remote_index += 1;
     }
     let (fallible, returns) = match &f.sig.output {
@@ -250,12 +289,22 @@ fn member(f: &ImplItemFn, remote_name: String, blocking: bool) -> syn::Result<Me
     } else {
         Mode::Sync
     };
-    Ok(Member { ident: f.sig.ident.clone(), remote_name, mode, params, fallible, returns, doc: doc_of(f) })
+    Ok(Member {
+        ident: f.sig.ident.clone(),
+        remote_name,
+        mode,
+        params,
+        fallible,
+        returns,
+        doc: doc_of(f),
+    })
 }
 
 /// The owned type an argument is decoded into: `&str` -> `String`, `&[T]` -> `Vec<T>`, `&T` -> `T`.
 fn owned_type(ty: &Type) -> (Type, bool) {
-    let Type::Reference(r) = ty else { return (ty.clone(), false) };
+    let Type::Reference(r) = ty else {
+        return (ty.clone(), false);
+    };
     let elem = &*r.elem;
     let owned: Type = match elem {
         Type::Path(p) if p.path.is_ident("str") => syn::parse_quote!(::std::string::String),
@@ -294,5 +343,9 @@ fn hook(f: &ImplItemFn) -> syn::Result<Hook> {
             "a connection hook takes `&self` and one `Connection` or `&Connection` parameter",
         ));
     };
-    Ok(Hook { ident: f.sig.ident.clone(), is_async: f.sig.asyncness.is_some(), conn_by_ref })
+    Ok(Hook {
+        ident: f.sig.ident.clone(),
+        is_async: f.sig.asyncness.is_some(),
+        conn_by_ref,
+    })
 }

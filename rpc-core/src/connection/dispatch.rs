@@ -19,7 +19,13 @@ use crate::service::{CallResult, Outcome};
 use crate::value::{to_value, Value};
 
 pub(super) fn handle_request(inner: &Arc<Inner>, req: Request) {
-    let Request { seq, target, op, args, .. } = req;
+    let Request {
+        seq,
+        target,
+        op,
+        args,
+        ..
+    } = req;
     let span = tracing::debug_span!("request", seq, target, op = ?op);
     let _enter = span.enter();
     let Some(conn) = inner.connection() else {
@@ -68,7 +74,10 @@ pub(super) fn handle_request(inner: &Arc<Inner>, req: Request) {
             inner.in_flight.fetch_add(1, Ordering::Relaxed);
             let inner = inner.clone();
             let task = async move {
-                let result = AssertUnwindSafe(fut).catch_unwind().await.unwrap_or_else(|p| Err(panic_error(p)));
+                let result = AssertUnwindSafe(fut)
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|p| Err(panic_error(p)));
                 inner.in_flight.fetch_sub(1, Ordering::Relaxed);
                 inner.reply(seq, result);
             };
@@ -89,11 +98,19 @@ pub(crate) fn panic_error(panic: Box<dyn Any + Send>) -> RemoteError {
         "panic with a non-string payload".to_owned()
     };
     tracing::error!(%message, "service method panicked");
-    RemoteError::new(RemoteErrorKind::Panic, "rpc::Panic", format!("method panicked: {message}"))
+    RemoteError::new(
+        RemoteErrorKind::Panic,
+        "rpc::Panic",
+        format!("method panicked: {message}"),
+    )
 }
 
 fn encode_error(e: crate::value::ValueError) -> RemoteError {
-    RemoteError::new(RemoteErrorKind::Application, "rpc::EncodeError", format!("cannot encode the result: {e}"))
+    RemoteError::new(
+        RemoteErrorKind::Application,
+        "rpc::EncodeError",
+        format!("cannot encode the result: {e}"),
+    )
 }
 
 /// Sends the answer to request `seq`.

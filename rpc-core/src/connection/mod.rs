@@ -141,7 +141,11 @@ pub(crate) struct Inner {
 impl Connection {
     /// Opens a connection over any byte stream: performs the handshake, starts the reader and
     /// writer tasks and runs the service's `on_connect`.
-    pub async fn start<S>(stream: S, service: Arc<dyn Service>, config: ConnectionConfig) -> Result<Connection>
+    pub async fn start<S>(
+        stream: S,
+        service: Arc<dyn Service>,
+        config: ConnectionConfig,
+    ) -> Result<Connection>
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
@@ -160,10 +164,17 @@ impl Connection {
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        let hello = Hello { service: service.name().to_owned(), aliases: service.aliases(), features: 0 };
+        let hello = Hello {
+            service: service.name().to_owned(),
+            aliases: service.aliases(),
+            features: 0,
+        };
         let max = config.max_frame_size;
         let exchange = async {
-            tokio::try_join!(handshake::send_hello(&mut w, &hello, max), handshake::read_hello(&mut r, max))
+            tokio::try_join!(
+                handshake::send_hello(&mut w, &hello, max),
+                handshake::read_hello(&mut r, max)
+            )
         };
         let ((), (peer, leftover)) = tokio::time::timeout(config.handshake_timeout, exchange)
             .await
@@ -271,8 +282,18 @@ impl Connection {
     ) -> Result<Value> {
         let inner = self.inner();
         let (seq, rx) = inner.pending.lock().register()?;
-        let mut guard = PendingGuard { inner, seq, done: false };
-        inner.send(&Message::Request(Request { seq, target, op, args, flags: 0 }))?;
+        let mut guard = PendingGuard {
+            inner,
+            seq,
+            done: false,
+        };
+        inner.send(&Message::Request(Request {
+            seq,
+            target,
+            op,
+            args,
+            flags: 0,
+        }))?;
         let received = match timeout.unwrap_or(inner.config.call_timeout) {
             Some(limit) => match tokio::time::timeout(limit, rx).await {
                 Ok(r) => r,
@@ -370,8 +391,11 @@ impl Inner {
         }
         self.closed_tx.send_replace(true);
         // A handle of its own: the last user handle may be the one being dropped right now.
-        let conn = Connection { handle: Arc::new(Handle { inner: self.clone() }) };
+        let conn = Connection {
+            handle: Arc::new(Handle { inner: self.clone() }),
+        };
         let service = self.service.clone();
-        self.runtime.spawn(async move { service.on_disconnect(conn).await });
+        self.runtime
+            .spawn(async move { service.on_disconnect(conn).await });
     }
 }

@@ -69,7 +69,10 @@ mod tests {
         let (b, mut rb) = p.register().expect("open");
         assert_ne!(a, b);
         assert_eq!(p.len(), 2);
-        p.take(b).expect("waiting").send(Ok(Value::Int(2))).expect("receiver alive");
+        p.take(b)
+            .expect("waiting")
+            .send(Ok(Value::Int(2)))
+            .expect("receiver alive");
         assert!(matches!(rb.try_recv(), Ok(Ok(Value::Int(2)))));
         assert!(ra.try_recv().is_err());
         assert!(p.take(b).is_none(), "a reply is delivered once");

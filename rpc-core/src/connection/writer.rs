@@ -23,7 +23,11 @@ const DIRECT_WRITE: usize = 32 * 1024;
 /// Most frames taken from the queue for one batch.
 const MAX_BATCH: usize = 256;
 
-pub(super) async fn run<W: AsyncWrite + Unpin>(inner: Arc<Inner>, mut w: W, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
+pub(super) async fn run<W: AsyncWrite + Unpin>(
+    inner: Arc<Inner>,
+    mut w: W,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+) {
     if let Err(e) = write_loop(&mut w, &mut rx).await {
         tracing::debug!(error = %e, "write failed");
         inner.shutdown(Some(Arc::new(Error::Io(e))));
@@ -31,7 +35,10 @@ pub(super) async fn run<W: AsyncWrite + Unpin>(inner: Arc<Inner>, mut w: W, mut 
     let _ = w.shutdown().await;
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(w: &mut W, rx: &mut mpsc::UnboundedReceiver<Outgoing>) -> std::io::Result<()> {
+async fn write_loop<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    rx: &mut mpsc::UnboundedReceiver<Outgoing>,
+) -> std::io::Result<()> {
     let mut queue = Vec::with_capacity(MAX_BATCH);
     let mut batch: Vec<u8> = Vec::with_capacity(DIRECT_WRITE);
     loop {

@@ -21,5 +21,8 @@ pub async fn memory_pair_with(
     config: ConnectionConfig,
 ) -> Result<(Connection, Connection)> {
     let (x, y) = tokio::io::duplex(PIPE_CAPACITY);
-    tokio::try_join!(Connection::start(x, a, config.clone()), Connection::start(y, b, config))
+    tokio::try_join!(
+        Connection::start(x, a, config.clone()),
+        Connection::start(y, b, config)
+    )
 }

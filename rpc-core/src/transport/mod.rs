@@ -22,7 +22,11 @@ pub use tcp::{connect, connect_tcp, connect_with_service, tcp_connection};
 pub use unix::{connect_unix, unix_connection};
 
 /// Opens a connection over any byte stream, serving `service` to the peer.
-pub async fn connect_stream<S>(stream: S, service: Arc<dyn Service>, config: ConnectionConfig) -> Result<Connection>
+pub async fn connect_stream<S>(
+    stream: S,
+    service: Arc<dyn Service>,
+    config: ConnectionConfig,
+) -> Result<Connection>
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {

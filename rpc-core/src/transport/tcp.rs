@@ -31,7 +31,11 @@ pub async fn connect_tcp(
 }
 
 /// Opens a connection over an established TCP stream (server side or client side).
-pub async fn tcp_connection(stream: TcpStream, service: Arc<dyn Service>, config: ConnectionConfig) -> Result<Connection> {
+pub async fn tcp_connection(
+    stream: TcpStream,
+    service: Arc<dyn Service>,
+    config: ConnectionConfig,
+) -> Result<Connection> {
     stream.set_nodelay(true)?;
     let (r, w) = stream.into_split();
     Connection::start_split(r, w, service, config).await

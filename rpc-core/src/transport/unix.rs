@@ -20,7 +20,11 @@ pub async fn connect_unix(
 }
 
 /// Opens a connection over an established Unix stream.
-pub async fn unix_connection(stream: UnixStream, service: Arc<dyn Service>, config: ConnectionConfig) -> Result<Connection> {
+pub async fn unix_connection(
+    stream: UnixStream,
+    service: Arc<dyn Service>,
+    config: ConnectionConfig,
+) -> Result<Connection> {
     let (r, w) = stream.into_split();
     Connection::start_split(r, w, service, config).await
 }

@@ -1,8 +1,8 @@
 //! `Value` -> `Deserialize` data.
 
 use serde::de::{
-    self, DeserializeSeed, EnumAccess, Expected, IntoDeserializer, MapAccess, SeqAccess,
-    Unexpected, VariantAccess, Visitor,
+    self, DeserializeSeed, EnumAccess, Expected, IntoDeserializer, MapAccess, SeqAccess, Unexpected,
+    VariantAccess, Visitor,
 };
 use serde::forward_to_deserialize_any;
 
@@ -86,7 +86,9 @@ impl<'de> de::Deserializer<'de> for Value {
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
         match self {
             Value::Seq(items) => visit_seq(items, visitor),
-            Value::Bytes(bytes) => visitor.visit_seq(ByteSeq { iter: bytes.into_iter() }),
+            Value::Bytes(bytes) => visitor.visit_seq(ByteSeq {
+                iter: bytes.into_iter(),
+            }),
             Value::Unit => visit_seq(Vec::new(), visitor),
             other => Err(other.invalid_type(&visitor)),
         }
@@ -150,10 +152,16 @@ impl<'de> de::Deserializer<'de> for Value {
         visitor: V,
     ) -> Result<V::Value, ValueError> {
         match self {
-            Value::Str(variant) => visitor.visit_enum(Enum { variant: Value::Str(variant), content: None }),
+            Value::Str(variant) => visitor.visit_enum(Enum {
+                variant: Value::Str(variant),
+                content: None,
+            }),
             Value::Map(mut entries) if entries.len() == 1 => {
                 let (variant, content) = entries.remove(0);
-                visitor.visit_enum(Enum { variant, content: Some(content) })
+                visitor.visit_enum(Enum {
+                    variant,
+                    content: Some(content),
+                })
             }
             other => Err(other.invalid_type(&"an enum variant name or a one-entry map")),
         }
@@ -170,7 +178,9 @@ impl<'de> de::Deserializer<'de> for Value {
 
 fn visit_seq<'de, V: Visitor<'de>>(items: Vec<Value>, visitor: V) -> Result<V::Value, ValueError> {
     let len = items.len();
-    let mut seq = Seq { iter: items.into_iter() };
+    let mut seq = Seq {
+        iter: items.into_iter(),
+    };
     let out = visitor.visit_seq(&mut seq)?;
     if seq.iter.len() == 0 {
         Ok(out)
@@ -180,7 +190,10 @@ fn visit_seq<'de, V: Visitor<'de>>(items: Vec<Value>, visitor: V) -> Result<V::V
 }
 
 fn visit_map<'de, V: Visitor<'de>>(entries: Vec<(Value, Value)>, visitor: V) -> Result<V::Value, ValueError> {
-    let mut map = Map { iter: entries.into_iter(), value: None };
+    let mut map = Map {
+        iter: entries.into_iter(),
+        value: None,
+    };
     visitor.visit_map(&mut map)
 }
 
@@ -190,7 +203,10 @@ struct Seq {
 
 impl<'de> SeqAccess<'de> for Seq {
     type Error = ValueError;
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, ValueError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, ValueError> {
         self.iter.next().map(|v| seed.deserialize(v)).transpose()
     }
     fn size_hint(&self) -> Option<usize> {
@@ -204,7 +220,10 @@ struct ByteSeq {
 
 impl<'de> SeqAccess<'de> for ByteSeq {
     type Error = ValueError;
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, ValueError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, ValueError> {
         self.iter
             .next()
             .map(|b| seed.deserialize(de::value::U8Deserializer::<ValueError>::new(b)))
@@ -252,7 +271,12 @@ impl<'de> EnumAccess<'de> for Enum {
     type Variant = Variant;
     fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Variant), ValueError> {
         let v = seed.deserialize(self.variant)?;
-        Ok((v, Variant { content: self.content }))
+        Ok((
+            v,
+            Variant {
+                content: self.content,
+            },
+        ))
     }
 }
 

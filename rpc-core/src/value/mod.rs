@@ -14,8 +14,10 @@ mod wire;
 
 use std::fmt;
 
+pub(crate) use wire::{
+    deserialize_value, deserialize_values, serialize_value, serialize_values, take_depth_exceeded,
+};
 pub use wire::{set_depth_limit, DEFAULT_MAX_DEPTH};
-pub(crate) use wire::{take_depth_exceeded, deserialize_value, deserialize_values, serialize_value, serialize_values};
 
 /// A dynamically typed value.
 #[derive(Clone, PartialEq, Default)]

@@ -151,7 +151,10 @@ impl<'a> ser::Serializer for ValueSerializer<'a> {
         variant: &'static str,
         len: usize,
     ) -> Result<Tagged<SeqSer>, ValueError> {
-        Ok(Tagged { variant, inner: SeqSer::new(Some(len), false) })
+        Ok(Tagged {
+            variant,
+            inner: SeqSer::new(Some(len), false),
+        })
     }
     fn serialize_map(self, len: Option<usize>) -> Result<MapSer, ValueError> {
         Ok(MapSer::new(len))
@@ -166,7 +169,10 @@ impl<'a> ser::Serializer for ValueSerializer<'a> {
         variant: &'static str,
         len: usize,
     ) -> Result<Tagged<MapSer>, ValueError> {
-        Ok(Tagged { variant, inner: MapSer::new(Some(len)) })
+        Ok(Tagged {
+            variant,
+            inner: MapSer::new(Some(len)),
+        })
     }
 }
 
@@ -181,15 +187,25 @@ impl SeqSer {
     fn new(len: Option<usize>, may_be_bytes: bool) -> Self {
         let cap = len.unwrap_or(0).min(4096);
         if may_be_bytes {
-            SeqSer { items: Vec::new(), bytes: Some(Vec::with_capacity(len.unwrap_or(0))), byte: Cell::new(false) }
+            SeqSer {
+                items: Vec::new(),
+                bytes: Some(Vec::with_capacity(len.unwrap_or(0))),
+                byte: Cell::new(false),
+            }
         } else {
-            SeqSer { items: Vec::with_capacity(cap), bytes: None, byte: Cell::new(false) }
+            SeqSer {
+                items: Vec::with_capacity(cap),
+                bytes: None,
+                byte: Cell::new(false),
+            }
         }
     }
 
     fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
         self.byte.set(false);
-        let v = value.serialize(ValueSerializer { byte: Some(&self.byte) })?;
+        let v = value.serialize(ValueSerializer {
+            byte: Some(&self.byte),
+        })?;
         match (&mut self.bytes, v) {
             (Some(bytes), Value::Int(b)) if self.byte.get() => {
                 // `serialize_u8` produced it, so it fits.
@@ -254,7 +270,10 @@ pub(super) struct MapSer {
 
 impl MapSer {
     fn new(len: Option<usize>) -> Self {
-        MapSer { entries: Vec::with_capacity(len.unwrap_or(0).min(4096)), key: None }
+        MapSer {
+            entries: Vec::with_capacity(len.unwrap_or(0).min(4096)),
+            key: None,
+        }
     }
 }
 
@@ -270,7 +289,8 @@ impl ser::SerializeMap for MapSer {
             .key
             .take()
             .ok_or_else(|| ValueError::new("map value serialized before its key"))?;
-        self.entries.push((key, value.serialize(ValueSerializer::default())?));
+        self.entries
+            .push((key, value.serialize(ValueSerializer::default())?));
         Ok(())
     }
     fn end(self) -> Result<Value, ValueError> {

@@ -57,17 +57,30 @@ fn typed_round_trip_through_the_wire_form() {
     use crate::protocol::Message;
     let value = to_value(&sample()).expect("to");
     let mut buf = Vec::new();
-    Message::Reply { seq: 1, value }.encode_into(&mut buf).expect("encode");
-    let Message::Reply { value, .. } = Message::decode(&buf).expect("decode") else { panic!("not a reply") };
+    Message::Reply { seq: 1, value }
+        .encode_into(&mut buf)
+        .expect("encode");
+    let Message::Reply { value, .. } = Message::decode(&buf).expect("decode") else {
+        panic!("not a reply")
+    };
     assert_eq!(from_value::<Nested>(value).expect("from"), sample());
 }
 
 #[test]
 fn byte_vectors_become_bytes() {
-    assert_eq!(to_value(&vec![1u8, 2, 3]).expect("to"), Value::Bytes(vec![1, 2, 3]));
+    assert_eq!(
+        to_value(&vec![1u8, 2, 3]).expect("to"),
+        Value::Bytes(vec![1, 2, 3])
+    );
     assert_eq!(to_value(&Vec::<u8>::new()).expect("to"), Value::Seq(vec![]));
-    assert_eq!(to_value(&vec![1u16, 2]).expect("to"), Value::Seq(vec![Value::Int(1), Value::Int(2)]));
-    assert_eq!(to_value(&(1u8, 2u8)).expect("to"), Value::Seq(vec![Value::Int(1), Value::Int(2)]));
+    assert_eq!(
+        to_value(&vec![1u16, 2]).expect("to"),
+        Value::Seq(vec![Value::Int(1), Value::Int(2)])
+    );
+    assert_eq!(
+        to_value(&(1u8, 2u8)).expect("to"),
+        Value::Seq(vec![Value::Int(1), Value::Int(2)])
+    );
     let back: Vec<u8> = from_value(Value::Seq(vec![Value::Int(4)])).expect("seq of ints");
     assert_eq!(back, vec![4]);
 }

@@ -29,7 +29,9 @@ pub fn set_depth_limit(limit: usize) {
     DEPTH_LIMIT.with(|d| d.set(limit));
 }
 
-const VARIANTS: &[&str] = &["Unit", "Bool", "Int", "UInt", "Float", "Str", "Bytes", "Seq", "Map"];
+const VARIANTS: &[&str] = &[
+    "Unit", "Bool", "Int", "UInt", "Float", "Str", "Bytes", "Seq", "Map",
+];
 
 /// Serializes a value in its wire form.
 pub(crate) struct Wire<'a>(pub &'a Value);
@@ -82,7 +84,11 @@ pub(crate) fn serialize_value<S: Serializer>(v: &Value, s: S) -> Result<S::Ok, S
 
 /// `deserialize_with` helper for a `Value` field.
 pub(crate) fn deserialize_value<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-    ValueSeed { depth: 0, limit: DEPTH_LIMIT.with(Cell::get) }.deserialize(d)
+    ValueSeed {
+        depth: 0,
+        limit: DEPTH_LIMIT.with(Cell::get),
+    }
+    .deserialize(d)
 }
 
 /// `serialize_with` helper for a `Vec<Value>` field.
@@ -92,7 +98,10 @@ pub(crate) fn serialize_values<S: Serializer>(v: &[Value], s: S) -> Result<S::Ok
 
 /// `deserialize_with` helper for a `Vec<Value>` field.
 pub(crate) fn deserialize_values<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
-    d.deserialize_seq(SeqSeed { depth: 0, limit: DEPTH_LIMIT.with(Cell::get) })
+    d.deserialize_seq(SeqSeed {
+        depth: 0,
+        limit: DEPTH_LIMIT.with(Cell::get),
+    })
 }
 
 #[derive(Clone, Copy)]
@@ -122,7 +131,10 @@ impl<'de> Visitor<'de> for ValueSeed {
     }
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
         let (tag, variant): (u32, _) = data.variant()?;
-        let inner = ValueSeed { depth: self.depth + 1, limit: self.limit };
+        let inner = ValueSeed {
+            depth: self.depth + 1,
+            limit: self.limit,
+        };
         Ok(match tag {
             0 => {
                 variant.unit_variant()?;
@@ -134,7 +146,10 @@ impl<'de> Visitor<'de> for ValueSeed {
             4 => Value::Float(variant.newtype_variant()?),
             5 => Value::Str(variant.newtype_variant()?),
             6 => Value::Bytes(variant.newtype_variant::<serde_bytes::ByteBuf>()?.into_vec()),
-            7 => Value::Seq(variant.newtype_variant_seed(SeqSeed { depth: inner.depth, limit: inner.limit })?),
+            7 => Value::Seq(variant.newtype_variant_seed(SeqSeed {
+                depth: inner.depth,
+                limit: inner.limit,
+            })?),
             8 => Value::Map(variant.newtype_variant_seed(MapSeed(inner))?),
             other => {
                 return Err(de::Error::invalid_value(
@@ -169,7 +184,10 @@ impl<'de> Visitor<'de> for SeqSeed {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Value>, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(CAUTIOUS_CAPACITY));
-        let item = ValueSeed { depth: self.depth, limit: self.limit };
+        let item = ValueSeed {
+            depth: self.depth,
+            limit: self.limit,
+        };
         while let Some(v) = seq.next_element_seed(item)? {
             out.push(v);
         }

@@ -1,0 +1,185 @@
+//! The raw baseline of every benchmark: plain tokio TCP over loopback (`TCP_NODELAY` on),
+//! length-prefixed frames of exactly the sizes the rpc frames have, and no rpc code at all.
+//! Also the small statistics the table needs.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Size of the little-endian `u32` length prefix of a frame.
+const HEADER_LEN: usize = 4;
+
+/// One frame of `total` bytes on the wire (prefix included), payload all zeros.
+pub fn frame_of(total: usize) -> Vec<u8> {
+    assert!(
+        total >= HEADER_LEN,
+        "a frame holds at least its {HEADER_LEN}-byte prefix"
+    );
+    let len = u32::try_from(total - HEADER_LEN).expect("frame fits a u32 length");
+    let mut frame = vec![0; total];
+    frame[..HEADER_LEN].copy_from_slice(&len.to_le_bytes());
+    frame
+}
+
+/// Splits a byte stream into frames. Only counts them: the baseline never looks inside.
+#[derive(Default)]
+struct FrameCounter {
+    buf: Vec<u8>,
+}
+
+impl FrameCounter {
+    /// Reads once from `stream` and returns how many whole frames are now complete (consuming
+    /// them); `None` at end of stream.
+    async fn read(&mut self, stream: &mut TcpStream) -> Option<usize> {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = stream.read(&mut chunk).await.expect("raw read");
+        if n == 0 {
+            return None;
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        let mut start = 0;
+        let mut frames = 0;
+        while let Some(header) = self.buf.get(start..start + HEADER_LEN) {
+            let len = u32::from_le_bytes(header.try_into().expect("4-byte header")) as usize;
+            if self.buf.len() < start + HEADER_LEN + len {
+                break;
+            }
+            start += HEADER_LEN + len;
+            frames += 1;
+        }
+        self.buf.drain(..start);
+        Some(frames)
+    }
+}
+
+/// Starts an echo server on `127.0.0.1` that answers every request frame with one frame of
+/// `reply_len` bytes, writing all replies to one read's worth of requests with one write.
+pub async fn start_raw_server(reply_len: usize) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind raw server");
+    let addr = listener.local_addr().expect("raw server address");
+    let reply = frame_of(reply_len);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            stream.set_nodelay(true).expect("nodelay");
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                let mut counter = FrameCounter::default();
+                let mut out = Vec::new();
+                while let Some(frames) = counter.read(&mut stream).await {
+                    for _ in 0..frames {
+                        out.extend_from_slice(&reply);
+                    }
+                    if !out.is_empty() {
+                        stream.write_all(&out).await.expect("raw server write");
+                        out.clear();
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// A raw client connection that sends request frames of one fixed size.
+pub struct RawClient {
+    stream: TcpStream,
+    counter: FrameCounter,
+    request: Vec<u8>,
+}
+
+impl RawClient {
+    /// Connects to a server from [`start_raw_server`], sending requests of `request_len` bytes.
+    pub async fn connect(addr: SocketAddr, request_len: usize) -> RawClient {
+        assert!(addr.ip().is_loopback(), "benchmarks stay on loopback");
+        let stream = TcpStream::connect(addr).await.expect("raw connect");
+        stream.set_nodelay(true).expect("nodelay");
+        RawClient {
+            stream,
+            counter: FrameCounter::default(),
+            request: frame_of(request_len),
+        }
+    }
+
+    /// One request, then waits for its reply.
+    pub async fn round_trip(&mut self) {
+        self.stream.write_all(&self.request).await.expect("raw write");
+        let mut got = 0;
+        while got == 0 {
+            got = self
+                .counter
+                .read(&mut self.stream)
+                .await
+                .expect("raw server closed");
+        }
+        assert_eq!(got, 1, "one reply per request");
+    }
+
+    /// Sends `total` requests keeping `window` of them outstanding; returns the elapsed time.
+    /// Each batch of replies read is answered with as many new requests in one write.
+    pub async fn pipelined(&mut self, window: usize, total: usize) -> Duration {
+        let start = Instant::now();
+        let mut sent = window.min(total);
+        self.stream
+            .write_all(&self.request.repeat(sent))
+            .await
+            .expect("raw write");
+        let mut received = 0;
+        let mut batch = Vec::new();
+        while received < total {
+            let got = self
+                .counter
+                .read(&mut self.stream)
+                .await
+                .expect("raw server closed");
+            received += got;
+            let more = got.min(total - sent);
+            if more > 0 {
+                batch.clear();
+                for _ in 0..more {
+                    batch.extend_from_slice(&self.request);
+                }
+                self.stream.write_all(&batch).await.expect("raw write");
+                sent += more;
+            }
+        }
+        start.elapsed()
+    }
+}
+
+/// Latency figures of a set of samples, in microseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Arithmetic mean.
+    pub mean: f64,
+}
+
+impl Latency {
+    /// Summarises samples given in nanoseconds.
+    pub fn of(samples: &mut [u64]) -> Latency {
+        assert!(!samples.is_empty(), "no samples");
+        samples.sort_unstable();
+        let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize] as f64 / 1e3;
+        let mean = samples.iter().sum::<u64>() as f64 / samples.len() as f64 / 1e3;
+        Latency {
+            p50: at(0.50),
+            p99: at(0.99),
+            mean,
+        }
+    }
+}
+
+/// The median of a few figures (rates of repeated rounds).
+pub fn median(values: &mut [f64]) -> f64 {
+    assert!(!values.is_empty(), "no values");
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}

@@ -1,0 +1,4 @@
+//! Integration tests of `rpc-core`: the macro's compile errors and the decoder's robustness.
+
+mod decode;
+mod macros;
