@@ -231,7 +231,12 @@ async fn serve_connection(
     config: ConnectionConfig,
     shutdown: ShutdownHandle,
 ) {
-    let conn = match stream.start(service, config).await {
+    // A peer that stalls its handshake must not hold up a shutdown.
+    let started = tokio::select! {
+        started = stream.start(service, config) => started,
+        _ = shutdown.wait() => return,
+    };
+    let conn = match started {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "handshake failed");

@@ -1,1 +1,621 @@
+//! Bad input from a peer: every kind gets a clear error and closes only the connection it came
+//! in on, while the server keeps serving everyone else.
 
+use std::future::Future;
+use std::io::ErrorKind;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rpc::core::frame::{encode_frame, FrameError, DEFAULT_MAX_FRAME_SIZE, HEADER_LEN};
+use rpc::core::protocol::{Hello, Message, Op, Preamble, MAGIC, PREAMBLE_LEN, PROTOCOL_VERSION};
+use rpc::server::{Server, ShutdownHandle};
+use rpc::{Connection, ConnectionConfig, Error, RemoteErrorKind, Value, VoidService};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::harness::{void_pair, Kind, Record, TestService, TRANSPORTS};
+
+/// Safety net only: a bug fails the test after this long instead of hanging it.
+const GUARD: Duration = Duration::from_secs(5);
+
+async fn guard<F: Future>(what: &str, fut: F) -> F::Output {
+    match tokio::time::timeout(GUARD, fut).await {
+        Ok(out) => out,
+        Err(_) => panic!("{what} did not happen within {GUARD:?}"),
+    }
+}
+
+/// A running TCP server serving [`TestService`]; shut down when dropped.
+struct Running {
+    port: u16,
+    stop: ShutdownHandle,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.shutdown();
+    }
+}
+
+async fn start_server(config: ConnectionConfig) -> Running {
+    let bound = Server::new(TestService::default)
+        .connection_config(config)
+        .bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let port = bound.local_addr().expect("local addr").port();
+    let stop = bound.shutdown_handle();
+    tokio::spawn(bound.serve());
+    Running { port, stop }
+}
+
+/// A well-behaved client connects and gets its answer.
+async fn assert_serves(port: u16) {
+    let conn = guard("connect", rpc::connect("127.0.0.1", port))
+        .await
+        .expect("a well-behaved client still connects");
+    let n: i64 = guard("call", conn.root().call("test", (11,)))
+        .await
+        .expect("a well-behaved client is still served");
+    assert_eq!(n, 12);
+    conn.close().await;
+}
+
+/// An established connection is still served.
+async fn assert_still_served(conn: &Connection) {
+    let n: i64 = guard("call", conn.root().call("test", (41,)))
+        .await
+        .expect("the other connection is unaffected");
+    assert_eq!(n, 42);
+    assert!(!conn.is_closed());
+}
+
+/// One frame holding `msg`.
+fn frame_of(msg: &Message) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_frame(&mut out, DEFAULT_MAX_FRAME_SIZE, |o| msg.encode_into(o))
+        .expect("encode")
+        .expect("frame size");
+    out
+}
+
+/// One frame with an arbitrary payload.
+fn raw_frame(payload: &[u8]) -> Vec<u8> {
+    let mut out = u32::try_from(payload.len())
+        .expect("small payload")
+        .to_le_bytes()
+        .to_vec();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A valid opening, done by hand: preamble and hello.
+fn raw_greeting() -> Vec<u8> {
+    let mut out = Preamble::current().to_bytes().to_vec();
+    out.extend(frame_of(&Message::Hello(Hello {
+        service: "RAW".into(),
+        aliases: vec![],
+        features: 0,
+    })));
+    out
+}
+
+/// Deterministic junk that is not a message: `0x7f` names no message variant, the rest are
+/// pseudo-random bytes.
+fn junk(len: usize) -> Vec<u8> {
+    let mut x: u32 = 0x9e37_79b9;
+    let mut out = vec![0x7f];
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        out.push(x.to_le_bytes()[0]);
+    }
+    out
+}
+
+/// A value `levels` sequences deep.
+fn nested(levels: usize) -> Value {
+    let mut v = Value::Int(1);
+    for _ in 0..levels {
+        v = Value::Seq(vec![v]);
+    }
+    v
+}
+
+/// Reads until the peer closes (EOF, or a reset because it closed with our bytes unread) and
+/// returns what arrived.
+async fn read_until_closed(stream: &mut (impl AsyncRead + Unpin)) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    for _ in 0..1024 {
+        match guard("the peer closing the connection", stream.read(&mut chunk)).await {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return got,
+            Err(e) => panic!("unexpected read error: {e}"),
+        }
+    }
+    panic!("the peer kept sending instead of closing");
+}
+
+/// Checks that the server sent its preamble and at most its hello, and nothing else.
+fn assert_greeting_only(bytes: &[u8]) {
+    assert!(
+        bytes.starts_with(&MAGIC),
+        "the server starts with its magic bytes: {bytes:?}"
+    );
+    assert_eq!(bytes[..PREAMBLE_LEN], Preamble::current().to_bytes());
+    let rest = &bytes[PREAMBLE_LEN..];
+    if rest.is_empty() {
+        return;
+    }
+    assert!(rest.len() >= HEADER_LEN, "a whole length prefix: {rest:?}");
+    let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+    assert_eq!(
+        rest.len(),
+        HEADER_LEN + len,
+        "only one frame, the hello, follows the preamble"
+    );
+    match Message::decode(&rest[HEADER_LEN..]) {
+        Ok(Message::Hello(hello)) => assert_eq!(hello.service, "TEST"),
+        other => panic!("expected the server's hello, got {other:?}"),
+    }
+}
+
+/// Reads one frame and decodes it.
+async fn read_message(r: &mut (impl AsyncRead + Unpin)) -> Message {
+    let mut header = [0u8; HEADER_LEN];
+    r.read_exact(&mut header).await.expect("frame header");
+    let mut payload = vec![0u8; u32::from_le_bytes(header) as usize];
+    r.read_exact(&mut payload).await.expect("frame payload");
+    Message::decode(&payload).expect("a valid message")
+}
+
+/// A [`Connection`] serving [`TestService`] on one end of a pipe, and the other end, driven by
+/// hand, with both handshakes done.
+async fn hand_driven(config: ConnectionConfig) -> (Connection, DuplexStream) {
+    let (a, mut raw) = tokio::io::duplex(64 * 1024);
+    let start = Connection::start(a, Arc::new(TestService::default()), config);
+    let peer = async {
+        raw.write_all(&raw_greeting()).await.expect("send greeting");
+        let mut pre = [0u8; PREAMBLE_LEN];
+        raw.read_exact(&mut pre).await.expect("preamble");
+        assert_eq!(pre, Preamble::current().to_bytes());
+        match read_message(&mut raw).await {
+            Message::Hello(hello) => assert_eq!(hello.service, "TEST"),
+            other => panic!("expected hello, got {other:?}"),
+        }
+    };
+    let (conn, ()) = guard("the handshake", async { tokio::join!(start, peer) }).await;
+    let conn = conn.expect("the connection starts");
+    assert_eq!(conn.peer_service_name(), "RAW");
+    (conn, raw)
+}
+
+fn remote<T: std::fmt::Debug>(result: rpc::Result<T>) -> rpc::RemoteError {
+    match result {
+        Err(Error::Remote(e)) => e,
+        other => panic!("expected a remote error, got {other:?}"),
+    }
+}
+
+// ---- Handshake: peers that do not speak this protocol ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_closes_an_http_client_and_keeps_serving() {
+    let server = start_server(ConnectionConfig::default()).await;
+    let established = rpc::connect("127.0.0.1", server.port).await.expect("connect");
+
+    let mut raw = TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .expect("raw connect");
+    raw.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("send http");
+    let got = read_until_closed(&mut raw).await;
+    assert_greeting_only(&got);
+
+    assert_still_served(&established).await;
+    assert_serves(server.port).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_refuses_a_server_that_speaks_http() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let peer = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.expect("accept");
+        s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .expect("write");
+        // Stay until the client gives up, so it reads our bytes rather than a reset.
+        read_until_closed(&mut s).await
+    });
+    let err = guard("connect", rpc::connect("127.0.0.1", port))
+        .await
+        .expect_err("not our protocol");
+    match &err {
+        Error::Handshake(msg) => {
+            assert!(msg.contains("does not speak this protocol"), "{msg}");
+            assert!(msg.contains("HTTP/1.1 400"), "shows what the peer sent: {msg}");
+        }
+        other => panic!("expected a handshake error, got {other:?}"),
+    }
+    assert!(err.to_string().starts_with("handshake failed"), "{err}");
+    let sent = guard("raw peer", peer).await.expect("raw peer task");
+    assert!(sent.starts_with(&MAGIC), "the client opened with its preamble");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_reports_a_version_mismatch() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let other_version = PROTOCOL_VERSION + 1;
+    let peer = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.expect("accept");
+        s.write_all(
+            &Preamble {
+                version: other_version,
+            }
+            .to_bytes(),
+        )
+        .await
+        .expect("write");
+        read_until_closed(&mut s).await
+    });
+    let err = guard("connect", rpc::connect("127.0.0.1", port))
+        .await
+        .expect_err("other version");
+    match err {
+        Error::VersionMismatch { local, peer } => {
+            assert_eq!(local, PROTOCOL_VERSION);
+            assert_eq!(peer, other_version);
+        }
+        other => panic!("expected a version mismatch, got {other:?}"),
+    }
+    guard("raw peer", peer).await.expect("raw peer task");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_closes_a_client_of_another_version_and_keeps_serving() {
+    let server = start_server(ConnectionConfig::default()).await;
+    let established = rpc::connect("127.0.0.1", server.port).await.expect("connect");
+
+    let mut raw = TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .expect("raw connect");
+    raw.write_all(&Preamble { version: 0xdead_beef }.to_bytes())
+        .await
+        .expect("send preamble");
+    let got = read_until_closed(&mut raw).await;
+    assert_greeting_only(&got);
+
+    assert_still_served(&established).await;
+    assert_serves(server.port).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_survives_a_client_that_hangs_up_mid_preamble() {
+    let server = start_server(ConnectionConfig::default()).await;
+    let mut raw = TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .expect("raw connect");
+    raw.write_all(&MAGIC[..5]).await.expect("half a preamble");
+    raw.shutdown().await.expect("hang up");
+    let got = read_until_closed(&mut raw).await;
+    assert_greeting_only(&got);
+    assert_serves(server.port).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_peer_fails_the_handshake_after_its_timeout() {
+    let (a, _silent) = tokio::io::duplex(1024);
+    let started = tokio::time::Instant::now();
+    let err = Connection::start(
+        a,
+        Arc::new(VoidService),
+        ConnectionConfig::default().handshake_timeout(Duration::from_secs(3)),
+    )
+    .await
+    .expect_err("the peer never answers");
+    match &err {
+        Error::Handshake(msg) => assert!(msg.contains("no handshake within 3s"), "{msg}"),
+        other => panic!("expected a handshake error, got {other:?}"),
+    }
+    assert_eq!(started.elapsed(), Duration::from_secs(3));
+}
+
+// ---- Bad frames after a valid handshake, over TCP ----
+
+/// Opens a raw connection, does the handshake by hand, sends `bad` (then ends its side if
+/// `hang_up`); asserts the server closes that connection and keeps serving the others.
+async fn bad_frame_over_tcp(bad: &[u8], hang_up: bool) {
+    let server = start_server(ConnectionConfig::default()).await;
+    let established = rpc::connect("127.0.0.1", server.port).await.expect("connect");
+
+    let mut raw = TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .expect("raw connect");
+    let mut bytes = raw_greeting();
+    bytes.extend_from_slice(bad);
+    raw.write_all(&bytes).await.expect("send");
+    if hang_up {
+        raw.shutdown().await.expect("shut down our side");
+    }
+    let got = read_until_closed(&mut raw).await;
+    assert_greeting_only(&got);
+
+    assert_still_served(&established).await;
+    assert_serves(server.port).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_closes_a_connection_that_sends_a_garbage_frame() {
+    bad_frame_over_tcp(&raw_frame(&junk(200)), false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_closes_a_connection_that_announces_an_oversize_frame() {
+    // Only the prefix is sent: the server must refuse at once, not wait for 4 GiB (nor allocate
+    // them).
+    bad_frame_over_tcp(&u32::MAX.to_le_bytes(), false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_closes_a_connection_that_ends_inside_a_frame() {
+    let mut truncated = 100u32.to_le_bytes().to_vec();
+    truncated.extend_from_slice(&[0u8; 10]);
+    bad_frame_over_tcp(&truncated, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_closes_a_connection_that_says_hello_twice() {
+    let hello = frame_of(&Message::Hello(Hello {
+        service: "AGAIN".into(),
+        aliases: vec![],
+        features: 0,
+    }));
+    bad_frame_over_tcp(&hello, false).await;
+}
+
+// ---- Bad frames over the in-memory pipe, where the closing side can be inspected ----
+
+#[tokio::test]
+async fn garbage_frame_closes_the_connection_with_a_protocol_error() {
+    let (conn, mut raw) = hand_driven(ConnectionConfig::default()).await;
+    let root = conn.root();
+    let call = tokio::spawn(async move { root.call::<i64>("anything", ()).await });
+    // The request reaches the raw peer, so the call is certainly pending.
+    match guard("the request", read_message(&mut raw)).await {
+        Message::Request(req) => assert_eq!(req.op, Op::Call("anything".into())),
+        other => panic!("expected a request, got {other:?}"),
+    }
+    assert_eq!(conn.stats().pending_calls, 1);
+
+    raw.write_all(&raw_frame(&junk(64))).await.expect("send junk");
+    guard("the connection closing", conn.closed()).await;
+    assert!(conn.is_closed());
+    let reason = conn
+        .close_reason()
+        .expect("a close caused by bad input records why");
+    assert!(
+        matches!(&*reason, Error::Protocol(msg) if msg.contains("malformed message")),
+        "{reason:?}"
+    );
+    assert!(
+        reason
+            .to_string()
+            .starts_with("protocol error: malformed message"),
+        "{reason}"
+    );
+
+    let err = guard("the pending call", call)
+        .await
+        .expect("join")
+        .expect_err("the call cannot complete");
+    match &err {
+        Error::ConnectionClosed(Some(cause)) => {
+            assert!(matches!(&**cause, Error::Protocol(_)), "{cause:?}");
+            let source = std::error::Error::source(&err).expect("the cause is the error's source");
+            assert!(source.to_string().contains("protocol error"), "{source}");
+        }
+        other => panic!("expected ConnectionClosed with the reason, got {other:?}"),
+    }
+    assert_eq!(conn.stats().pending_calls, 0);
+    // A new call is refused at once, with the same reason.
+    let again = conn.root().call::<i64>("test", (1,)).await.expect_err("closed");
+    assert!(matches!(again, Error::ConnectionClosed(Some(_))), "{again:?}");
+    // The raw side sees the connection end.
+    assert!(read_until_closed(&mut raw).await.is_empty());
+}
+
+#[tokio::test]
+async fn oversize_frame_closes_the_connection_with_a_frame_error() {
+    // The default maximum, and a configured one.
+    for (config, len, max) in [
+        (
+            ConnectionConfig::default(),
+            u32::MAX as usize,
+            DEFAULT_MAX_FRAME_SIZE,
+        ),
+        (ConnectionConfig::default().max_frame_size(1024), 1025, 1024),
+    ] {
+        let (conn, mut raw) = hand_driven(config).await;
+        let prefix = u32::try_from(len).expect("fits").to_le_bytes();
+        raw.write_all(&prefix).await.expect("send prefix");
+        guard("the connection closing", conn.closed()).await;
+        let reason = conn.close_reason().expect("reason");
+        match &*reason {
+            Error::Frame(FrameError::TooLarge { len: l, max: m }) => assert_eq!((*l, *m), (len, max)),
+            other => panic!("expected a too-large frame, got {other:?}"),
+        }
+        assert_eq!(reason.to_string(), "invalid frame");
+        let source = std::error::Error::source(&*reason).expect("source");
+        assert_eq!(
+            source.to_string(),
+            format!("frame of {len} bytes exceeds the maximum of {max} bytes")
+        );
+        assert!(read_until_closed(&mut raw).await.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn truncated_frame_then_eof_closes_the_connection_with_a_frame_error() {
+    let (conn, raw) = hand_driven(ConnectionConfig::default()).await;
+    let (mut rr, mut rw) = tokio::io::split(raw);
+    let mut truncated = 100u32.to_le_bytes().to_vec();
+    truncated.extend_from_slice(&[1u8; 10]);
+    rw.write_all(&truncated).await.expect("send part of a frame");
+    rw.shutdown().await.expect("end our side");
+    guard("the connection closing", conn.closed()).await;
+    let reason = conn.close_reason().expect("reason");
+    assert!(
+        matches!(&*reason, Error::Frame(FrameError::Truncated { buffered: 14 })),
+        "{reason:?}"
+    );
+    let source = std::error::Error::source(&*reason).expect("source");
+    assert!(
+        source.to_string().contains("stream ended inside a frame"),
+        "{source}"
+    );
+    assert!(read_until_closed(&mut rr).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_clean_eof_between_frames_is_not_an_error() {
+    let (conn, raw) = hand_driven(ConnectionConfig::default()).await;
+    let (_rr, mut rw) = tokio::io::split(raw);
+    rw.shutdown().await.expect("end our side");
+    guard("the connection closing", conn.closed()).await;
+    assert!(conn.close_reason().is_none(), "{:?}", conn.close_reason());
+}
+
+// ---- Values nested deeper than the limit ----
+
+#[tokio::test]
+async fn too_deep_value_closes_that_connection_with_a_clear_error() {
+    let config = ConnectionConfig::default().max_depth(8);
+    let (client, server) =
+        rpc::memory_pair_with(Arc::new(VoidService), Arc::new(TestService::default()), config)
+            .await
+            .expect("pair");
+    let root = client.root();
+    // Within the limit: decoded, and refused by the method for its type only.
+    let e = remote(root.call_value("test", vec![nested(4)]).await);
+    assert_eq!(e.kind, RemoteErrorKind::BadArguments);
+    let record = Record {
+        name: "r".into(),
+        tags: vec![Default::default()],
+        kind: Kind::Sized { w: 1, h: 2 },
+    };
+    assert_eq!(
+        root.call::<Record>("echo_record", (record.clone(),))
+            .await
+            .expect("echo"),
+        record
+    );
+
+    let err = guard("the deep call", root.call_value("test", vec![nested(64)]))
+        .await
+        .expect_err("too deep");
+    assert!(matches!(err, Error::ConnectionClosed(_)), "{err:?}");
+    guard("the server side closing", server.closed()).await;
+    let reason = server.close_reason().expect("the receiving side records why");
+    assert!(
+        matches!(&*reason, Error::Protocol(msg) if msg.contains("nested deeper than the configured limit")),
+        "{reason:?}"
+    );
+    guard("the client side closing", client.closed()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_deep_value_over_tcp_closes_only_that_connection() {
+    let server = start_server(ConnectionConfig::default().max_depth(8)).await;
+    let established = rpc::connect("127.0.0.1", server.port).await.expect("connect");
+    let offender = rpc::connect("127.0.0.1", server.port).await.expect("connect");
+
+    let e = remote(offender.root().call_value("test", vec![nested(4)]).await);
+    assert_eq!(
+        e.kind,
+        RemoteErrorKind::BadArguments,
+        "a shallow value passes the limit"
+    );
+    let err = guard(
+        "the deep call",
+        offender.root().call_value("test", vec![nested(64)]),
+    )
+    .await
+    .expect_err("too deep");
+    assert!(matches!(err, Error::ConnectionClosed(_)), "{err:?}");
+    guard("the offender's connection closing", offender.closed()).await;
+
+    assert_still_served(&established).await;
+    assert_serves(server.port).await;
+}
+
+// ---- Bad calls: an error reply, and the connection keeps serving ----
+
+#[tokio::test]
+async fn bad_calls_get_clear_errors_and_the_connection_keeps_serving() {
+    for t in TRANSPORTS {
+        let p = void_pair(t).await;
+        let root = p.client.root();
+
+        let e = remote(root.call::<i64>("nope", (1,)).await);
+        assert_eq!(e.kind, RemoteErrorKind::NotFound, "{t:?}");
+        assert_eq!(e.message, "'nope' is not exposed by TEST");
+
+        let e = remote(root.call::<i64>("test", (1, 2)).await);
+        assert_eq!(e.kind, RemoteErrorKind::BadArguments);
+        assert_eq!(e.message, "test() takes 1 argument but 2 were given");
+
+        let e = remote(root.call::<i64>("test", ()).await);
+        assert_eq!(e.kind, RemoteErrorKind::BadArguments);
+        assert_eq!(e.message, "test() takes 1 argument but 0 were given");
+
+        let e = remote(root.call::<i64>("add", (1,)).await);
+        assert_eq!(e.kind, RemoteErrorKind::BadArguments);
+        assert_eq!(e.message, "add() takes 2 arguments but 1 were given");
+
+        let e = remote(root.call::<i64>("test", ("eleven",)).await);
+        assert_eq!(e.kind, RemoteErrorKind::BadArguments);
+        assert!(
+            e.message.starts_with("test(): argument 1 `num` (got string)"),
+            "{}",
+            e.message
+        );
+
+        let e = remote(root.call::<i64>("add", (1, 2.5)).await);
+        assert_eq!(e.kind, RemoteErrorKind::BadArguments);
+        assert!(
+            e.message.starts_with("add(): argument 2 `b` (got float)"),
+            "{}",
+            e.message
+        );
+
+        // The same connection keeps serving.
+        assert_eq!(
+            root.call::<i64>("test", (11,)).await.expect("still serving"),
+            12,
+            "{t:?}"
+        );
+        assert!(!p.client.is_closed());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panicking_methods_give_panic_errors_and_the_connection_keeps_serving() {
+    for t in TRANSPORTS {
+        let p = void_pair(t).await;
+        let root = p.client.root();
+        for (method, message) in [("boom", "boom"), ("async_boom", "async boom")] {
+            let e = remote(root.call::<i64>(method, ()).await);
+            assert_eq!(e.kind, RemoteErrorKind::Panic, "{t:?} {method}");
+            assert_eq!(e.message, format!("method panicked: {message}"));
+            assert_eq!(root.call::<i64>("test", (11,)).await.expect("still serving"), 12);
+        }
+        assert!(!p.client.is_closed());
+        assert_eq!(p.client.stats().pending_calls, 0);
+    }
+}

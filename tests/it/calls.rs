@@ -224,5 +224,8 @@ async fn service_name_and_aliases_travel_in_the_handshake() {
     assert_eq!(client.peer_service_name(), "CALC");
     assert_eq!(client.peer_service_aliases(), ["CALCULATOR", "ADDER"]);
     assert_eq!(server.peer_service_name(), "VOID");
-    assert_eq!(client.root().call::<String>("ping", ()).await.expect("ping"), "pong");
+    assert_eq!(
+        client.root().call::<String>("ping", ()).await.expect("ping"),
+        "pong"
+    );
 }

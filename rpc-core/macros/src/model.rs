@@ -48,7 +48,7 @@ pub enum Param {
     /// From the peer's argument list, converted to `ty`; passed by reference when `by_ref`.
     Remote {
         name: String,
-        ty: Type,
+        ty: Box<Type>,
         by_ref: bool,
         shown: String,
     },
@@ -272,7 +272,7 @@ fn member(f: &ImplItemFn, remote_name: String, blocking: bool) -> syn::Result<Me
         let (ty, by_ref) = owned_type(&pt.ty);
         params.push(Param::Remote {
             name,
-            ty,
+            ty: Box::new(ty),
             by_ref,
             shown,
         });

@@ -30,7 +30,11 @@ fn random_value(rng: &mut Rng, depth: u32) -> Value {
         2 => Value::Int(rng.next() as i64),
         3 => Value::UInt(rng.next() | (1 << 63)),
         4 => Value::Float((rng.next() as f64) / 7.0),
-        5 => Value::Str((0..rng.below(12)).map(|i| char::from(b'a' + (i as u8 % 26))).collect()),
+        5 => Value::Str(
+            (0..rng.below(12))
+                .map(|i| char::from(b'a' + (i as u8 % 26)))
+                .collect(),
+        ),
         6 => Value::Bytes((0..rng.below(40)).map(|_| rng.next() as u8).collect()),
         7 => Value::Seq((0..rng.below(5)).map(|_| random_value(rng, depth - 1)).collect()),
         _ => Value::Map(
@@ -52,7 +56,13 @@ fn random_values_round_trip_through_the_wire() {
     let mut rng = Rng(0x5eed);
     for seq in 0..2_000 {
         let args: Vec<Value> = (0..rng.below(4)).map(|_| random_value(&mut rng, 4)).collect();
-        let msg = Message::Request(Request { seq, target: rng.next(), op: Op::Call("m".into()), args, flags: 0 });
+        let msg = Message::Request(Request {
+            seq,
+            target: rng.next(),
+            op: Op::Call("m".into()),
+            args,
+            flags: 0,
+        });
         assert_eq!(Message::decode(&encode(&msg)).expect("decode"), msg);
     }
 }
@@ -71,7 +81,10 @@ fn mutated_messages_never_panic_the_message_decoder() {
     let mut rng = Rng(7);
     for _ in 0..5_000 {
         let value = random_value(&mut rng, 3);
-        let mut bytes = encode(&Message::Reply { seq: rng.next(), value });
+        let mut bytes = encode(&Message::Reply {
+            seq: rng.next(),
+            value,
+        });
         for _ in 0..=rng.below(3) {
             let i = rng.below(bytes.len() as u64) as usize;
             bytes[i] = rng.next() as u8;
@@ -88,8 +101,13 @@ fn frames_split_at_random_points_come_out_whole() {
     let mut wire = Vec::new();
     let mut sent = Vec::new();
     for seq in 0..500 {
-        let msg = Message::Reply { seq, value: random_value(&mut rng, 3) };
-        encode_frame(&mut wire, 1 << 20, |o| msg.encode_into(o)).expect("encode").expect("size");
+        let msg = Message::Reply {
+            seq,
+            value: random_value(&mut rng, 3),
+        };
+        encode_frame(&mut wire, 1 << 20, |o| msg.encode_into(o))
+            .expect("encode")
+            .expect("size");
         sent.push(msg);
     }
     let mut decoder = FrameDecoder::new(1 << 20);
