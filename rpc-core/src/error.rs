@@ -42,6 +42,9 @@ pub enum Error {
     /// The connection is closed (or was lost) before the call could complete.
     #[error("connection closed")]
     ConnectionClosed(#[source] Option<Arc<Error>>),
+    /// The peer closed the connection because of an error, which it names.
+    #[error("the peer closed the connection: {0}")]
+    PeerClosed(String),
     /// No reply arrived in time.
     #[error("call timed out after {0:?}")]
     Timeout(Duration),
@@ -70,7 +73,7 @@ impl Error {
 
     /// True if this error means the connection is gone.
     pub fn is_connection_closed(&self) -> bool {
-        matches!(self, Error::ConnectionClosed(_))
+        matches!(self, Error::ConnectionClosed(_) | Error::PeerClosed(_))
     }
 }
 

@@ -35,11 +35,13 @@
 extern crate self as rpc_core;
 
 mod args;
+pub mod callback;
 mod connection;
 mod error;
 pub mod frame;
 mod netref;
 pub mod protocol;
+mod reply;
 mod service;
 pub mod transport;
 pub mod value;
@@ -48,12 +50,14 @@ pub mod value;
 pub mod private;
 
 pub use args::Args;
+pub use callback::Callback;
 pub use connection::{Connection, ConnectionConfig, ConnectionStats};
 pub use error::{Error, RemoteError, RemoteErrorKind, Result};
 pub use netref::NetRef;
+pub use reply::{FromReply, IntoReply};
 pub use rpc_macros::service;
-pub use service::{AttributeInfo, CallResult, Description, MethodInfo, Outcome, Service, VoidService};
+pub use service::{AsAny, AttributeInfo, CallResult, Description, MethodInfo, Outcome, Service, VoidService};
 pub use transport::{
     connect, connect_stream, connect_tcp, connect_with_service, memory_pair, memory_pair_with,
 };
-pub use value::{from_value, to_value, Value};
+pub use value::{from_value, to_value, Object, ObjectRef, Value};

@@ -1,6 +1,8 @@
 //! [`NetRef`]: a handle to an object that lives on the peer.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -9,36 +11,82 @@ use serde::Serialize;
 use crate::args::Args;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
-use crate::protocol::{ObjectId, Op};
+use crate::protocol::{ObjectId, Op, ROOT_ID};
 use crate::service::Description;
 use crate::value::{from_value, to_value, Value};
 
 /// A reference to an object on the other side of a connection, such as the peer's root
 /// service. Every operation travels to the object's owner and runs there.
+///
+/// Clones share one proxy. When the last clone is dropped, the owner is told (in a batched
+/// `Release`) and frees the object once no other reference to it is out. The same remote
+/// object received twice gives equal `NetRef`s (`Eq` and `Hash` go by connection and id).
 #[derive(Clone)]
 pub struct NetRef {
-    conn: Connection,
-    id: ObjectId,
+    proxy: Arc<Proxy>,
     timeout: Option<Option<Duration>>,
 }
 
-impl NetRef {
-    pub(crate) fn new(conn: Connection, id: ObjectId) -> Self {
-        NetRef {
+/// The state all clones of a [`NetRef`] share.
+pub(crate) struct Proxy {
+    conn: Connection,
+    id: ObjectId,
+    /// How many times the owner sent this reference; released in one go on drop.
+    received: AtomicU64,
+    /// False for the root, which is never released.
+    counted: bool,
+}
+
+impl Proxy {
+    /// A proxy for a reference being received (count 0: the caller counts the receipt).
+    pub(crate) fn received(conn: Connection, id: ObjectId) -> Arc<Proxy> {
+        Arc::new(Proxy {
             conn,
             id,
-            timeout: None,
+            received: AtomicU64::new(0),
+            counted: id != ROOT_ID,
+        })
+    }
+
+    /// Counts one more receipt of this reference.
+    pub(crate) fn count_receipt(&self) {
+        self.received.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if self.counted {
+            let count = *self.received.get_mut();
+            self.conn.release_import(self.id, count, self as *const Proxy);
         }
+    }
+}
+
+impl NetRef {
+    /// The uncounted reference to the peer's root.
+    pub(crate) fn root(conn: Connection) -> Self {
+        let proxy = Arc::new(Proxy {
+            conn,
+            id: ROOT_ID,
+            received: AtomicU64::new(0),
+            counted: false,
+        });
+        NetRef { proxy, timeout: None }
+    }
+
+    pub(crate) fn from_proxy(proxy: Arc<Proxy>) -> Self {
+        NetRef { proxy, timeout: None }
     }
 
     /// The connection this reference travels over.
     pub fn connection(&self) -> &Connection {
-        &self.conn
+        &self.proxy.conn
     }
 
-    /// The object's id in its owner's export table.
+    /// The object's id in its owner's export table (0 is the root).
     pub fn id(&self) -> ObjectId {
-        self.id
+        self.proxy.id
     }
 
     /// The same reference, with its own timeout for every call made through it
@@ -50,6 +98,13 @@ impl NetRef {
         }
     }
 
+    async fn request(&self, op: Op, args: Vec<Value>) -> Result<Value> {
+        self.proxy
+            .conn
+            .request(self.proxy.id, op, args, self.timeout)
+            .await
+    }
+
     /// Calls the exposed method `method` with typed arguments and result:
     /// `root.call::<i64>("test", (11,)).await?`.
     pub async fn call<R: DeserializeOwned>(&self, method: &str, args: impl Args) -> Result<R> {
@@ -59,53 +114,47 @@ impl NetRef {
 
     /// Calls a method with dynamic arguments and returns the dynamic result.
     pub async fn call_value(&self, method: &str, args: Vec<Value>) -> Result<Value> {
-        self.conn
-            .request(self.id, Op::Call(method.to_owned()), args, self.timeout)
-            .await
+        self.request(Op::Call(method.to_owned()), args).await
     }
 
-    /// Calls the object itself (for callables).
+    /// Calls the object itself (for callables such as callbacks).
     pub async fn call_self<R: DeserializeOwned>(&self, args: impl Args) -> Result<R> {
-        let value = self
-            .conn
-            .request(self.id, Op::CallSelf, encode_args(args)?, self.timeout)
-            .await?;
+        let value = self.call_self_value(encode_args(args)?).await?;
         decode(value, || "the result of the call".to_owned())
+    }
+
+    /// Calls the object itself with dynamic arguments.
+    pub async fn call_self_value(&self, args: Vec<Value>) -> Result<Value> {
+        self.request(Op::CallSelf, args).await
     }
 
     /// Reads an exposed attribute.
     pub async fn getattr<R: DeserializeOwned>(&self, name: &str) -> Result<R> {
-        let value = self
-            .conn
-            .request(self.id, Op::GetAttr(name.to_owned()), Vec::new(), self.timeout)
-            .await?;
+        let value = self.getattr_value(name).await?;
         decode(value, || format!("attribute {name}"))
+    }
+
+    /// Reads an exposed attribute as a dynamic value.
+    pub async fn getattr_value(&self, name: &str) -> Result<Value> {
+        self.request(Op::GetAttr(name.to_owned()), Vec::new()).await
     }
 
     /// Writes an exposed attribute.
     pub async fn setattr(&self, name: &str, value: impl Serialize) -> Result<()> {
         let value = to_value(&value).map_err(|e| Error::Encode(e.to_string()))?;
-        self.conn
-            .request(self.id, Op::SetAttr(name.to_owned()), vec![value], self.timeout)
-            .await?;
+        self.request(Op::SetAttr(name.to_owned()), vec![value]).await?;
         Ok(())
     }
 
-    /// Lists the object's exposed methods and attributes.
+    /// Lists the object's exposed methods and attributes (RPyC's `dir`/`inspect`).
     pub async fn describe(&self) -> Result<Description> {
-        let value = self
-            .conn
-            .request(self.id, Op::Describe, Vec::new(), self.timeout)
-            .await?;
+        let value = self.request(Op::Describe, Vec::new()).await?;
         decode(value, || "the description".to_owned())
     }
 
     /// The object's display text, as its owner renders it.
     pub async fn display(&self) -> Result<String> {
-        let value = self
-            .conn
-            .request(self.id, Op::Display, Vec::new(), self.timeout)
-            .await?;
+        let value = self.request(Op::Display, Vec::new()).await?;
         decode(value, || "the display text".to_owned())
     }
 }
@@ -122,15 +171,15 @@ fn decode<R: DeserializeOwned>(value: Value, what: impl FnOnce() -> String) -> R
 impl fmt::Debug for NetRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NetRef")
-            .field("connection", &self.conn.id())
-            .field("id", &self.id)
+            .field("connection", &self.connection().id())
+            .field("id", &self.id())
             .finish()
     }
 }
 
 impl PartialEq for NetRef {
     fn eq(&self, other: &Self) -> bool {
-        self.conn.id() == other.conn.id() && self.id == other.id
+        self.connection().id() == other.connection().id() && self.id() == other.id()
     }
 }
 
@@ -138,7 +187,7 @@ impl Eq for NetRef {}
 
 impl std::hash::Hash for NetRef {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.conn.id().hash(state);
-        self.id.hash(state);
+        self.connection().id().hash(state);
+        self.id().hash(state);
     }
 }

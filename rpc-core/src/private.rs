@@ -9,10 +9,16 @@ pub use futures::future::BoxFuture;
 pub use std::sync::Arc;
 pub use std::vec::Vec;
 
+pub use serde;
+
+pub use crate::args::Args;
 pub use crate::connection::Connection;
+pub use crate::error::{Error, Result};
 pub use crate::error::{RemoteError, RemoteErrorKind};
+pub use crate::netref::NetRef;
+pub use crate::reply::{by_reference, FromReply, IntoReply};
 pub use crate::service::{not_exposed, AttributeInfo, CallResult, Description, MethodInfo, Outcome, Service};
-pub use crate::value::Value;
+pub use crate::value::{Value, ValueError};
 
 use crate::value::{from_value, to_value};
 
@@ -67,11 +73,11 @@ pub fn ok<T: Serialize + ?Sized>(value: &T) -> CallResult {
 /// The answer of a method that returns a `Result`.
 pub fn fallible<T, E>(result: Result<T, E>) -> CallResult
 where
-    T: Serialize,
+    T: crate::reply::IntoReply,
     E: Into<Box<dyn StdError + Send + Sync + 'static>>,
 {
     match result {
-        Ok(v) => ok(&v),
+        Ok(v) => v.into_reply(),
         Err(e) => Err(error_to_remote(std::any::type_name::<E>(), e.into())),
     }
 }

@@ -158,23 +158,52 @@ pub enum Message {
     /// The sender drops references it held: `(object id, count)` pairs.
     Release {
         /// The references released.
-        refs: Vec<(ObjectId, u32)>,
+        refs: Vec<(ObjectId, u64)>,
     },
     /// The sender no longer wants the result of request `seq`.
     Cancel {
         /// The request's sequence number.
         seq: u64,
     },
-    /// The sender closes the connection.
-    Close,
+    /// The sender closes the connection, saying why if it is because of an error.
+    Close {
+        /// What went wrong, if anything.
+        reason: Option<String>,
+    },
+}
+
+/// Why a message could not be encoded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// postcard failed.
+    #[error("cannot encode message: {0}")]
+    Postcard(#[source] postcard::Error),
+    /// An object reference could not be sent.
+    #[error("{0}")]
+    Object(String),
+}
+
+/// Appends to a borrowed buffer, so a failed encode does not lose what it already held.
+struct Sink<'a>(&'a mut Vec<u8>);
+
+impl Extend<u8> for Sink<'_> {
+    fn extend<I: IntoIterator<Item = u8>>(&mut self, iter: I) {
+        self.0.extend(iter)
+    }
 }
 
 impl Message {
     /// Encodes the message, appending it to `out`.
-    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), postcard::Error> {
-        let buf = std::mem::take(out);
-        *out = postcard::to_extend(self, buf)?;
-        Ok(())
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        value::take_encode_error();
+        match postcard::to_extend(self, Sink(out)) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(match value::take_encode_error() {
+                Some(msg) => EncodeError::Object(msg),
+                None => EncodeError::Postcard(e),
+            }),
+        }
     }
 
     /// Decodes one message from a frame's payload; trailing bytes are an error.
@@ -224,7 +253,7 @@ mod tests {
             },
             Message::Release { refs: vec![(1, 2)] },
             Message::Cancel { seq: 9 },
-            Message::Close,
+            Message::Close { reason: None },
         ];
         for m in msgs {
             let mut buf = Vec::new();
@@ -238,7 +267,9 @@ mod tests {
         assert!(Message::decode(&[0xff, 0xff, 0xff]).is_err());
         assert!(Message::decode(&[]).is_err());
         let mut buf = Vec::new();
-        Message::Close.encode_into(&mut buf).expect("encode");
+        Message::Close { reason: None }
+            .encode_into(&mut buf)
+            .expect("encode");
         buf.push(0);
         assert!(matches!(
             Message::decode(&buf),

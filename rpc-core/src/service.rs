@@ -37,7 +37,7 @@ impl Outcome {
 ///
 /// Each method receives the connection the request came in on, so a method can call the peer
 /// back while its caller is still waiting.
-pub trait Service: Send + Sync + 'static {
+pub trait Service: AsAny + Send + Sync + 'static {
     /// The service's name, as announced in the handshake (RPyC style: `TestService` -> `TEST`).
     fn name(&self) -> &str;
 
@@ -94,6 +94,19 @@ pub trait Service: Send + Sync + 'static {
     /// Runs when a connection with this service as its root is closed.
     fn on_disconnect(self: Arc<Self>, _conn: Connection) -> BoxFuture<'static, ()> {
         Box::pin(async {})
+    }
+}
+
+/// Turns a shared service into `Any`, so an [`Object`](crate::Object) can be downcast to its
+/// concrete type. Implemented for every `'static` type.
+pub trait AsAny {
+    /// The object as `Any`.
+    fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync>;
+}
+
+impl<T: std::any::Any + Send + Sync> AsAny for T {
+    fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
     }
 }
 

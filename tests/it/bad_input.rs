@@ -139,27 +139,42 @@ async fn read_until_closed(stream: &mut (impl AsyncRead + Unpin)) -> Vec<u8> {
     panic!("the peer kept sending instead of closing");
 }
 
-/// Checks that the server sent its preamble and at most its hello, and nothing else.
+/// Checks that the server sent its preamble, at most its hello, and at most a `Close` naming
+/// the error that made it hang up — nothing else.
 fn assert_greeting_only(bytes: &[u8]) {
-    assert!(
-        bytes.starts_with(&MAGIC),
-        "the server starts with its magic bytes: {bytes:?}"
-    );
+    assert!(bytes.starts_with(&MAGIC), "the server starts with its magic bytes: {bytes:?}");
     assert_eq!(bytes[..PREAMBLE_LEN], Preamble::current().to_bytes());
-    let rest = &bytes[PREAMBLE_LEN..];
-    if rest.is_empty() {
-        return;
+    let frames = split_frames(&bytes[PREAMBLE_LEN..]);
+    assert!(frames.len() <= 2, "at most a hello and a close: {frames:?}");
+    if let Some(first) = frames.first() {
+        match first {
+            Message::Hello(hello) => assert_eq!(hello.service, "TEST"),
+            other => panic!("expected the server's hello, got {other:?}"),
+        }
     }
-    assert!(rest.len() >= HEADER_LEN, "a whole length prefix: {rest:?}");
-    let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-    assert_eq!(
-        rest.len(),
-        HEADER_LEN + len,
-        "only one frame, the hello, follows the preamble"
-    );
-    match Message::decode(&rest[HEADER_LEN..]) {
-        Ok(Message::Hello(hello)) => assert_eq!(hello.service, "TEST"),
-        other => panic!("expected the server's hello, got {other:?}"),
+    if let Some(second) = frames.get(1) {
+        assert!(matches!(second, Message::Close { reason: Some(_) }), "{second:?}");
+    }
+}
+
+/// Decodes back-to-back frames; every byte must belong to a whole frame.
+fn split_frames(mut rest: &[u8]) -> Vec<Message> {
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        assert!(rest.len() >= HEADER_LEN, "a whole length prefix: {rest:?}");
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        assert!(rest.len() >= HEADER_LEN + len, "a whole frame: {rest:?}");
+        out.push(Message::decode(&rest[HEADER_LEN..HEADER_LEN + len]).expect("a valid message"));
+        rest = &rest[HEADER_LEN + len..];
+    }
+    out
+}
+
+/// Checks that the only thing the closing side sent was a `Close` whose reason contains `needle`.
+fn assert_closed_with(bytes: &[u8], needle: &str) {
+    match split_frames(bytes).as_slice() {
+        [Message::Close { reason: Some(reason) }] => assert!(reason.contains(needle), "{reason}"),
+        other => panic!("expected one Close naming {needle:?}, got {other:?}"),
     }
 }
 
@@ -426,8 +441,8 @@ async fn garbage_frame_closes_the_connection_with_a_protocol_error() {
     // A new call is refused at once, with the same reason.
     let again = conn.root().call::<i64>("test", (1,)).await.expect_err("closed");
     assert!(matches!(again, Error::ConnectionClosed(Some(_))), "{again:?}");
-    // The raw side sees the connection end.
-    assert!(read_until_closed(&mut raw).await.is_empty());
+    // The raw side is told why, then sees the connection end.
+    assert_closed_with(&read_until_closed(&mut raw).await, "malformed message");
 }
 
 #[tokio::test]
@@ -456,7 +471,7 @@ async fn oversize_frame_closes_the_connection_with_a_frame_error() {
             source.to_string(),
             format!("frame of {len} bytes exceeds the maximum of {max} bytes")
         );
-        assert!(read_until_closed(&mut raw).await.is_empty());
+        assert_closed_with(&read_until_closed(&mut raw).await, "exceeds the maximum");
     }
 }
 
@@ -479,7 +494,7 @@ async fn truncated_frame_then_eof_closes_the_connection_with_a_frame_error() {
         source.to_string().contains("stream ended inside a frame"),
         "{source}"
     );
-    assert!(read_until_closed(&mut rr).await.is_empty());
+    assert_closed_with(&read_until_closed(&mut rr).await, "stream ended inside a frame");
 }
 
 #[tokio::test]

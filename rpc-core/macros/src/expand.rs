@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use crate::model::{Hook, Member, Mode, Model, Param};
 
 /// The path to `rpc_core::private`, whichever crate the user depends on.
-fn private_path() -> TokenStream {
+pub fn private_path() -> TokenStream {
     if let Ok(found) = crate_name("rpc") {
         let root = match found {
             FoundCrate::Itself => quote!(::rpc),
@@ -62,8 +62,12 @@ pub fn expand(model: Model) -> TokenStream {
         .as_ref()
         .map(|h| hook(&p, self_ty, h, quote!(on_disconnect)));
 
+    let client = crate::client::client(&p, &model);
+
     quote! {
         #item
+
+        #client
 
         impl #impl_generics #p::Service for #self_ty #where_clause {
             fn name(&self) -> &str {
@@ -159,7 +163,7 @@ fn arm(p: &TokenStream, self_ty: &syn::Type, m: &Member) -> TokenStream {
         if m.fallible {
             quote!(#p::fallible(#expr))
         } else {
-            quote!(#p::ok(&#expr))
+            quote!(#p::IntoReply::into_reply(#expr))
         }
     };
     let run = match m.mode {

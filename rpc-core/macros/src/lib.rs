@@ -6,6 +6,7 @@
 //! pool; `on_connect` / `on_disconnect` become the connection hooks. Everything else stays
 //! unreachable. See the `rpc` crate for examples.
 
+mod client;
 mod expand;
 mod model;
 

@@ -6,10 +6,21 @@ use syn::spanned::Spanned;
 use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, LitStr, Pat, ReturnType, Type};
 
 /// `#[service(...)]` options.
-#[derive(Default)]
 pub struct Options {
     pub name: Option<String>,
     pub aliases: Vec<String>,
+    /// Visibility of the typed client; `None` when disabled with `client = "none"`.
+    pub client: Option<syn::Visibility>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            name: None,
+            aliases: Vec::new(),
+            client: Some(syn::parse_quote!(pub)),
+        }
+    }
 }
 
 impl Options {
@@ -26,8 +37,20 @@ impl Options {
                 let list = content.parse_terminated(|p| p.parse::<LitStr>(), syn::Token![,])?;
                 options.aliases = list.iter().map(LitStr::value).collect();
                 Ok(())
+            } else if meta.path.is_ident("client") {
+                let lit = meta.value()?.parse::<LitStr>()?;
+                options.client = match lit.value().as_str() {
+                    "none" => None,
+                    vis => Some(syn::parse_str(vis).map_err(|_| {
+                        syn::Error::new(
+                            lit.span(),
+                            "expected a visibility such as \"pub(crate)\", or \"none\"",
+                        )
+                    })?),
+                };
+                Ok(())
             } else {
-                Err(meta.error("unknown #[service] option: expected `name` or `aliases`"))
+                Err(meta.error("unknown #[service] option: expected `name`, `aliases` or `client`"))
             }
         });
         syn::parse::Parser::parse2(parser, attr)?;
@@ -49,6 +72,8 @@ pub enum Param {
     Remote {
         name: String,
         ty: Box<Type>,
+        /// The type as written, for the typed client.
+        declared: Box<Type>,
         by_ref: bool,
         shown: String,
     },
@@ -63,6 +88,8 @@ pub struct Member {
     pub mode: Mode,
     pub params: Vec<Param>,
     pub fallible: bool,
+    /// What a successful call yields (the `T` of a `Result<T, E>`); `None` for `()`.
+    pub ok_type: Option<Box<Type>>,
     pub returns: String,
     pub doc: String,
 }
@@ -76,6 +103,7 @@ pub struct Hook {
 
 pub struct Model {
     pub item: ItemImpl,
+    pub client: Option<syn::Visibility>,
     pub name: String,
     pub aliases: Vec<String>,
     pub methods: Vec<Member>,
@@ -99,6 +127,7 @@ impl Model {
         let mut model = Model {
             item: item.clone(),
             name,
+            client: options.client,
             aliases: options.aliases,
             methods: Vec::new(),
             attributes: Vec::new(),
@@ -273,14 +302,25 @@ fn member(f: &ImplItemFn, remote_name: String, blocking: bool) -> syn::Result<Me
         params.push(Param::Remote {
             name,
             ty: Box::new(ty),
+            declared: pt.ty.clone(),
             by_ref,
             shown,
         });
         remote_index += 1;
     }
-    let (fallible, returns) = match &f.sig.output {
-        ReturnType::Default => (false, "()".to_owned()),
-        ReturnType::Type(_, ty) => (is_result(ty), ty.to_token_stream().to_string()),
+    let (fallible, returns, ok_type) = match &f.sig.output {
+        ReturnType::Default => (false, "()".to_owned(), None),
+        ReturnType::Type(_, ty) => {
+            let fallible = is_result(ty);
+            let ok = if fallible {
+                result_ok_type(ty)
+            } else {
+                Some(ty.clone())
+            };
+            // The caller owns what it receives: `&str` comes back as `String`.
+            let ok = ok.map(|t| Box::new(owned_type(&t).0));
+            (fallible, ty.to_token_stream().to_string(), ok)
+        }
     };
     let mode = if is_async {
         Mode::Async
@@ -295,6 +335,7 @@ fn member(f: &ImplItemFn, remote_name: String, blocking: bool) -> syn::Result<Me
         mode,
         params,
         fallible,
+        ok_type,
         returns,
         doc: doc_of(f),
     })
@@ -315,6 +356,18 @@ fn owned_type(ty: &Type) -> (Type, bool) {
         other => other.clone(),
     };
     (owned, true)
+}
+
+/// The `T` of `Result<T, E>` (or of a `Result<T>` alias).
+fn result_ok_type(ty: &Type) -> Option<Box<Type>> {
+    let Type::Path(p) = ty else { return None };
+    let syn::PathArguments::AngleBracketed(args) = &p.path.segments.last()?.arguments else {
+        return None;
+    };
+    args.args.iter().find_map(|a| match a {
+        syn::GenericArgument::Type(t) => Some(Box::new(t.clone())),
+        _ => None,
+    })
 }
 
 fn is_result(ty: &Type) -> bool {

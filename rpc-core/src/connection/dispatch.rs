@@ -12,9 +12,9 @@ use std::sync::Arc;
 use futures::FutureExt;
 use tracing::Instrument;
 
-use super::Inner;
+use super::inner::Inner;
 use crate::error::{RemoteError, RemoteErrorKind};
-use crate::protocol::{Op, Request, ROOT_ID};
+use crate::protocol::{Op, Request};
 use crate::service::{CallResult, Outcome};
 use crate::value::{to_value, Value};
 
@@ -32,15 +32,15 @@ pub(super) fn handle_request(inner: &Arc<Inner>, req: Request) {
         // Every handle is gone: the connection is shutting down.
         return;
     };
-    if target != ROOT_ID {
+    let Some(service) = inner.target(target) else {
         let err = RemoteError::new(
             RemoteErrorKind::Refused,
             "rpc::UnknownObject",
-            format!("no object with id {target} on this side"),
+            format!("no object with id {target} on this side (never exported, or already released)"),
         );
         inner.reply(seq, Err(err));
         return;
-    }
+    };
     let limit = inner.config.max_in_flight;
     if inner.in_flight.load(Ordering::Relaxed) >= limit {
         let err = RemoteError::new(
@@ -51,7 +51,6 @@ pub(super) fn handle_request(inner: &Arc<Inner>, req: Request) {
         inner.reply(seq, Err(err));
         return;
     }
-    let service = inner.service.clone();
     let outcome = catch_unwind(AssertUnwindSafe(|| match op {
         Op::Call(name) => service.call(&conn, &name, args),
         Op::GetAttr(name) => service.getattr(&conn, &name),

@@ -1,36 +1,36 @@
 //! The connection layer: one peer-to-peer session.
 //!
-//! A [`Connection`] owns a reader task, a writer task fed by a channel, the table of our pending
-//! calls and the root service that answers the peer. Both sides are equal: either may call the
-//! other at any time, and each may expose a root service.
+//! A [`Connection`] owns a reader task, a writer task fed by a channel, the table of our
+//! pending calls, the export and import tables of objects passed by reference, and the root
+//! service that answers the peer. Both sides are equal: either may call the other at any time,
+//! and each may expose a root service.
 
 mod dispatch;
 mod handshake;
+mod inner;
+mod objects;
 mod pending;
 mod reader;
 mod writer;
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, watch};
-use tokio::task::AbortHandle;
 use tracing::Instrument;
 
+use crate::callback::{Callback, CallbackFn};
 use crate::error::{Error, Result};
-use crate::frame::{encode_frame, DEFAULT_MAX_FRAME_SIZE};
+use crate::frame::DEFAULT_MAX_FRAME_SIZE;
 use crate::netref::NetRef;
-use crate::protocol::{Hello, Message, ObjectId, Op, Request, ROOT_ID};
-use crate::service::{CallResult, Service};
+use crate::protocol::{Hello, Message, ObjectId, Op, Request};
+use crate::service::Service;
 use crate::value::{Value, DEFAULT_MAX_DEPTH};
 
 pub(crate) use dispatch::panic_error;
-use pending::PendingCalls;
-use writer::Outgoing;
+use inner::Inner;
 
 /// Settings of one connection. `Default` gives the documented defaults.
 #[derive(Debug, Clone)]
@@ -46,6 +46,9 @@ pub struct ConnectionConfig {
     pub handshake_timeout: Duration,
     /// Most incoming requests running at once; more are refused with an error (default 65,536).
     pub max_in_flight: usize,
+    /// Most objects this side exports to the peer at once; sending more fails with an error
+    /// (default 100,000).
+    pub max_exported_objects: usize,
 }
 
 impl Default for ConnectionConfig {
@@ -56,6 +59,7 @@ impl Default for ConnectionConfig {
             call_timeout: Some(Duration::from_secs(30)),
             handshake_timeout: Duration::from_secs(10),
             max_in_flight: 65_536,
+            max_exported_objects: 100_000,
         }
     }
 }
@@ -85,6 +89,12 @@ impl ConnectionConfig {
         self
     }
 
+    /// Sets the limit of objects exported to the peer at once.
+    pub fn max_exported_objects(mut self, n: usize) -> Self {
+        self.max_exported_objects = n;
+        self
+    }
+
     /// Sets the limit of incoming requests running at once.
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n;
@@ -100,6 +110,10 @@ pub struct ConnectionStats {
     pub pending_calls: usize,
     /// Incoming requests running as tasks.
     pub running_requests: usize,
+    /// Objects of ours the peer holds references to.
+    pub exported_objects: usize,
+    /// Live proxies of the peer's objects (root excluded).
+    pub imported_objects: usize,
 }
 
 /// One side of a connection. Cheap to clone; the connection closes when the last handle (and
@@ -119,23 +133,6 @@ impl Drop for Handle {
     fn drop(&mut self) {
         self.inner.shutdown(None);
     }
-}
-
-static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
-
-pub(crate) struct Inner {
-    id: u64,
-    config: ConnectionConfig,
-    service: Arc<dyn Service>,
-    peer: Hello,
-    tx: mpsc::UnboundedSender<Outgoing>,
-    pending: Mutex<PendingCalls>,
-    in_flight: AtomicUsize,
-    closed: AtomicBool,
-    closed_tx: watch::Sender<bool>,
-    handle: OnceLock<Weak<Handle>>,
-    reader: OnceLock<AbortHandle>,
-    runtime: tokio::runtime::Handle,
 }
 
 impl Connection {
@@ -180,29 +177,14 @@ impl Connection {
             .await
             .map_err(|_| Error::Handshake(format!("no handshake within {:?}", config.handshake_timeout)))??;
 
-        let id = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
-        let span = tracing::debug_span!("connection", id, peer = %peer.service);
+        let (inner, rx) = Inner::new(config, service, peer);
+        let span = tracing::debug_span!("connection", id = inner.id, peer = %inner.peer.service);
         tracing::debug!(parent: &span, "handshake done");
-        let (tx, rx) = mpsc::unbounded_channel();
-        let inner = Arc::new(Inner {
-            id,
-            config,
-            service,
-            peer,
-            tx,
-            pending: Mutex::new(PendingCalls::default()),
-            in_flight: AtomicUsize::new(0),
-            closed: AtomicBool::new(false),
-            closed_tx: watch::channel(false).0,
-            handle: OnceLock::new(),
-            reader: OnceLock::new(),
-            runtime: tokio::runtime::Handle::current(),
-        });
         let handle = Arc::new(Handle { inner: inner.clone() });
-        let _ = inner.handle.set(Arc::downgrade(&handle));
+        inner.set_handle(&handle);
         tokio::spawn(writer::run(inner.clone(), w, rx).instrument(span.clone()));
         let reader = tokio::spawn(reader::run(inner.clone(), r, leftover).instrument(span));
-        let _ = inner.reader.set(reader.abort_handle());
+        inner.set_reader(reader.abort_handle());
         let conn = Connection { handle };
         inner.service.clone().on_connect(conn.clone()).await;
         Ok(conn)
@@ -214,7 +196,16 @@ impl Connection {
 
     /// The peer's root object.
     pub fn root(&self) -> NetRef {
-        NetRef::new(self.clone(), ROOT_ID)
+        NetRef::root(self.clone())
+    }
+
+    /// Makes a local closure callable by the peer: pass the result as an argument and the peer
+    /// calls it back on this side. Same as [`Callback::new`].
+    pub fn callback<F, M>(&self, f: F) -> Callback
+    where
+        F: CallbackFn<M>,
+    {
+        Callback::new(f)
     }
 
     /// The name of the peer's root service.
@@ -246,7 +237,7 @@ impl Connection {
     pub async fn close(&self) {
         let inner = self.inner();
         if !inner.closed.load(Ordering::Acquire) {
-            let _ = inner.send(&Message::Close);
+            let _ = inner.send(&Message::Close { reason: None });
         }
         inner.shutdown(None);
         self.closed().await;
@@ -258,18 +249,14 @@ impl Connection {
         let _ = rx.wait_for(|closed| *closed).await;
     }
 
-    /// Why the connection closed, if it closed because of an error.
+    /// Why the connection closed, if it closed because of an error (ours or the peer's).
     pub fn close_reason(&self) -> Option<Arc<Error>> {
-        self.inner().pending.lock().close_reason()
+        self.inner().close_reason()
     }
 
     /// Current counters.
     pub fn stats(&self) -> ConnectionStats {
-        let inner = self.inner();
-        ConnectionStats {
-            pending_calls: inner.pending.lock().len(),
-            running_requests: inner.in_flight.load(Ordering::Relaxed),
-        }
+        self.inner().stats()
     }
 
     /// Sends a request and waits for its reply. `timeout` overrides the connection's default.
@@ -304,8 +291,13 @@ impl Connection {
         guard.done = true;
         match received {
             Ok(result) => result,
-            Err(_) => Err(Error::ConnectionClosed(inner.pending.lock().close_reason())),
+            Err(_) => Err(Error::ConnectionClosed(inner.close_reason())),
         }
+    }
+
+    /// A proxy of ours for `id` was dropped after `count` receipts: tell the owner.
+    pub(crate) fn release_import(&self, id: ObjectId, count: u64, proxy: *const crate::netref::Proxy) {
+        self.inner().release_import(id, count, proxy);
     }
 }
 
@@ -331,71 +323,5 @@ impl Drop for PendingGuard<'_> {
         if !self.done {
             self.inner.pending.lock().take(self.seq);
         }
-    }
-}
-
-impl Inner {
-    /// A user-level handle, unless every handle is already gone.
-    fn connection(&self) -> Option<Connection> {
-        self.handle.get()?.upgrade().map(|handle| Connection { handle })
-    }
-
-    /// Encodes a message and queues it for the writer.
-    fn send(&self, msg: &Message) -> Result<()> {
-        let mut frame = Vec::new();
-        encode_frame(&mut frame, self.config.max_frame_size, |o| msg.encode_into(o))
-            .map_err(|e| Error::Encode(e.to_string()))??;
-        self.tx
-            .send(Outgoing::Frame(frame))
-            .map_err(|_| Error::ConnectionClosed(self.pending.lock().close_reason()))
-    }
-
-    /// Answers request `seq`; a reply too large to send becomes an error reply.
-    fn reply(&self, seq: u64, result: CallResult) {
-        match self.send(&dispatch::reply_message(seq, result)) {
-            Ok(()) | Err(Error::ConnectionClosed(_)) => {}
-            Err(e) => {
-                let error = crate::error::RemoteError::new(
-                    crate::error::RemoteErrorKind::Application,
-                    "rpc::ReplyTooLarge",
-                    format!("the reply could not be sent: {e}"),
-                );
-                let _ = self.send(&Message::Error { seq, error });
-            }
-        }
-    }
-
-    /// Delivers a reply to whoever waits for `seq`; a late reply (after a timeout) is dropped.
-    fn complete(&self, seq: u64, result: Result<Value>) {
-        let waiter = self.pending.lock().take(seq);
-        match waiter {
-            Some(tx) => {
-                let _ = tx.send(result);
-            }
-            None => tracing::debug!(seq, "reply to a call nobody waits for"),
-        }
-    }
-
-    /// Closes the connection once: fails pending calls, stops both tasks, runs `on_disconnect`.
-    fn shutdown(self: &Arc<Self>, reason: Option<Arc<Error>>) {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let waiters = self.pending.lock().close(reason.clone());
-        for tx in waiters {
-            let _ = tx.send(Err(Error::ConnectionClosed(reason.clone())));
-        }
-        let _ = self.tx.send(Outgoing::Shutdown);
-        if let Some(reader) = self.reader.get() {
-            reader.abort();
-        }
-        self.closed_tx.send_replace(true);
-        // A handle of its own: the last user handle may be the one being dropped right now.
-        let conn = Connection {
-            handle: Arc::new(Handle { inner: self.clone() }),
-        };
-        let service = self.service.clone();
-        self.runtime
-            .spawn(async move { service.on_disconnect(conn).await });
     }
 }

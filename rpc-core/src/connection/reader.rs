@@ -6,11 +6,12 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::{dispatch, Inner};
+use super::dispatch;
+use super::inner::Inner;
 use crate::error::{Error, Result};
+use crate::error::{RemoteError, RemoteErrorKind};
 use crate::frame::FrameDecoder;
-use crate::protocol::Message;
-use crate::value;
+use crate::protocol::{Message, ObjectId};
 
 /// Keep at least this much room free in the read buffer.
 const MIN_READ_ROOM: usize = 8 * 1024;
@@ -20,31 +21,51 @@ const MIN_READ_ROOM: usize = 8 * 1024;
 pub(super) enum Stop {
     /// The stream ended.
     Eof,
-    /// The peer said `Close`.
+    /// The peer said `Close` without an error.
     PeerClosed,
 }
 
 pub(super) async fn run<R: AsyncRead + Unpin>(inner: Arc<Inner>, mut r: R, mut buf: BytesMut) {
-    let result = read_loop(&inner, &mut r, &mut buf).await;
-    match result {
+    match read_loop(&inner, &mut r, &mut buf).await {
         Ok(stop) => {
             tracing::debug!(?stop, "connection ended");
             inner.shutdown(None);
         }
         Err(e) => {
             tracing::warn!(error = %e, source = ?std::error::Error::source(&e), "closing connection");
+            if !matches!(e, Error::PeerClosed(_) | Error::Io(_)) {
+                // Tell the peer why, so its side shows more than "connection closed".
+                let _ = inner.send(&Message::Close {
+                    reason: Some(error_chain(&e)),
+                });
+            }
             inner.shutdown(Some(Arc::new(e)));
         }
     }
+}
+
+fn error_chain(e: &Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, r: &mut R, buf: &mut BytesMut) -> Result<Stop> {
     let mut decoder = FrameDecoder::new(inner.config.max_frame_size);
     loop {
         while let Some(frame) = decoder.decode(buf)? {
-            value::set_depth_limit(inner.config.max_depth);
-            let msg = Message::decode(&frame).map_err(|e| Error::Protocol(e.to_string()))?;
+            let (msg, forged) = inner.decode(&frame);
+            let msg = msg.map_err(|e| Error::Protocol(e.to_string()))?;
             tracing::trace!(?msg, "received");
+            if let Some(id) = forged {
+                refuse_forged(inner, msg, id);
+                continue;
+            }
             if let Some(stop) = handle(inner, msg)? {
                 return Ok(stop);
             }
@@ -65,13 +86,31 @@ fn handle(inner: &Arc<Inner>, msg: Message) -> Result<Option<Stop>> {
         Message::Reply { seq, value } => inner.complete(seq, Ok(value)),
         Message::Error { seq, error } => inner.complete(seq, Err(Error::Remote(error))),
         Message::Release { refs } => {
-            tracing::debug!(?refs, "release of references this side never exported");
+            inner
+                .release_exports(&refs)
+                .map_err(|e| Error::Protocol(e.to_string()))?;
         }
         Message::Cancel { seq } => {
             tracing::debug!(seq, "cancel of a request that is not running");
         }
-        Message::Close => return Ok(Some(Stop::PeerClosed)),
+        Message::Close { reason: None } => return Ok(Some(Stop::PeerClosed)),
+        Message::Close { reason: Some(reason) } => return Err(Error::PeerClosed(reason)),
         Message::Hello(_) => return Err(Error::Protocol("unexpected hello after the handshake".into())),
     }
     Ok(None)
+}
+
+/// A message named an object this side never gave out (or that was released): the request
+/// gets an error and reaches nothing; anything else is dropped.
+fn refuse_forged(inner: &Arc<Inner>, msg: Message, id: ObjectId) {
+    let text = format!("reference to object {id}, which this side does not export");
+    tracing::warn!(id, "message with a forged reference refused");
+    match msg {
+        Message::Request(req) => {
+            let error = RemoteError::new(RemoteErrorKind::Refused, "rpc::UnknownObject", text);
+            inner.reply(req.seq, Err(error));
+        }
+        Message::Reply { seq, .. } => inner.complete(seq, Err(Error::Protocol(text))),
+        _ => {}
+    }
 }

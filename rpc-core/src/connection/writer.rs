@@ -6,13 +6,18 @@ use std::sync::Arc;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::Inner;
+use super::inner::Inner;
 use crate::error::Error;
+use crate::frame::{encode_frame, DEFAULT_MAX_FRAME_SIZE};
+use crate::protocol::{Message, ObjectId};
 
 /// What the writer task is asked to do.
 pub(crate) enum Outgoing {
     /// Write this encoded frame (header included).
     Frame(Vec<u8>),
+    /// Tell the peer that this side dropped `count` references to its object `id`. Releases
+    /// queued together travel in one message.
+    Release(ObjectId, u64),
     /// Write what is queued, then shut the transport down.
     Shutdown,
 }
@@ -41,6 +46,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
 ) -> std::io::Result<()> {
     let mut queue = Vec::with_capacity(MAX_BATCH);
     let mut batch: Vec<u8> = Vec::with_capacity(DIRECT_WRITE);
+    let mut releases: Vec<(ObjectId, u64)> = Vec::new();
     loop {
         if rx.recv_many(&mut queue, MAX_BATCH).await == 0 {
             return Ok(());
@@ -63,7 +69,17 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                         batch.clear();
                     }
                 }
+                Outgoing::Release(id, count) => releases.push((id, count)),
                 Outgoing::Shutdown => shutdown = true,
+            }
+        }
+        if !releases.is_empty() {
+            let msg = Message::Release {
+                refs: std::mem::take(&mut releases),
+            };
+            // Ids and counts only: this cannot fail or exceed a frame.
+            if let Ok(Ok(())) = encode_frame(&mut batch, DEFAULT_MAX_FRAME_SIZE, |o| msg.encode_into(o)) {
+                tracing::trace!(?msg, "sent");
             }
         }
         if !batch.is_empty() {

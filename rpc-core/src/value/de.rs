@@ -6,7 +6,7 @@ use serde::de::{
 };
 use serde::forward_to_deserialize_any;
 
-use super::{Value, ValueError};
+use super::{object, Value, ValueError, OBJECT_TOKEN};
 
 impl Value {
     fn unexpected(&self) -> Unexpected<'_> {
@@ -20,6 +20,7 @@ impl Value {
             Value::Bytes(b) => Unexpected::Bytes(b),
             Value::Seq(_) => Unexpected::Seq,
             Value::Map(_) => Unexpected::Map,
+            Value::Object(_) => Unexpected::Other("object reference"),
         }
     }
 
@@ -49,6 +50,13 @@ impl<'de> de::Deserializer<'de> for Value {
             Value::Bytes(b) => visitor.visit_byte_buf(b),
             Value::Seq(items) => visit_seq(items, visitor),
             Value::Map(entries) => visit_map(entries, visitor),
+            Value::Object(o) => {
+                // Only an object-aware visitor (`Value`, `ObjectRef`) takes it out of the slot.
+                object::put(o);
+                let out = visitor.visit_newtype_struct(Value::Unit);
+                object::take();
+                out
+            }
         }
     }
 
@@ -77,9 +85,15 @@ impl<'de> de::Deserializer<'de> for Value {
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         visitor: V,
     ) -> Result<V::Value, ValueError> {
+        if name == OBJECT_TOKEN {
+            return match self {
+                Value::Object(_) => self.deserialize_any(visitor),
+                other => Err(other.invalid_type(&"an object reference")),
+            };
+        }
         visitor.visit_newtype_struct(self)
     }
 

@@ -9,15 +9,19 @@
 
 mod de;
 mod natural;
+mod object;
 mod ser;
 mod wire;
 
 use std::fmt;
 
+pub(crate) use object::OBJECT_TOKEN;
+pub use object::{Object, ObjectRef};
 pub(crate) use wire::{
     deserialize_value, deserialize_values, serialize_value, serialize_values, take_depth_exceeded,
 };
 pub use wire::{set_depth_limit, DEFAULT_MAX_DEPTH};
+pub(crate) use wire::{take_encode_error, take_forged, with_context, WireContext, WireRef};
 
 /// A dynamically typed value.
 #[derive(Clone, PartialEq, Default)]
@@ -41,6 +45,8 @@ pub enum Value {
     Seq(Vec<Value>),
     /// A map or struct, in order.
     Map(Vec<(Value, Value)>),
+    /// An object passed by reference: one of ours, or a reference to one of the peer's.
+    Object(ObjectRef),
 }
 
 impl Value {
@@ -55,6 +61,7 @@ impl Value {
             Value::Bytes(_) => "bytes",
             Value::Seq(_) => "sequence",
             Value::Map(_) => "map",
+            Value::Object(_) => "object",
         }
     }
 }
@@ -75,6 +82,8 @@ impl fmt::Debug for Value {
                 .debug_map()
                 .entries(entries.iter().map(|(k, v)| (k, v)))
                 .finish(),
+            Value::Object(ObjectRef::Local(o)) => write!(f, "<local {}>", o.service().name()),
+            Value::Object(ObjectRef::Remote(r)) => write!(f, "<remote object {}>", r.id()),
         }
     }
 }

@@ -34,6 +34,7 @@ impl Serialize for Value {
                 }
                 map.end()
             }
+            Value::Object(o) => o.serialize(s),
         }
     }
 }
@@ -61,6 +62,9 @@ impl<'de> Visitor<'de> for AnyVisitor {
         Value::deserialize(d)
     }
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        if let Some(object) = super::object::take() {
+            return Ok(Value::Object(object));
+        }
         Value::deserialize(d)
     }
     fn visit_bool<E>(self, v: bool) -> Result<Value, E> {

@@ -4,7 +4,7 @@ use std::cell::Cell;
 
 use serde::ser::{self, Serialize};
 
-use super::{Value, ValueError};
+use super::{object, Value, ValueError, OBJECT_TOKEN};
 
 /// Serializes into a [`Value`]. `byte` is set when the value serialized was a `u8`, which lets a
 /// sequence of `u8` become [`Value::Bytes`].
@@ -121,9 +121,14 @@ impl<'a> ser::Serializer for ValueSerializer<'a> {
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
-        _name: &'static str,
+        name: &'static str,
         value: &T,
     ) -> Result<Value, ValueError> {
+        if name == OBJECT_TOKEN {
+            if let Some(object) = object::take() {
+                return Ok(Value::Object(object));
+            }
+        }
         value.serialize(ValueSerializer::default())
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(

@@ -1,14 +1,16 @@
 //! The wire form of [`Value`]: a tagged encoding for postcard (which is not self-describing),
 //! decoded with a nesting-depth limit so a hostile peer cannot overflow the stack.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{self, DeserializeSeed, EnumAccess, SeqAccess, VariantAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserializer, Serialize, Serializer};
 
-use super::Value;
+use super::{ObjectRef, Value};
+use crate::protocol::ObjectId;
 
 /// Default limit on how deeply values may nest when decoded from the wire.
 pub const DEFAULT_MAX_DEPTH: usize = 128;
@@ -16,6 +18,48 @@ pub const DEFAULT_MAX_DEPTH: usize = 128;
 thread_local! {
     static DEPTH_LIMIT: Cell<usize> = const { Cell::new(DEFAULT_MAX_DEPTH) };
     static DEPTH_EXCEEDED: Cell<bool> = const { Cell::new(false) };
+    static CONTEXT: RefCell<Option<Arc<dyn WireContext>>> = const { RefCell::new(None) };
+    static FORGED: Cell<Option<ObjectId>> = const { Cell::new(None) };
+    static ENCODE_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// How an object reference appears on the wire: which side's table it lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WireRef {
+    /// An object of the sender (the receiver makes a proxy).
+    Sender(ObjectId),
+    /// An object of the receiver, going home (the receiver unboxes its original).
+    Receiver(ObjectId),
+}
+
+/// What the wire form needs from a connection to encode and decode object references.
+pub(crate) trait WireContext: Send + Sync {
+    /// Records that `object` is being sent and says how to refer to it.
+    fn export(&self, object: &ObjectRef) -> Result<WireRef, String>;
+    /// Resolves a received reference; `None` if it names nothing this side gave out.
+    fn import(&self, reference: WireRef) -> Option<ObjectRef>;
+}
+
+/// Runs `f` (an encode or decode) with `ctx` resolving object references.
+pub(crate) fn with_context<R>(ctx: Arc<dyn WireContext>, f: impl FnOnce() -> R) -> R {
+    let previous = CONTEXT.with(|c| c.borrow_mut().replace(ctx));
+    let out = f();
+    CONTEXT.with(|c| *c.borrow_mut() = previous);
+    out
+}
+
+fn context() -> Option<Arc<dyn WireContext>> {
+    CONTEXT.with(|c| c.borrow().clone())
+}
+
+/// The first forged reference met by a decode on this thread since the last call, if any.
+pub(crate) fn take_forged() -> Option<ObjectId> {
+    FORGED.with(Cell::take)
+}
+
+/// Why the last encode on this thread failed on an object, if it did.
+pub(crate) fn take_encode_error() -> Option<String> {
+    ENCODE_ERROR.with(|e| e.borrow_mut().take())
 }
 
 /// Whether a decode on this thread hit the depth limit since the last call; resets the flag.
@@ -30,7 +74,17 @@ pub fn set_depth_limit(limit: usize) {
 }
 
 const VARIANTS: &[&str] = &[
-    "Unit", "Bool", "Int", "UInt", "Float", "Str", "Bytes", "Seq", "Map",
+    "Unit",
+    "Bool",
+    "Int",
+    "UInt",
+    "Float",
+    "Str",
+    "Bytes",
+    "Seq",
+    "Map",
+    "SenderRef",
+    "ReceiverRef",
 ];
 
 /// Serializes a value in its wire form.
@@ -48,6 +102,20 @@ impl Serialize for Wire<'_> {
             Value::Bytes(b) => s.serialize_newtype_variant("Value", 6, "Bytes", serde_bytes::Bytes::new(b)),
             Value::Seq(items) => s.serialize_newtype_variant("Value", 7, "Seq", &WireSeq(items)),
             Value::Map(entries) => s.serialize_newtype_variant("Value", 8, "Map", &WireMap(entries)),
+            Value::Object(object) => {
+                let exported = match context() {
+                    Some(ctx) => ctx.export(object),
+                    None => Err("object references can only be sent over a connection".to_owned()),
+                };
+                match exported {
+                    Ok(WireRef::Sender(id)) => s.serialize_newtype_variant("Value", 9, "SenderRef", &id),
+                    Ok(WireRef::Receiver(id)) => s.serialize_newtype_variant("Value", 10, "ReceiverRef", &id),
+                    Err(e) => {
+                        ENCODE_ERROR.with(|slot| *slot.borrow_mut() = Some(e.clone()));
+                        Err(serde::ser::Error::custom(e))
+                    }
+                }
+            }
         }
     }
 }
@@ -151,10 +219,30 @@ impl<'de> Visitor<'de> for ValueSeed {
                 limit: inner.limit,
             })?),
             8 => Value::Map(variant.newtype_variant_seed(MapSeed(inner))?),
+            9 | 10 => {
+                let id: ObjectId = variant.newtype_variant()?;
+                let reference = if tag == 9 {
+                    WireRef::Sender(id)
+                } else {
+                    WireRef::Receiver(id)
+                };
+                match context().and_then(|ctx| ctx.import(reference)) {
+                    Some(object) => Value::Object(object),
+                    None => {
+                        // Remember it and go on: the message is answered with an error.
+                        FORGED.with(|f| {
+                            if f.get().is_none() {
+                                f.set(Some(id))
+                            }
+                        });
+                        Value::Unit
+                    }
+                }
+            }
             other => {
                 return Err(de::Error::invalid_value(
                     de::Unexpected::Unsigned(other.into()),
-                    &"a value tag from 0 to 8",
+                    &"a value tag from 0 to 10",
                 ))
             }
         })

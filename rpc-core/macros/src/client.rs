@@ -1,0 +1,130 @@
+//! The typed client of a service, and how the service's objects cross the wire by reference.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use crate::model::{Member, Model, Param};
+
+/// `impl IntoReply`/`FromReply` for the service type, and its `<Type>Client` struct. Nothing for
+/// generic services (a client per instantiation would need the parameters).
+pub fn client(p: &TokenStream, model: &Model) -> TokenStream {
+    let syn::Type::Path(path) = &*model.item.self_ty else {
+        return TokenStream::new();
+    };
+    if !model.item.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let Some(last) = path.path.segments.last() else {
+        return TokenStream::new();
+    };
+    let self_ty = &model.item.self_ty;
+    let by_reference = quote! {
+        impl #p::IntoReply for #self_ty {
+            fn into_reply(self) -> #p::CallResult {
+                #p::by_reference(self)
+            }
+        }
+    };
+    let Some(vis) = &model.client else {
+        return by_reference;
+    };
+    let client = format_ident!("{}Client", last.ident);
+    let doc = format!(
+        "Typed client of [`{}`]: each method calls the remote object's method of the same name.",
+        last.ident
+    );
+    let methods = model.methods.iter().map(|m| method(p, vis, m, false));
+    let attributes = model.attributes.iter().map(|m| method(p, vis, m, true));
+    quote! {
+        #by_reference
+
+        impl #p::FromReply for #self_ty {
+            type Output = #client;
+            fn from_reply(value: #p::Value) -> ::std::result::Result<#client, #p::ValueError> {
+                <#p::NetRef as #p::FromReply>::from_reply(value).map(#client::new)
+            }
+        }
+
+        #[doc = #doc]
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        #vis struct #client {
+            netref: #p::NetRef,
+        }
+
+        #[allow(dead_code, clippy::too_many_arguments)]
+        impl #client {
+            /// Wraps a reference to a remote object of this service type.
+            #vis fn new(netref: #p::NetRef) -> Self {
+                #client { netref }
+            }
+
+            /// The reference, for dynamic calls by name.
+            #vis fn netref(&self) -> &#p::NetRef {
+                &self.netref
+            }
+
+            #(#methods)*
+            #(#attributes)*
+        }
+
+        impl ::std::convert::From<#p::NetRef> for #client {
+            fn from(netref: #p::NetRef) -> Self {
+                #client { netref }
+            }
+        }
+
+        impl #p::serde::Serialize for #client {
+            fn serialize<S: #p::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
+                #p::serde::Serialize::serialize(&self.netref, s)
+            }
+        }
+
+        impl<'de> #p::serde::Deserialize<'de> for #client {
+            fn deserialize<D: #p::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
+                <#p::NetRef as #p::serde::Deserialize<'de>>::deserialize(d).map(#client::new)
+            }
+        }
+    }
+}
+
+fn method(p: &TokenStream, vis: &syn::Visibility, m: &Member, attribute: bool) -> TokenStream {
+    let ident = format_ident!("{}", m.remote_name);
+    let remote_name = &m.remote_name;
+    let doc = if m.doc.is_empty() {
+        format!("Calls the remote `{}`.", m.remote_name)
+    } else {
+        m.doc.clone()
+    };
+    let mut params = Vec::new();
+    let mut names = Vec::new();
+    for (i, param) in m.params.iter().enumerate() {
+        if let Param::Remote { declared, .. } = param {
+            let var = format_ident!("arg{}", i);
+            params.push(quote!(#var: #declared));
+            names.push(var);
+        }
+    }
+    let output = match &m.ok_type {
+        Some(t) => quote!(<#t as #p::FromReply>::Output),
+        None => quote!(()),
+    };
+    let decode = match &m.ok_type {
+        Some(t) => quote!(<#t as #p::FromReply>::from_reply(value)),
+        None => quote!(<() as #p::FromReply>::from_reply(value)),
+    };
+    let request = if attribute {
+        quote!(self.netref.getattr_value(#remote_name).await?)
+    } else {
+        quote! {
+            self.netref.call_value(#remote_name, #p::Args::into_args((#(#names,)*))
+                .map_err(|e| #p::Error::Encode(::std::format!("argument: {e}")))?).await?
+        }
+    };
+    quote! {
+        #[doc = #doc]
+        #vis async fn #ident(&self, #(#params),*) -> #p::Result<#output> {
+            let value = #request;
+            #decode.map_err(|e| #p::Error::Decode(::std::format!("the result of {}: {e}", #remote_name)))
+        }
+    }
+}

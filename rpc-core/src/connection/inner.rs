@@ -1,0 +1,274 @@
+//! The state a connection's tasks and handles share: the outgoing queue, the pending calls,
+//! the two object tables, and the closing logic. Also how object references are resolved while
+//! a message is encoded or decoded.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, watch};
+use tokio::task::AbortHandle;
+
+use super::objects::{ExportTable, ImportTable, TableError};
+use super::pending::PendingCalls;
+use super::writer::Outgoing;
+use super::{dispatch, Connection, ConnectionConfig, ConnectionStats, Handle};
+use crate::error::{Error, RemoteError, RemoteErrorKind, Result};
+use crate::frame::encode_frame;
+use crate::netref::{NetRef, Proxy};
+use crate::protocol::{DecodeError, Hello, Message, ObjectId, ROOT_ID};
+use crate::service::{CallResult, Outcome, Service};
+use crate::value::{self, Object, ObjectRef, Value, WireContext, WireRef};
+
+static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
+
+pub(crate) struct Inner {
+    pub(super) id: u64,
+    pub(super) config: ConnectionConfig,
+    pub(super) service: Arc<dyn Service>,
+    pub(super) peer: Hello,
+    tx: mpsc::UnboundedSender<Outgoing>,
+    pub(super) pending: Mutex<PendingCalls>,
+    pub(super) in_flight: AtomicUsize,
+    pub(super) closed: AtomicBool,
+    pub(super) closed_tx: watch::Sender<bool>,
+    exports: Mutex<ExportTable>,
+    imports: Mutex<ImportTable<Proxy>>,
+    handle: OnceLock<Weak<Handle>>,
+    reader: OnceLock<AbortHandle>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Inner {
+    pub(super) fn new(
+        config: ConnectionConfig,
+        service: Arc<dyn Service>,
+        peer: Hello,
+    ) -> (Arc<Inner>, mpsc::UnboundedReceiver<Outgoing>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
+            exports: Mutex::new(ExportTable::new(config.max_exported_objects)),
+            config,
+            service,
+            peer,
+            tx,
+            pending: Mutex::new(PendingCalls::default()),
+            in_flight: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            closed_tx: watch::channel(false).0,
+            imports: Mutex::new(ImportTable::default()),
+            handle: OnceLock::new(),
+            reader: OnceLock::new(),
+            runtime: tokio::runtime::Handle::current(),
+        });
+        (inner, rx)
+    }
+
+    pub(super) fn set_handle(&self, handle: &Arc<Handle>) {
+        let _ = self.handle.set(Arc::downgrade(handle));
+    }
+
+    pub(super) fn set_reader(&self, reader: AbortHandle) {
+        let _ = self.reader.set(reader);
+    }
+
+    /// A user-level handle, unless every handle is already gone.
+    pub(super) fn connection(&self) -> Option<Connection> {
+        self.handle.get()?.upgrade().map(|handle| Connection { handle })
+    }
+
+    /// Encodes a message (exporting any objects it carries) and queues it for the writer.
+    pub(super) fn send(self: &Arc<Self>, msg: &Message) -> Result<()> {
+        let mut frame = Vec::new();
+        let encoded = value::with_context(self.clone(), || {
+            encode_frame(&mut frame, self.config.max_frame_size, |o| msg.encode_into(o))
+        });
+        match encoded {
+            Ok(Ok(())) => {}
+            Ok(Err(too_large)) => return Err(Error::Encode(too_large.to_string())),
+            Err(crate::protocol::EncodeError::Object(e)) => return Err(Error::Limit(e)),
+            Err(e) => return Err(Error::Encode(e.to_string())),
+        }
+        self.tx
+            .send(Outgoing::Frame(frame))
+            .map_err(|_| Error::ConnectionClosed(self.close_reason()))
+    }
+
+    /// Decodes one frame, resolving the object references it carries. The second item is the
+    /// first reference that named nothing this side gave out, if any.
+    pub(super) fn decode(self: &Arc<Self>, frame: &[u8]) -> (Result<Message, DecodeError>, Option<ObjectId>) {
+        value::set_depth_limit(self.config.max_depth);
+        value::take_forged();
+        let msg = value::with_context(self.clone(), || Message::decode(frame));
+        (msg, value::take_forged())
+    }
+
+    /// Answers request `seq`; a reply that cannot be sent becomes an error reply.
+    pub(super) fn reply(self: &Arc<Self>, seq: u64, result: CallResult) {
+        match self.send(&dispatch::reply_message(seq, result)) {
+            Ok(()) | Err(Error::ConnectionClosed(_)) => {}
+            Err(e) => {
+                let (kind, type_name) = match e {
+                    Error::Limit(_) => (RemoteErrorKind::Refused, "rpc::LimitExceeded"),
+                    _ => (RemoteErrorKind::Application, "rpc::ReplyNotSent"),
+                };
+                let error = RemoteError::new(kind, type_name, format!("the reply could not be sent: {e}"));
+                let _ = self.send(&Message::Error { seq, error });
+            }
+        }
+    }
+
+    /// Delivers a reply to whoever waits for `seq`; a late reply (after a timeout) is dropped.
+    pub(super) fn complete(&self, seq: u64, result: Result<Value>) {
+        let waiter = self.pending.lock().take(seq);
+        match waiter {
+            Some(tx) => {
+                let _ = tx.send(result);
+            }
+            None => tracing::debug!(seq, "reply to a call nobody waits for"),
+        }
+    }
+
+    /// The object a request targets: the root, or an exported object.
+    pub(super) fn target(&self, id: ObjectId) -> Option<Arc<dyn Service>> {
+        if id == ROOT_ID {
+            Some(self.service.clone())
+        } else {
+            self.exports.lock().get(id)
+        }
+    }
+
+    /// The peer dropped references to objects of ours.
+    pub(super) fn release_exports(&self, refs: &[(ObjectId, u64)]) -> Result<(), TableError> {
+        let mut freed = Vec::new();
+        let result = {
+            let mut exports = self.exports.lock();
+            refs.iter().try_for_each(|&(id, count)| {
+                freed.extend(exports.release(id, count)?);
+                Ok(())
+            })
+        };
+        // Objects may do anything when dropped: not under the lock.
+        drop(freed);
+        result
+    }
+
+    /// One of our proxies went away: forget it and tell the owner.
+    pub(super) fn release_import(&self, id: ObjectId, count: u64, proxy: *const Proxy) {
+        self.imports.lock().remove_if(id, proxy);
+        if count > 0 && !self.closed.load(Ordering::Acquire) {
+            let _ = self.tx.send(Outgoing::Release(id, count));
+        }
+    }
+
+    /// The reference `id` of the peer arrived: the existing proxy, or a new one.
+    fn import(&self, id: ObjectId) -> Option<NetRef> {
+        let conn = self.connection()?;
+        if id == ROOT_ID {
+            return Some(conn.root());
+        }
+        let mut imports = self.imports.lock();
+        let (proxy, _) = imports.get_or_insert(id, || Proxy::received(conn.clone(), id));
+        proxy.count_receipt();
+        drop(imports);
+        Some(NetRef::from_proxy(proxy))
+    }
+
+    pub(super) fn close_reason(&self) -> Option<Arc<Error>> {
+        self.pending.lock().close_reason()
+    }
+
+    pub(super) fn stats(&self) -> ConnectionStats {
+        ConnectionStats {
+            pending_calls: self.pending.lock().len(),
+            running_requests: self.in_flight.load(Ordering::Relaxed),
+            exported_objects: self.exports.lock().len(),
+            imported_objects: self.imports.lock().len(),
+        }
+    }
+
+    /// Closes the connection once: fails pending calls, frees both object tables, stops both
+    /// tasks, runs `on_disconnect`.
+    pub(super) fn shutdown(self: &Arc<Self>, reason: Option<Arc<Error>>) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let waiters = self.pending.lock().close(reason.clone());
+        for tx in waiters {
+            let _ = tx.send(Err(Error::ConnectionClosed(reason.clone())));
+        }
+        let _ = self.tx.send(Outgoing::Shutdown);
+        if let Some(reader) = self.reader.get() {
+            reader.abort();
+        }
+        let freed = self.exports.lock().clear();
+        drop(freed);
+        self.imports.lock().clear();
+        self.closed_tx.send_replace(true);
+        // A handle of its own: the last user handle may be the one being dropped right now.
+        let conn = Connection {
+            handle: Arc::new(Handle { inner: self.clone() }),
+        };
+        let service = self.service.clone();
+        self.runtime
+            .spawn(async move { service.on_disconnect(conn).await });
+    }
+}
+
+impl WireContext for Inner {
+    fn export(&self, object: &ObjectRef) -> Result<WireRef, String> {
+        let local = match object {
+            ObjectRef::Remote(r) if r.connection().id() == self.id => return Ok(WireRef::Receiver(r.id())),
+            // Someone else's object: this side forwards calls to it.
+            ObjectRef::Remote(r) => Arc::new(Forward(r.clone())) as Arc<dyn Service>,
+            ObjectRef::Local(o) => o.service().clone(),
+        };
+        self.exports
+            .lock()
+            .export(&local)
+            .map(WireRef::Sender)
+            .map_err(|e| e.to_string())
+    }
+
+    fn import(&self, reference: WireRef) -> Option<ObjectRef> {
+        match reference {
+            WireRef::Sender(id) => self.import(id).map(ObjectRef::Remote),
+            WireRef::Receiver(id) => self.target(id).map(|s| ObjectRef::Local(Object::from_arc(s))),
+        }
+    }
+}
+
+/// Stands for an object of a third party: calls go on to it over its own connection.
+struct Forward(NetRef);
+
+fn forwarded(e: Error) -> RemoteError {
+    match e {
+        Error::Remote(r) => r,
+        other => RemoteError::new(
+            RemoteErrorKind::Application,
+            "rpc::ForwardFailed",
+            other.to_string(),
+        ),
+    }
+}
+
+impl Service for Forward {
+    fn name(&self) -> &str {
+        "FORWARD"
+    }
+
+    fn call(self: Arc<Self>, _conn: &Connection, method: &str, args: Vec<Value>) -> Outcome {
+        let method = method.to_owned();
+        Outcome::pending(async move { self.0.call_value(&method, args).await.map_err(forwarded) })
+    }
+
+    fn getattr(self: Arc<Self>, _conn: &Connection, name: &str) -> Outcome {
+        let name = name.to_owned();
+        Outcome::pending(async move { self.0.getattr_value(&name).await.map_err(forwarded) })
+    }
+
+    fn call_self(self: Arc<Self>, _conn: &Connection, args: Vec<Value>) -> Outcome {
+        Outcome::pending(async move { self.0.call_self_value(args).await.map_err(forwarded) })
+    }
+}
