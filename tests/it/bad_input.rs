@@ -18,7 +18,7 @@ use crate::harness::{void_pair, Kind, Record, TestService, TRANSPORTS};
 /// Safety net only: a bug fails the test after this long instead of hanging it.
 const GUARD: Duration = Duration::from_secs(5);
 
-async fn guard<F: Future>(what: &str, fut: F) -> F::Output {
+pub(crate) async fn guard<F: Future>(what: &str, fut: F) -> F::Output {
     match tokio::time::timeout(GUARD, fut).await {
         Ok(out) => out,
         Err(_) => panic!("{what} did not happen within {GUARD:?}"),
@@ -71,7 +71,7 @@ async fn assert_still_served(conn: &Connection) {
 }
 
 /// One frame holding `msg`.
-fn frame_of(msg: &Message) -> Vec<u8> {
+pub(crate) fn frame_of(msg: &Message) -> Vec<u8> {
     let mut out = Vec::new();
     encode_frame(&mut out, DEFAULT_MAX_FRAME_SIZE, |o| msg.encode_into(o))
         .expect("encode")
@@ -125,7 +125,7 @@ fn nested(levels: usize) -> Value {
 
 /// Reads until the peer closes (EOF, or a reset because it closed with our bytes unread) and
 /// returns what arrived.
-async fn read_until_closed(stream: &mut (impl AsyncRead + Unpin)) -> Vec<u8> {
+pub(crate) async fn read_until_closed(stream: &mut (impl AsyncRead + Unpin)) -> Vec<u8> {
     let mut got = Vec::new();
     let mut chunk = [0u8; 4096];
     for _ in 0..1024 {
@@ -142,7 +142,10 @@ async fn read_until_closed(stream: &mut (impl AsyncRead + Unpin)) -> Vec<u8> {
 /// Checks that the server sent its preamble, at most its hello, and at most a `Close` naming
 /// the error that made it hang up — nothing else.
 fn assert_greeting_only(bytes: &[u8]) {
-    assert!(bytes.starts_with(&MAGIC), "the server starts with its magic bytes: {bytes:?}");
+    assert!(
+        bytes.starts_with(&MAGIC),
+        "the server starts with its magic bytes: {bytes:?}"
+    );
     assert_eq!(bytes[..PREAMBLE_LEN], Preamble::current().to_bytes());
     let frames = split_frames(&bytes[PREAMBLE_LEN..]);
     assert!(frames.len() <= 2, "at most a hello and a close: {frames:?}");
@@ -171,7 +174,7 @@ fn split_frames(mut rest: &[u8]) -> Vec<Message> {
 }
 
 /// Checks that the only thing the closing side sent was a `Close` whose reason contains `needle`.
-fn assert_closed_with(bytes: &[u8], needle: &str) {
+pub(crate) fn assert_closed_with(bytes: &[u8], needle: &str) {
     match split_frames(bytes).as_slice() {
         [Message::Close { reason: Some(reason) }] => assert!(reason.contains(needle), "{reason}"),
         other => panic!("expected one Close naming {needle:?}, got {other:?}"),
@@ -179,7 +182,7 @@ fn assert_closed_with(bytes: &[u8], needle: &str) {
 }
 
 /// Reads one frame and decodes it.
-async fn read_message(r: &mut (impl AsyncRead + Unpin)) -> Message {
+pub(crate) async fn read_message(r: &mut (impl AsyncRead + Unpin)) -> Message {
     let mut header = [0u8; HEADER_LEN];
     r.read_exact(&mut header).await.expect("frame header");
     let mut payload = vec![0u8; u32::from_le_bytes(header) as usize];
@@ -189,7 +192,7 @@ async fn read_message(r: &mut (impl AsyncRead + Unpin)) -> Message {
 
 /// A [`Connection`] serving [`TestService`] on one end of a pipe, and the other end, driven by
 /// hand, with both handshakes done.
-async fn hand_driven(config: ConnectionConfig) -> (Connection, DuplexStream) {
+pub(crate) async fn hand_driven(config: ConnectionConfig) -> (Connection, DuplexStream) {
     let (a, mut raw) = tokio::io::duplex(64 * 1024);
     let start = Connection::start(a, Arc::new(TestService::default()), config);
     let peer = async {

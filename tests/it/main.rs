@@ -2,8 +2,11 @@
 //! over the in-memory pair and, where it matters, over loopback TCP.
 
 mod bad_input;
+mod callbacks;
 mod calls;
 mod concurrency;
 mod harness;
+mod iteration;
+mod netrefs;
 mod server;
 mod timeouts;

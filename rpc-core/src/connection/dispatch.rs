@@ -26,6 +26,7 @@ pub(super) fn handle_request(inner: &Arc<Inner>, req: Request) {
         args,
         ..
     } = req;
+    inner.requests_received.fetch_add(1, Ordering::Relaxed);
     let span = tracing::debug_span!("request", seq, target, op = ?op);
     let _enter = span.enter();
     let Some(conn) = inner.connection() else {

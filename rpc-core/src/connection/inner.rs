@@ -30,6 +30,7 @@ pub(crate) struct Inner {
     tx: mpsc::UnboundedSender<Outgoing>,
     pub(super) pending: Mutex<PendingCalls>,
     pub(super) in_flight: AtomicUsize,
+    pub(super) requests_received: AtomicU64,
     pub(super) closed: AtomicBool,
     pub(super) closed_tx: watch::Sender<bool>,
     exports: Mutex<ExportTable>,
@@ -55,6 +56,7 @@ impl Inner {
             tx,
             pending: Mutex::new(PendingCalls::default()),
             in_flight: AtomicUsize::new(0),
+            requests_received: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             closed_tx: watch::channel(false).0,
             imports: Mutex::new(ImportTable::default()),
@@ -183,6 +185,7 @@ impl Inner {
         ConnectionStats {
             pending_calls: self.pending.lock().len(),
             running_requests: self.in_flight.load(Ordering::Relaxed),
+            requests_received: self.requests_received.load(Ordering::Relaxed),
             exported_objects: self.exports.lock().len(),
             imported_objects: self.imports.lock().len(),
         }

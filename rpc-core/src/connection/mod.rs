@@ -110,6 +110,8 @@ pub struct ConnectionStats {
     pub pending_calls: usize,
     /// Incoming requests running as tasks.
     pub running_requests: usize,
+    /// Requests received from the peer since the connection opened.
+    pub requests_received: u64,
     /// Objects of ours the peer holds references to.
     pub exported_objects: usize,
     /// Live proxies of the peer's objects (root excluded).
