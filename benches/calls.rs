@@ -10,6 +10,7 @@
 //!
 //! rpc and raw samples are taken in alternating rounds so that drift of the machine hits both.
 //! Without `--bench` (as `cargo test --benches` runs it) it does a quick smoke run instead.
+//! Other arguments filter the scenarios by name, e.g. `cargo bench --bench calls -- flight`.
 
 mod common;
 
@@ -48,18 +49,23 @@ struct Plan {
     window: usize,
     /// Calls per throughput round.
     pipelined_calls: usize,
+    /// Run only the scenarios whose row names contain one of these (all when empty).
+    filters: Vec<String>,
 }
 
 impl Plan {
     /// The real run, or a quick smoke run when not invoked by `cargo bench`.
     fn from_args() -> Plan {
-        if std::env::args().any(|a| a == "--bench") {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let filters = args.iter().filter(|a| !a.starts_with('-')).cloned().collect();
+        if args.iter().any(|a| a == "--bench") {
             Plan {
                 warmup: 2_000,
                 samples: 20_000,
                 rounds: 5,
                 window: 64,
                 pipelined_calls: 200_000,
+                filters,
             }
         } else {
             Plan {
@@ -68,8 +74,14 @@ impl Plan {
                 rounds: 5,
                 window: 64,
                 pipelined_calls: 2_000,
+                filters,
             }
         }
+    }
+
+    /// Whether the scenario named `name` is to run.
+    fn selects(&self, name: &str) -> bool {
+        self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
     }
 }
 
@@ -247,30 +259,24 @@ async fn run(plan: Plan) {
         "scenario", "rpc", "raw tcp", "rpc/raw"
     );
     for call in [Call::Null, Call::Echo] {
-        let (rpc, raw) = bounded(call.label(), latency(&plan, &root, call)).await;
-        let name = call.label();
-        row(
-            &format!("{name} latency p50 (µs)"),
-            rpc.p50,
-            raw.p50,
-            rpc.p50 / raw.p50,
-        );
-        row(
-            &format!("{name} latency p99 (µs)"),
-            rpc.p99,
-            raw.p99,
-            rpc.p99 / raw.p99,
-        );
-        row(
-            &format!("{name} latency mean (µs)"),
-            rpc.mean,
-            raw.mean,
-            rpc.mean / raw.mean,
-        );
+        let name = format!("{} latency", call.label());
+        if plan.selects(&name) {
+            let (rpc, raw) = bounded(&name, latency(&plan, &root, call)).await;
+            row(&format!("{name} p50 (µs)"), rpc.p50, raw.p50, rpc.p50 / raw.p50);
+            row(&format!("{name} p99 (µs)"), rpc.p99, raw.p99, rpc.p99 / raw.p99);
+            row(
+                &format!("{name} mean (µs)"),
+                rpc.mean,
+                raw.mean,
+                rpc.mean / raw.mean,
+            );
+        }
     }
-    let (rpc, raw) = bounded("pipelined", throughput(&plan, &root)).await;
-    let name = format!("null() x{} in flight (k calls/s)", plan.window);
-    row(&name, rpc / 1e3, raw / 1e3, raw / rpc);
+    let name = format!("null() x{} in flight", plan.window);
+    if plan.selects(&name) {
+        let (rpc, raw) = bounded(&name, throughput(&plan, &root)).await;
+        row(&format!("{name} (k calls/s)"), rpc / 1e3, raw / 1e3, raw / rpc);
+    }
     println!("(rpc/raw: latency rpc÷raw; throughput raw÷rpc; 1.00x = as fast as raw TCP)");
 
     conn.close().await;
@@ -284,5 +290,8 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    runtime.block_on(run(Plan::from_args()));
+    // Inside a spawned task, so that the callers run on the runtime's workers like the servers
+    // do, not on the main thread (which would add a thread hop to every round trip).
+    let bench = runtime.spawn(run(Plan::from_args()));
+    runtime.block_on(bench).expect("benchmark task");
 }

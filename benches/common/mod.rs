@@ -33,12 +33,10 @@ impl FrameCounter {
     /// Reads once from `stream` and returns how many whole frames are now complete (consuming
     /// them); `None` at end of stream.
     async fn read(&mut self, stream: &mut TcpStream) -> Option<usize> {
-        let mut chunk = [0u8; 16 * 1024];
-        let n = stream.read(&mut chunk).await.expect("raw read");
-        if n == 0 {
+        self.buf.reserve(16 * 1024);
+        if stream.read_buf(&mut self.buf).await.expect("raw read") == 0 {
             return None;
         }
-        self.buf.extend_from_slice(&chunk[..n]);
         let mut start = 0;
         let mut frames = 0;
         while let Some(header) = self.buf.get(start..start + HEADER_LEN) {
