@@ -30,7 +30,7 @@ const NEXT_BATCH: &str = "next_batch";
 
 /// A sequence that stays where it is produced and is pulled by the peer in batches.
 ///
-/// On the producing side, build it with [`from_iter`](RemoteIter::from_iter) or
+/// On the producing side, build it with [`new`](RemoteIter::new) (an iterator) or
 /// [`from_stream`](RemoteIter::from_stream) and return it from an exposed method. On the
 /// consuming side it is a `Stream` of `Result<T>`.
 pub struct RemoteIter<T> {
@@ -47,7 +47,7 @@ enum State {
 
 impl<T: Serialize + Send + 'static> RemoteIter<T> {
     /// Serves the items of a (blocking-free) iterator.
-    pub fn from_iter<I>(items: I) -> Self
+    pub fn new<I>(items: I) -> Self
     where
         I: IntoIterator<Item = T>,
         I::IntoIter: Send + 'static,
@@ -121,13 +121,16 @@ impl<T: DeserializeOwned> Stream for RemoteIter<T> {
     }
 }
 
+/// One batch on its way: the items and whether they are the last.
+type Fetch = BoxFuture<'static, Result<(Vec<Value>, bool)>>;
+
 /// The consuming side: a buffer and at most one fetch in flight.
 struct Puller {
     netref: NetRef,
     buffer: VecDeque<Value>,
     batch: usize,
     done: bool,
-    fetching: Option<BoxFuture<'static, Result<(Vec<Value>, bool)>>>,
+    fetching: Option<Fetch>,
 }
 
 impl Puller {

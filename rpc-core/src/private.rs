@@ -111,6 +111,15 @@ where
     })
 }
 
+/// The error for setting an attribute that has no setter.
+pub fn not_settable(service: &str, name: &str) -> RemoteError {
+    RemoteError::new(
+        RemoteErrorKind::NotFound,
+        "rpc::NotExposed",
+        format!("attribute '{name}' of {service} cannot be set"),
+    )
+}
+
 /// The error for calling an attribute or reading a method.
 pub fn wrong_member_kind(service: &str, member: &str, is_attribute: bool) -> RemoteError {
     let message = if is_attribute {

@@ -56,11 +56,7 @@ pub trait Service: AsAny + Send + Sync + 'static {
 
     /// Writes the exposed attribute `name`.
     fn setattr(self: Arc<Self>, _conn: &Connection, name: &str, _value: Value) -> Outcome {
-        Outcome::Ready(Err(RemoteError::new(
-            RemoteErrorKind::NotFound,
-            "rpc::NotExposed",
-            format!("attribute '{name}' of {} cannot be set", self.name()),
-        )))
+        Outcome::Ready(Err(crate::private::not_settable(self.name(), name)))
     }
 
     /// Calls the object itself.
@@ -166,6 +162,8 @@ pub struct AttributeInfo {
     pub name: String,
     /// The Rust type.
     pub ty: String,
+    /// Whether the peer may set it.
+    pub settable: bool,
     /// The attribute's doc comment.
     pub doc: String,
 }

@@ -201,8 +201,19 @@ async fn describe_lists_exposed_members_only() {
     assert_eq!(test.params, vec![("num".to_owned(), "i64".to_owned())]);
     assert_eq!(test.returns, "i64");
     assert!(d.methods.iter().any(|m| m.name == "slow" && m.is_async));
-    let attrs: Vec<_> = d.attributes.iter().map(|a| a.name.as_str()).collect();
-    assert_eq!(attrs, vec!["the_real_answer_though", "version"]);
+    let attrs: Vec<_> = d
+        .attributes
+        .iter()
+        .map(|a| (a.name.as_str(), a.settable))
+        .collect();
+    assert_eq!(
+        attrs,
+        vec![
+            ("the_real_answer_though", false),
+            ("volume", true),
+            ("version", false)
+        ]
+    );
     assert_eq!(
         p.client.root().display().await.expect("display"),
         "<TEST service>"
@@ -228,4 +239,23 @@ async fn service_name_and_aliases_travel_in_the_handshake() {
         client.root().call::<String>("ping", ()).await.expect("ping"),
         "pong"
     );
+}
+
+#[tokio::test]
+async fn attributes_with_a_setter_can_be_set() {
+    for t in TRANSPORTS {
+        let p = void_pair(t).await;
+        let root = p.client.root();
+        assert_eq!(root.getattr::<u8>("volume").await.expect("get"), 0);
+        root.setattr("volume", 7u8).await.expect("set");
+        assert_eq!(root.getattr::<u8>("volume").await.expect("get"), 7, "{t:?}");
+        let e = remote(root.setattr("volume", 300).await.expect_err("out of range"));
+        assert_eq!(e.kind, RemoteErrorKind::BadArguments);
+        let e = remote(root.setattr("version", "2.0").await.expect_err("read-only"));
+        assert_eq!(e.message, "attribute 'version' of TEST cannot be set");
+        // Typed client: the same attribute.
+        let typed = crate::harness::TestServiceClient::new(root.clone());
+        typed.set_volume(9).await.expect("typed set");
+        assert_eq!(typed.volume().await.expect("typed get"), 9);
+    }
 }

@@ -34,6 +34,7 @@ pub enum Kind {
 pub struct TestService {
     pub connects: Arc<AtomicUsize>,
     pub disconnects: Arc<AtomicUsize>,
+    pub volume: std::sync::atomic::AtomicU8,
 }
 
 #[service]
@@ -99,6 +100,16 @@ impl TestService {
     #[attribute]
     fn exposed_the_real_answer_though(&self) -> i64 {
         43
+    }
+
+    #[attribute]
+    fn exposed_volume(&self) -> u8 {
+        self.volume.load(Ordering::SeqCst)
+    }
+
+    #[setter]
+    fn exposed_set_volume(&self, v: u8) {
+        self.volume.store(v, Ordering::SeqCst);
     }
 
     #[attribute]

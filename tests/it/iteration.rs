@@ -10,7 +10,7 @@ struct Numbers;
 #[service]
 impl Numbers {
     fn exposed_count(&self, n: u64) -> RemoteIter<u64> {
-        RemoteIter::from_iter(0..n)
+        RemoteIter::new(0..n)
     }
 
     fn exposed_words(&self) -> RemoteIter<String> {
@@ -22,7 +22,7 @@ impl Numbers {
     }
 
     fn exposed_endless(&self) -> RemoteIter<u64> {
-        RemoteIter::from_iter(0..)
+        RemoteIter::new(0..)
     }
 }
 
@@ -46,7 +46,11 @@ async fn items_arrive_in_growing_batches() {
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    assert_eq!(server.stats().exported_objects, 0, "the exhausted iterator was released");
+    assert_eq!(
+        server.stats().exported_objects,
+        0,
+        "the exhausted iterator was released"
+    );
 }
 
 #[tokio::test]

@@ -127,6 +127,7 @@ async fn connect_and_disconnect_hooks_run_once_per_connection() {
     let server = Server::new(move || TestService {
         connects: c.clone(),
         disconnects: d.clone(),
+        ..TestService::default()
     });
     let (port, stop, serving) = serve(server).await;
 

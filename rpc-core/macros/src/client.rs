@@ -33,8 +33,9 @@ pub fn client(p: &TokenStream, model: &Model) -> TokenStream {
         "Typed client of [`{}`]: each method calls the remote object's method of the same name.",
         last.ident
     );
-    let methods = model.methods.iter().map(|m| method(p, vis, m, false));
-    let attributes = model.attributes.iter().map(|m| method(p, vis, m, true));
+    let methods = model.methods.iter().map(|m| method(p, vis, m, Kind::Call));
+    let attributes = model.attributes.iter().map(|m| method(p, vis, m, Kind::Get));
+    let setters = model.setters.iter().map(|m| method(p, vis, m, Kind::Set));
     quote! {
         #by_reference
 
@@ -65,6 +66,7 @@ pub fn client(p: &TokenStream, model: &Model) -> TokenStream {
 
             #(#methods)*
             #(#attributes)*
+            #(#setters)*
         }
 
         impl ::std::convert::From<#p::NetRef> for #client {
@@ -87,8 +89,19 @@ pub fn client(p: &TokenStream, model: &Model) -> TokenStream {
     }
 }
 
-fn method(p: &TokenStream, vis: &syn::Visibility, m: &Member, attribute: bool) -> TokenStream {
-    let ident = format_ident!("{}", m.remote_name);
+/// What a typed client method does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Call,
+    Get,
+    Set,
+}
+
+fn method(p: &TokenStream, vis: &syn::Visibility, m: &Member, kind: Kind) -> TokenStream {
+    let ident = match kind {
+        Kind::Set => format_ident!("set_{}", m.remote_name),
+        _ => format_ident!("{}", m.remote_name),
+    };
     let remote_name = &m.remote_name;
     let doc = if m.doc.is_empty() {
         format!("Calls the remote `{}`.", m.remote_name)
@@ -98,8 +111,18 @@ fn method(p: &TokenStream, vis: &syn::Visibility, m: &Member, attribute: bool) -
     let mut params = Vec::new();
     let mut names = Vec::new();
     for (i, param) in m.params.iter().enumerate() {
-        if let Param::Remote { declared, .. } = param {
-            let var = format_ident!("arg{}", i);
+        if let Param::Remote { declared, name, .. } = param {
+            // The parameter's own name where it is a plain identifier, for readable signatures.
+            let plain = !name.is_empty()
+                && !name.starts_with("r#")
+                && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name != "self";
+            let var = if plain {
+                format_ident!("{}", name)
+            } else {
+                format_ident!("arg{}", i)
+            };
             params.push(quote!(#var: #declared));
             names.push(var);
         }
@@ -112,13 +135,16 @@ fn method(p: &TokenStream, vis: &syn::Visibility, m: &Member, attribute: bool) -
         Some(t) => quote!(<#t as #p::FromReply>::from_reply(value)),
         None => quote!(<() as #p::FromReply>::from_reply(value)),
     };
-    let request = if attribute {
-        quote!(self.netref.getattr_value(#remote_name).await?)
-    } else {
-        quote! {
+    let request = match kind {
+        Kind::Get => quote!(self.netref.getattr_value(#remote_name).await?),
+        Kind::Set => quote! {{
+            self.netref.setattr(#remote_name, (#(#names,)*).0).await?;
+            #p::Value::Unit
+        }},
+        Kind::Call => quote! {
             self.netref.call_value(#remote_name, #p::Args::into_args((#(#names,)*))
                 .map_err(|e| #p::Error::Encode(::std::format!("argument: {e}")))?).await?
-        }
+        },
     };
     quote! {
         #[doc = #doc]

@@ -38,6 +38,7 @@ pub fn expand(model: Model) -> TokenStream {
 
     let method_arms = model.methods.iter().map(|m| arm(&p, self_ty, m));
     let attr_arms = model.attributes.iter().map(|m| arm(&p, self_ty, m));
+    let setter_arms = model.setters.iter().map(|m| arm(&p, self_ty, m));
     let method_names: Vec<_> = model.methods.iter().flat_map(names).collect();
     let attr_names: Vec<_> = model.attributes.iter().flat_map(names).collect();
     let wrong_kind = |names: &[String], is_attribute: bool| {
@@ -52,7 +53,10 @@ pub fn expand(model: Model) -> TokenStream {
     let attr_fallback = wrong_kind(&attr_names, true);
     let method_fallback = wrong_kind(&method_names, false);
     let method_infos = model.methods.iter().map(|m| method_info(&p, m));
-    let attr_infos = model.attributes.iter().map(|m| attr_info(&p, m));
+    let attr_infos = model.attributes.iter().map(|m| {
+        let settable = model.setters.iter().any(|s| s.remote_name == m.remote_name);
+        attr_info(&p, m, settable)
+    });
     let on_connect = model
         .on_connect
         .as_ref()
@@ -94,6 +98,15 @@ pub fn expand(model: Model) -> TokenStream {
                     #(#attr_arms)*
                     #method_fallback
                     _ => #p::Outcome::Ready(::std::result::Result::Err(#p::not_exposed(#name, method))),
+                }
+            }
+
+            #[allow(unused_variables, unused_mut, clippy::let_unit_value)]
+            fn setattr(self: #p::Arc<Self>, conn: &#p::Connection, method: &str, value: #p::Value) -> #p::Outcome {
+                let args: #p::Vec<#p::Value> = ::std::vec![value];
+                match method {
+                    #(#setter_arms)*
+                    _ => #p::Outcome::Ready(::std::result::Result::Err(#p::not_settable(#name, method))),
                 }
             }
 
@@ -221,7 +234,7 @@ fn method_info(p: &TokenStream, m: &Member) -> TokenStream {
     }
 }
 
-fn attr_info(p: &TokenStream, m: &Member) -> TokenStream {
+fn attr_info(p: &TokenStream, m: &Member, settable: bool) -> TokenStream {
     let name = &m.remote_name;
     let ty = &m.returns;
     let doc = &m.doc;
@@ -229,6 +242,7 @@ fn attr_info(p: &TokenStream, m: &Member) -> TokenStream {
         #p::AttributeInfo {
             name: ::std::string::String::from(#name),
             ty: ::std::string::String::from(#ty),
+            settable: #settable,
             doc: ::std::string::String::from(#doc),
         }
     }

@@ -108,6 +108,7 @@ pub struct Model {
     pub aliases: Vec<String>,
     pub methods: Vec<Member>,
     pub attributes: Vec<Member>,
+    pub setters: Vec<Member>,
     pub on_connect: Option<Hook>,
     pub on_disconnect: Option<Hook>,
 }
@@ -131,6 +132,7 @@ impl Model {
             aliases: options.aliases,
             methods: Vec::new(),
             attributes: Vec::new(),
+            setters: Vec::new(),
             on_connect: None,
             on_disconnect: None,
         };
@@ -148,10 +150,17 @@ impl Model {
                 continue;
             }
             let prefixed = ident.strip_prefix("exposed_");
-            if prefixed.is_none() && !flags.exposed && !flags.attribute {
+            if prefixed.is_none() && !flags.exposed && !flags.attribute && !flags.setter {
                 continue;
             }
-            let remote_name = prefixed.unwrap_or(&ident).to_owned();
+            let mut remote_name = prefixed.unwrap_or(&ident).to_owned();
+            if flags.setter {
+                // `exposed_set_volume` sets the attribute `volume`.
+                remote_name = remote_name
+                    .strip_prefix("set_")
+                    .unwrap_or(&remote_name)
+                    .to_owned();
+            }
             if remote_name.is_empty() {
                 return Err(syn::Error::new(
                     f.sig.ident.span(),
@@ -159,7 +168,20 @@ impl Model {
                 ));
             }
             let member = member(f, remote_name, flags.blocking)?;
-            if flags.attribute {
+            if flags.setter {
+                let remote = member
+                    .params
+                    .iter()
+                    .filter(|p| matches!(p, Param::Remote { .. }))
+                    .count();
+                if remote != 1 {
+                    return Err(syn::Error::new(
+                        f.sig.inputs.span(),
+                        "a #[setter] takes `&self` and exactly one value (and optionally the Connection)",
+                    ));
+                }
+                model.setters.push(member);
+            } else if flags.attribute {
                 if member.params.iter().any(|p| matches!(p, Param::Remote { .. })) {
                     return Err(syn::Error::new(
                         f.sig.inputs.span(),
@@ -177,6 +199,15 @@ impl Model {
                 return Err(syn::Error::new(
                     m.ident.span(),
                     format!("two exposed members are both reachable as `{}`", m.remote_name),
+                ));
+            }
+        }
+        let mut seen_setters = std::collections::HashSet::new();
+        for m in &model.setters {
+            if !seen_setters.insert(m.remote_name.clone()) {
+                return Err(syn::Error::new(
+                    m.ident.span(),
+                    format!("two setters both set `{}`", m.remote_name),
                 ));
             }
         }
@@ -209,6 +240,7 @@ fn default_name(ty: &Type) -> syn::Result<String> {
 struct Flags {
     exposed: bool,
     attribute: bool,
+    setter: bool,
     blocking: bool,
 }
 
@@ -222,6 +254,7 @@ fn take_flags(f: &mut ImplItemFn) -> Flags {
         match id.as_str() {
             "exposed" => flags.exposed = true,
             "attribute" => flags.attribute = true,
+            "setter" => flags.setter = true,
             "blocking" => flags.blocking = true,
             _ => return true,
         }
