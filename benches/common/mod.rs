@@ -55,22 +55,34 @@ impl FrameCounter {
 /// Starts an echo server on `127.0.0.1` that answers every request frame with one frame of
 /// `reply_len` bytes, writing all replies to one read's worth of requests with one write.
 pub async fn start_raw_server(reply_len: usize) -> SocketAddr {
+    start_raw_cycle_server(vec![reply_len]).await
+}
+
+/// Like [`start_raw_server`], but the replies on each connection take their sizes from
+/// `reply_lens` in turn: the first request frame gets a reply of `reply_lens[0]` bytes, the
+/// second one of `reply_lens[1]` bytes, and so on, starting over at the end. With a client that
+/// sends its frames of matching sizes in turn ([`RawClient::connect_cycle`]), this stands for a
+/// sequence of round trips whose frames differ, such as an rpc call that calls back.
+pub async fn start_raw_cycle_server(reply_lens: Vec<usize>) -> SocketAddr {
+    assert!(!reply_lens.is_empty(), "at least one reply size");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind raw server");
     let addr = listener.local_addr().expect("raw server address");
-    let reply = frame_of(reply_len);
+    let replies: Vec<Vec<u8>> = reply_lens.into_iter().map(frame_of).collect();
     tokio::spawn(async move {
         loop {
             let Ok((mut stream, _)) = listener.accept().await else {
                 return;
             };
             stream.set_nodelay(true).expect("nodelay");
-            let reply = reply.clone();
+            let replies = replies.clone();
             tokio::spawn(async move {
                 let mut counter = FrameCounter::default();
                 let mut out = Vec::new();
+                let mut next = 0;
                 while let Some(frames) = counter.read(&mut stream).await {
                     for _ in 0..frames {
-                        out.extend_from_slice(&reply);
+                        out.extend_from_slice(&replies[next]);
+                        next = (next + 1) % replies.len();
                     }
                     if !out.is_empty() {
                         stream.write_all(&out).await.expect("raw server write");
@@ -83,29 +95,43 @@ pub async fn start_raw_server(reply_len: usize) -> SocketAddr {
     addr
 }
 
-/// A raw client connection that sends request frames of one fixed size.
+/// A raw client connection that sends request frames of fixed sizes (one size, or several
+/// taken in turn).
 pub struct RawClient {
     stream: TcpStream,
     counter: FrameCounter,
-    request: Vec<u8>,
+    /// The request frames, sent in turn by [`RawClient::round_trip`].
+    requests: Vec<Vec<u8>>,
+    /// Index in `requests` of the next one to send.
+    next: usize,
 }
 
 impl RawClient {
     /// Connects to a server from [`start_raw_server`], sending requests of `request_len` bytes.
     pub async fn connect(addr: SocketAddr, request_len: usize) -> RawClient {
+        RawClient::connect_cycle(addr, &[request_len]).await
+    }
+
+    /// Connects to a server from [`start_raw_cycle_server`]; successive round trips send
+    /// requests of the sizes in `request_lens` in turn.
+    pub async fn connect_cycle(addr: SocketAddr, request_lens: &[usize]) -> RawClient {
         assert!(addr.ip().is_loopback(), "benchmarks stay on loopback");
+        assert!(!request_lens.is_empty(), "at least one request size");
         let stream = TcpStream::connect(addr).await.expect("raw connect");
         stream.set_nodelay(true).expect("nodelay");
         RawClient {
             stream,
             counter: FrameCounter::default(),
-            request: frame_of(request_len),
+            requests: request_lens.iter().map(|&len| frame_of(len)).collect(),
+            next: 0,
         }
     }
 
-    /// One request, then waits for its reply.
+    /// One request (the next size in turn), then waits for its reply.
     pub async fn round_trip(&mut self) {
-        self.stream.write_all(&self.request).await.expect("raw write");
+        let request = &self.requests[self.next];
+        self.next = (self.next + 1) % self.requests.len();
+        self.stream.write_all(request).await.expect("raw write");
         let mut got = 0;
         while got == 0 {
             got = self
@@ -120,10 +146,12 @@ impl RawClient {
     /// Sends `total` requests keeping `window` of them outstanding; returns the elapsed time.
     /// Each batch of replies read is answered with as many new requests in one write.
     pub async fn pipelined(&mut self, window: usize, total: usize) -> Duration {
+        assert_eq!(self.requests.len(), 1, "pipelining uses one request size");
+        let request = self.requests[0].clone();
         let start = Instant::now();
         let mut sent = window.min(total);
         self.stream
-            .write_all(&self.request.repeat(sent))
+            .write_all(&request.repeat(sent))
             .await
             .expect("raw write");
         let mut received = 0;
@@ -139,7 +167,7 @@ impl RawClient {
             if more > 0 {
                 batch.clear();
                 for _ in 0..more {
-                    batch.extend_from_slice(&self.request);
+                    batch.extend_from_slice(&request);
                 }
                 self.stream.write_all(&batch).await.expect("raw write");
                 sent += more;
