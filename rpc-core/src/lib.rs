@@ -38,6 +38,7 @@ mod args;
 pub mod callback;
 mod connection;
 mod error;
+pub mod events;
 pub mod frame;
 pub mod iter;
 mod netref;

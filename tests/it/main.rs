@@ -5,6 +5,7 @@ mod bad_input;
 mod callbacks;
 mod calls;
 mod concurrency;
+mod events;
 mod harness;
 mod iteration;
 mod netrefs;

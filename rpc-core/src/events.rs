@@ -1,0 +1,1 @@
+//! Replicated properties and signals (in progress).
