@@ -48,6 +48,9 @@ pub enum Error {
     /// No reply arrived in time.
     #[error("call timed out after {0:?}")]
     Timeout(Duration),
+    /// An asynchronous result expired before its reply arrived.
+    #[error("the result expired before the reply arrived")]
+    Expired,
     /// The peer answered with an error.
     #[error(transparent)]
     Remote(#[from] RemoteError),
@@ -60,6 +63,30 @@ pub enum Error {
     /// A configured limit was exceeded.
     #[error("limit exceeded: {0}")]
     Limit(String),
+}
+
+impl Clone for Error {
+    /// Clones the error; an I/O error keeps its kind and message (its source is not cloneable).
+    fn clone(&self) -> Self {
+        match self {
+            Error::Io(e) => Error::Io(std::io::Error::new(e.kind(), e.to_string())),
+            Error::Frame(e) => Error::Frame(e.clone()),
+            Error::Protocol(m) => Error::Protocol(m.clone()),
+            Error::Handshake(m) => Error::Handshake(m.clone()),
+            Error::VersionMismatch { local, peer } => Error::VersionMismatch {
+                local: *local,
+                peer: *peer,
+            },
+            Error::ConnectionClosed(r) => Error::ConnectionClosed(r.clone()),
+            Error::PeerClosed(m) => Error::PeerClosed(m.clone()),
+            Error::Timeout(d) => Error::Timeout(*d),
+            Error::Expired => Error::Expired,
+            Error::Remote(e) => Error::Remote(e.clone()),
+            Error::Encode(m) => Error::Encode(m.clone()),
+            Error::Decode(m) => Error::Decode(m.clone()),
+            Error::Limit(m) => Error::Limit(m.clone()),
+        }
+    }
 }
 
 impl Error {

@@ -13,7 +13,7 @@ pub const HEADER_LEN: usize = 4;
 pub const DEFAULT_MAX_FRAME_SIZE: usize = 64 << 20;
 
 /// Errors of the frame layer.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FrameError {
     /// The length prefix announces a frame larger than allowed.

@@ -35,6 +35,8 @@
 extern crate self as rpc_core;
 
 mod args;
+mod async_result;
+mod batch;
 pub mod callback;
 mod connection;
 mod error;
@@ -52,6 +54,8 @@ pub mod value;
 pub mod private;
 
 pub use args::Args;
+pub use async_result::{async_, async_callable, timed, AsyncMethod, AsyncResult, Timed};
+pub use batch::{Batch, BatchResults};
 pub use callback::Callback;
 pub use connection::{Connection, ConnectionConfig, ConnectionStats};
 pub use error::{Error, RemoteError, RemoteErrorKind, Result};

@@ -117,6 +117,16 @@ impl NetRef {
         self.request(Op::Call(method.to_owned()), args).await
     }
 
+    /// Calls `method` one-way: returns once the request is queued, without waiting for (or
+    /// getting) a reply. Failures are only logged on the peer. One-way calls from this side to
+    /// one object run in the order sent.
+    pub fn call_oneway(&self, method: &str, args: impl Args) -> Result<()> {
+        let args = encode_args(args)?;
+        self.proxy
+            .conn
+            .send_oneway(self.proxy.id, Op::Call(method.to_owned()), args)
+    }
+
     /// Calls the object itself (for callables such as callbacks).
     pub async fn call_self<R: DeserializeOwned>(&self, args: impl Args) -> Result<R> {
         let value = self.call_self_value(encode_args(args)?).await?;

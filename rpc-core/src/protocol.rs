@@ -63,6 +63,9 @@ pub struct Hello {
     pub features: u64,
 }
 
+/// Request flag: the caller wants no reply (a one-way call).
+pub const FLAG_ONEWAY: u8 = 1;
+
 /// Identifies an object in the receiver's export table. `0` is the root service.
 pub type ObjectId = u64;
 
@@ -111,7 +114,7 @@ pub struct Request {
         deserialize_with = "value::deserialize_values"
     )]
     pub args: Vec<Value>,
-    /// Request flags (none are defined yet).
+    /// Request flags: [`FLAG_ONEWAY`].
     pub flags: u8,
 }
 
@@ -137,6 +140,8 @@ pub enum Message {
     Hello(Hello),
     /// A call.
     Request(Request),
+    /// Several requests in one frame (a batch); each is answered on its own.
+    Batch(Vec<Request>),
     /// The result of the request `seq`.
     Reply {
         /// The request's sequence number.

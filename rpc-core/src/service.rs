@@ -49,6 +49,12 @@ pub trait Service: AsAny + Send + Sync + 'static {
     /// Calls the exposed method `method`.
     fn call(self: Arc<Self>, conn: &Connection, method: &str, args: Vec<Value>) -> Outcome;
 
+    /// Whether `method` is one-way: it sends no reply, and calls of it from one peer run in
+    /// the order sent.
+    fn is_oneway(&self, _method: &str) -> bool {
+        false
+    }
+
     /// Reads the exposed attribute `name`.
     fn getattr(self: Arc<Self>, _conn: &Connection, name: &str) -> Outcome {
         Outcome::Ready(Err(not_exposed(self.name(), name)))
@@ -151,6 +157,8 @@ pub struct MethodInfo {
     pub returns: String,
     /// Whether the method is `async`.
     pub is_async: bool,
+    /// Whether the method is one-way (`#[oneway]`): no reply, calls run in send order.
+    pub oneway: bool,
     /// The method's doc comment.
     pub doc: String,
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `rpc` facade: one binary, one module per area. Each scenario runs
 //! over the in-memory pair and, where it matters, over loopback TCP.
 
+mod async_results;
 mod bad_input;
 mod callbacks;
 mod calls;

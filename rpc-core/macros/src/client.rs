@@ -135,6 +135,16 @@ fn method(p: &TokenStream, vis: &syn::Visibility, m: &Member, kind: Kind) -> Tok
         Some(t) => quote!(<#t as #p::FromReply>::from_reply(value)),
         None => quote!(<() as #p::FromReply>::from_reply(value)),
     };
+    if kind == Kind::Call && m.oneway {
+        return quote! {
+            #[doc = #doc]
+            ///
+            /// One-way: returns once the call is queued; no reply comes back.
+            #vis fn #ident(&self, #(#params),*) -> #p::Result<()> {
+                self.netref.call_oneway(#remote_name, (#(#names,)*))
+            }
+        };
+    }
     let request = match kind {
         Kind::Get => quote!(self.netref.getattr_value(#remote_name).await?),
         Kind::Set => quote! {{

@@ -67,6 +67,19 @@ pub fn expand(model: Model) -> TokenStream {
         .map(|h| hook(&p, self_ty, h, quote!(on_disconnect)));
 
     let client = crate::client::client(&p, &model);
+    let oneway_names: Vec<_> = model
+        .methods
+        .iter()
+        .filter(|m| m.oneway)
+        .flat_map(names)
+        .collect();
+    let is_oneway = (!oneway_names.is_empty()).then(|| {
+        quote! {
+            fn is_oneway(&self, method: &str) -> bool {
+                ::std::matches!(method, #(#oneway_names)|*)
+            }
+        }
+    });
 
     quote! {
         #item
@@ -109,6 +122,8 @@ pub fn expand(model: Model) -> TokenStream {
                     _ => #p::Outcome::Ready(::std::result::Result::Err(#p::not_settable(#name, method))),
                 }
             }
+
+            #is_oneway
 
             fn describe(&self) -> #p::Description {
                 #p::Description {
@@ -217,6 +232,7 @@ fn method_info(p: &TokenStream, m: &Member) -> TokenStream {
     let returns = &m.returns;
     let doc = &m.doc;
     let is_async = m.mode == Mode::Async;
+    let oneway = m.oneway;
     let params = m.params.iter().filter_map(|x| match x {
         Param::Remote { name, shown, .. } => {
             Some(quote!((::std::string::String::from(#name), ::std::string::String::from(#shown))))
@@ -229,6 +245,7 @@ fn method_info(p: &TokenStream, m: &Member) -> TokenStream {
             params: <[_]>::into_vec(::std::boxed::Box::new([#(#params),*])),
             returns: ::std::string::String::from(#returns),
             is_async: #is_async,
+            oneway: #oneway,
             doc: ::std::string::String::from(#doc),
         }
     }

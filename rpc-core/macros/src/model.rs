@@ -88,6 +88,8 @@ pub struct Member {
     pub mode: Mode,
     pub params: Vec<Param>,
     pub fallible: bool,
+    /// `#[oneway]`: no reply, run in send order.
+    pub oneway: bool,
     /// What a successful call yields (the `T` of a `Result<T, E>`); `None` for `()`.
     pub ok_type: Option<Box<Type>>,
     pub returns: String,
@@ -150,7 +152,7 @@ impl Model {
                 continue;
             }
             let prefixed = ident.strip_prefix("exposed_");
-            if prefixed.is_none() && !flags.exposed && !flags.attribute && !flags.setter {
+            if prefixed.is_none() && !flags.exposed && !flags.attribute && !flags.setter && !flags.oneway {
                 continue;
             }
             let mut remote_name = prefixed.unwrap_or(&ident).to_owned();
@@ -167,7 +169,14 @@ impl Model {
                     "an exposed name needs something after `exposed_`",
                 ));
             }
-            let member = member(f, remote_name, flags.blocking)?;
+            let mut member = member(f, remote_name, flags.blocking)?;
+            member.oneway = flags.oneway;
+            if flags.oneway && (flags.attribute || flags.setter) {
+                return Err(syn::Error::new(
+                    f.sig.ident.span(),
+                    "#[oneway] is for methods, not attributes",
+                ));
+            }
             if flags.setter {
                 let remote = member
                     .params
@@ -242,6 +251,7 @@ struct Flags {
     attribute: bool,
     setter: bool,
     blocking: bool,
+    oneway: bool,
 }
 
 /// Reads and removes our marker attributes from a method.
@@ -255,6 +265,7 @@ fn take_flags(f: &mut ImplItemFn) -> Flags {
             "exposed" => flags.exposed = true,
             "attribute" => flags.attribute = true,
             "setter" => flags.setter = true,
+            "oneway" => flags.oneway = true,
             "blocking" => flags.blocking = true,
             _ => return true,
         }
@@ -368,6 +379,7 @@ fn member(f: &ImplItemFn, remote_name: String, blocking: bool) -> syn::Result<Me
         mode,
         params,
         fallible,
+        oneway: false,
         ok_type,
         returns,
         doc: doc_of(f),

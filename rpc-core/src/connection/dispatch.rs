@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use super::inner::Inner;
 use crate::error::{RemoteError, RemoteErrorKind};
-use crate::protocol::{Op, Request};
+use crate::protocol::{Op, Request, FLAG_ONEWAY};
 use crate::service::{CallResult, Outcome};
 use crate::value::{to_value, Value};
 
@@ -24,7 +24,7 @@ pub(super) fn handle_request(inner: &Arc<Inner>, req: Request) {
         target,
         op,
         args,
-        ..
+        flags,
     } = req;
     inner.requests_received.fetch_add(1, Ordering::Relaxed);
     let span = tracing::debug_span!("request", seq, target, op = ?op);
@@ -33,13 +33,14 @@ pub(super) fn handle_request(inner: &Arc<Inner>, req: Request) {
         // Every handle is gone: the connection is shutting down.
         return;
     };
+    let asked_oneway = flags & FLAG_ONEWAY != 0;
     let Some(service) = inner.target(target) else {
         let err = RemoteError::new(
             RemoteErrorKind::Refused,
             "rpc::UnknownObject",
             format!("no object with id {target} on this side (never exported, or already released)"),
         );
-        inner.reply(seq, Err(err));
+        answer(inner, seq, asked_oneway, Err(err));
         return;
     };
     let limit = inner.config.max_in_flight;
@@ -49,9 +50,15 @@ pub(super) fn handle_request(inner: &Arc<Inner>, req: Request) {
             "rpc::Busy",
             format!("too many requests in flight on this connection (limit {limit})"),
         );
-        inner.reply(seq, Err(err));
+        answer(inner, seq, asked_oneway, Err(err));
         return;
     }
+    let declared_oneway = matches!(&op, Op::Call(name) if service.is_oneway(name));
+    if declared_oneway && !asked_oneway {
+        // A plain call of a one-way method is acknowledged at once; the method runs in order.
+        inner.reply(seq, Ok(Value::Unit));
+    }
+    let oneway = asked_oneway || declared_oneway;
     let outcome = catch_unwind(AssertUnwindSafe(|| match op {
         Op::Call(name) => service.call(&conn, &name, args),
         Op::GetAttr(name) => service.getattr(&conn, &name),
@@ -68,23 +75,68 @@ pub(super) fn handle_request(inner: &Arc<Inner>, req: Request) {
         Op::Display => Outcome::Ready(Ok(Value::Str(service.display()))),
     }));
     drop(conn);
-    match outcome {
-        Ok(Outcome::Ready(result)) => inner.reply(seq, result),
-        Ok(Outcome::Pending(fut)) => {
-            inner.in_flight.fetch_add(1, Ordering::Relaxed);
-            let inner = inner.clone();
-            let task = async move {
-                let result = AssertUnwindSafe(fut)
-                    .catch_unwind()
-                    .await
-                    .unwrap_or_else(|p| Err(panic_error(p)));
-                inner.in_flight.fetch_sub(1, Ordering::Relaxed);
-                inner.reply(seq, result);
-            };
-            drop(_enter);
-            tokio::spawn(task.instrument(span));
+    let fut = match outcome {
+        Ok(Outcome::Ready(result)) => return answer(inner, seq, oneway, result),
+        Err(panic) => return answer(inner, seq, oneway, Err(panic_error(panic))),
+        Ok(Outcome::Pending(fut)) => fut,
+    };
+    let in_flight = InFlight::start(inner, (!oneway).then_some(seq));
+    let run = async move {
+        let result = AssertUnwindSafe(fut)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|p| Err(panic_error(p)));
+        let inner = in_flight.finish();
+        answer(&inner, seq, oneway, result);
+    }
+    .instrument(span.clone());
+    drop(_enter);
+    if oneway {
+        // One-way calls to one object run one after another, in the order sent.
+        inner.enqueue_oneway(target, Box::pin(run));
+    } else {
+        inner.spawn_request(seq, run);
+    }
+}
+
+/// Sends the answer, or for a one-way call only logs a failure.
+fn answer(inner: &Arc<Inner>, seq: u64, oneway: bool, result: CallResult) {
+    match (oneway, result) {
+        (false, result) => inner.reply(seq, result),
+        (true, Ok(_)) => {}
+        (true, Err(e)) => tracing::warn!(error = %e, "one-way call failed"),
+    }
+}
+
+/// Counts a request running as a task; the count drops when the task ends or is aborted.
+struct InFlight {
+    inner: Option<Arc<Inner>>,
+    /// The request's sequence number, for requests that can be cancelled.
+    seq: Option<u64>,
+}
+
+impl InFlight {
+    fn start(inner: &Arc<Inner>, seq: Option<u64>) -> Self {
+        inner.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight {
+            inner: Some(inner.clone()),
+            seq,
         }
-        Err(panic) => inner.reply(seq, Err(panic_error(panic))),
+    }
+
+    /// The request finished: stop counting it and hand back the connection.
+    fn finish(mut self) -> Arc<Inner> {
+        let inner = self.inner.take().expect("finished once");
+        inner.request_done(self.seq);
+        inner
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            inner.request_done(self.seq);
+        }
     }
 }
 

@@ -2,9 +2,12 @@
 //! the two object tables, and the closing logic. Also how object references are resolved while
 //! a message is encoded or decoded.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
+use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
@@ -34,6 +37,10 @@ pub(crate) struct Inner {
     pub(super) closed: AtomicBool,
     pub(super) closed_tx: watch::Sender<bool>,
     exports: Mutex<ExportTable>,
+    /// Incoming requests running as tasks, by the peer's sequence number, for `Cancel`.
+    running: Mutex<HashMap<u64, AbortHandle>>,
+    /// One queue per target object for one-way calls, so they run in the order sent.
+    oneway: Mutex<HashMap<ObjectId, mpsc::UnboundedSender<BoxFuture<'static, ()>>>>,
     imports: Mutex<ImportTable<Proxy>>,
     handle: OnceLock<Weak<Handle>>,
     reader: OnceLock<AbortHandle>,
@@ -60,6 +67,8 @@ impl Inner {
             closed: AtomicBool::new(false),
             closed_tx: watch::channel(false).0,
             imports: Mutex::new(ImportTable::default()),
+            running: Mutex::new(HashMap::new()),
+            oneway: Mutex::new(HashMap::new()),
             handle: OnceLock::new(),
             reader: OnceLock::new(),
             runtime: tokio::runtime::Handle::current(),
@@ -130,6 +139,49 @@ impl Inner {
             }
             None => tracing::debug!(seq, "reply to a call nobody waits for"),
         }
+    }
+
+    /// Runs an incoming request as its own task, cancellable by the peer.
+    pub(super) fn spawn_request(&self, seq: u64, task: impl Future<Output = ()> + Send + 'static) {
+        // Registered under the lock the task's end also takes, so the entry cannot outlive it.
+        let mut running = self.running.lock();
+        let handle = tokio::spawn(task);
+        running.insert(seq, handle.abort_handle());
+    }
+
+    /// An incoming request ended (or was aborted).
+    pub(super) fn request_done(&self, seq: Option<u64>) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if let Some(seq) = seq {
+            self.running.lock().remove(&seq);
+        }
+    }
+
+    /// The peer no longer wants the answer to `seq`: stop the task running it.
+    pub(super) fn cancel(&self, seq: u64) {
+        let handle = self.running.lock().remove(&seq);
+        match handle {
+            Some(h) => {
+                tracing::debug!(seq, "request cancelled by the peer");
+                h.abort();
+            }
+            None => tracing::trace!(seq, "cancel of a request that is not running"),
+        }
+    }
+
+    /// Queues a one-way call behind the earlier ones to the same object.
+    pub(super) fn enqueue_oneway(&self, target: ObjectId, task: BoxFuture<'static, ()>) {
+        let mut queues = self.oneway.lock();
+        let queue = queues.entry(target).or_insert_with(|| {
+            let (tx, mut rx) = mpsc::unbounded_channel::<BoxFuture<'static, ()>>();
+            tokio::spawn(async move {
+                while let Some(task) = rx.recv().await {
+                    task.await;
+                }
+            });
+            tx
+        });
+        let _ = queue.send(task);
     }
 
     /// The object a request targets: the root, or an exported object.
@@ -205,6 +257,10 @@ impl Inner {
         if let Some(reader) = self.reader.get() {
             reader.abort();
         }
+        for (_, task) in self.running.lock().drain() {
+            task.abort();
+        }
+        self.oneway.lock().clear();
         let freed = self.exports.lock().clear();
         drop(freed);
         self.imports.lock().clear();

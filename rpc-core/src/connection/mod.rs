@@ -25,7 +25,7 @@ use crate::callback::{Callback, CallbackFn};
 use crate::error::{Error, Result};
 use crate::frame::DEFAULT_MAX_FRAME_SIZE;
 use crate::netref::NetRef;
-use crate::protocol::{Hello, Message, ObjectId, Op, Request};
+use crate::protocol::{Hello, Message, ObjectId, Op, Request, FLAG_ONEWAY};
 use crate::service::Service;
 use crate::value::{Value, DEFAULT_MAX_DEPTH};
 
@@ -262,6 +262,7 @@ impl Connection {
     }
 
     /// Sends a request and waits for its reply. `timeout` overrides the connection's default.
+    /// Dropping the future before the reply tells the peer to cancel the request.
     pub(crate) async fn request(
         &self,
         target: ObjectId,
@@ -269,12 +270,25 @@ impl Connection {
         args: Vec<Value>,
         timeout: Option<Option<Duration>>,
     ) -> Result<Value> {
+        let call = self.send_request(target, op, args)?;
+        match timeout.unwrap_or(self.inner().config.call_timeout) {
+            Some(limit) => match tokio::time::timeout(limit, call.wait()).await {
+                Ok(r) => r,
+                Err(_) => Err(Error::Timeout(limit)),
+            },
+            None => call.wait().await,
+        }
+    }
+
+    /// Sends a request now; the returned handle waits for the reply (or cancels it when
+    /// dropped first).
+    pub(crate) fn send_request(&self, target: ObjectId, op: Op, args: Vec<Value>) -> Result<PendingCall> {
         let inner = self.inner();
         let (seq, rx) = inner.pending.lock().register()?;
-        let mut guard = PendingGuard {
-            inner,
+        let call = PendingCall {
+            inner: inner.clone(),
             seq,
-            done: false,
+            rx: Some(rx),
         };
         inner.send(&Message::Request(Request {
             seq,
@@ -283,18 +297,46 @@ impl Connection {
             args,
             flags: 0,
         }))?;
-        let received = match timeout.unwrap_or(inner.config.call_timeout) {
-            Some(limit) => match tokio::time::timeout(limit, rx).await {
-                Ok(r) => r,
-                Err(_) => return Err(Error::Timeout(limit)),
-            },
-            None => rx.await,
-        };
-        guard.done = true;
-        match received {
-            Ok(result) => result,
-            Err(_) => Err(Error::ConnectionClosed(inner.close_reason())),
+        Ok(call)
+    }
+
+    /// Sends requests in one frame; each handle waits for its own reply.
+    pub(crate) fn send_batch(&self, calls: Vec<(ObjectId, Op, Vec<Value>)>) -> Result<Vec<PendingCall>> {
+        let inner = self.inner();
+        let mut pending = Vec::with_capacity(calls.len());
+        let mut requests = Vec::with_capacity(calls.len());
+        for (target, op, args) in calls {
+            let (seq, rx) = inner.pending.lock().register()?;
+            pending.push(PendingCall {
+                inner: inner.clone(),
+                seq,
+                rx: Some(rx),
+            });
+            requests.push(Request {
+                seq,
+                target,
+                op,
+                args,
+                flags: 0,
+            });
         }
+        inner.send(&Message::Batch(requests))?;
+        Ok(pending)
+    }
+
+    /// Sends a one-way request: no reply comes, errors are only logged by the peer.
+    pub(crate) fn send_oneway(&self, target: ObjectId, op: Op, args: Vec<Value>) -> Result<()> {
+        let inner = self.inner();
+        if inner.closed.load(Ordering::Acquire) {
+            return Err(Error::ConnectionClosed(inner.close_reason()));
+        }
+        inner.send(&Message::Request(Request {
+            seq: 0,
+            target,
+            op,
+            args,
+            flags: FLAG_ONEWAY,
+        }))
     }
 
     /// A proxy of ours for `id` was dropped after `count` receipts: tell the owner.
@@ -313,17 +355,36 @@ impl fmt::Debug for Connection {
     }
 }
 
-/// Removes a pending call whose caller stopped waiting (timeout or dropped future).
-struct PendingGuard<'a> {
-    inner: &'a Inner,
+/// A request on its way. Waiting consumes it; dropping it before the reply removes the
+/// pending entry and tells the peer to cancel the request.
+pub(crate) struct PendingCall {
+    inner: Arc<Inner>,
     seq: u64,
-    done: bool,
+    rx: Option<tokio::sync::oneshot::Receiver<Result<Value>>>,
 }
 
-impl Drop for PendingGuard<'_> {
+impl PendingCall {
+    /// Waits for the reply.
+    pub(crate) async fn wait(mut self) -> Result<Value> {
+        let Some(rx) = self.rx.as_mut() else {
+            return Err(Error::ConnectionClosed(self.inner.close_reason()));
+        };
+        let received = rx.await;
+        self.rx = None;
+        match received {
+            Ok(result) => result,
+            Err(_) => Err(Error::ConnectionClosed(self.inner.close_reason())),
+        }
+    }
+}
+
+impl Drop for PendingCall {
     fn drop(&mut self) {
-        if !self.done {
-            self.inner.pending.lock().take(self.seq);
+        if self.rx.is_some() && self.inner.pending.lock().take(self.seq).is_some() {
+            // Nobody will read the answer: let the peer stop working on it.
+            if !self.inner.closed.load(Ordering::Acquire) {
+                let _ = self.inner.send(&Message::Cancel { seq: self.seq });
+            }
         }
     }
 }

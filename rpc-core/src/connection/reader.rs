@@ -90,8 +90,11 @@ fn handle(inner: &Arc<Inner>, msg: Message) -> Result<Option<Stop>> {
                 .release_exports(&refs)
                 .map_err(|e| Error::Protocol(e.to_string()))?;
         }
-        Message::Cancel { seq } => {
-            tracing::debug!(seq, "cancel of a request that is not running");
+        Message::Cancel { seq } => inner.cancel(seq),
+        Message::Batch(requests) => {
+            for req in requests {
+                dispatch::handle_request(inner, req);
+            }
         }
         Message::Close { reason: None } => return Ok(Some(Stop::PeerClosed)),
         Message::Close { reason: Some(reason) } => return Err(Error::PeerClosed(reason)),

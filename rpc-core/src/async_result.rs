@@ -1,0 +1,371 @@
+//! Asynchronous results, RPyC style: `async_(&netref, "method").call(args)` sends the request
+//! at once and returns an [`AsyncResult`] to poll, wait on, attach callbacks to, expire, or
+//! simply `.await`.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+use serde::de::DeserializeOwned;
+use tokio::sync::{oneshot, Notify};
+use tokio::time::Instant;
+
+use crate::args::Args;
+use crate::connection::PendingCall;
+use crate::error::{Error, Result};
+use crate::netref::NetRef;
+use crate::protocol::Op;
+use crate::value::{from_value, Value};
+
+/// Wraps a method of a remote object so that calls return at once with an [`AsyncResult`]
+/// (RPyC's `async_(conn.root.method)`).
+pub fn async_(netref: &NetRef, method: &str) -> AsyncMethod {
+    AsyncMethod {
+        netref: netref.clone(),
+        op: Some(method.to_owned()),
+        expiry: None,
+    }
+}
+
+/// Like [`async_`], for a callable object (a callback) itself.
+pub fn async_callable(netref: &NetRef) -> AsyncMethod {
+    AsyncMethod {
+        netref: netref.clone(),
+        op: None,
+        expiry: None,
+    }
+}
+
+/// A reference whose every call returns an [`AsyncResult`] that expires after `expiry`
+/// (RPyC's `timed`).
+pub fn timed(netref: &NetRef, expiry: Duration) -> Timed {
+    Timed {
+        netref: netref.clone(),
+        expiry,
+    }
+}
+
+/// A remote method whose calls return [`AsyncResult`]s.
+#[derive(Clone, Debug)]
+pub struct AsyncMethod {
+    netref: NetRef,
+    op: Option<String>,
+    expiry: Option<Duration>,
+}
+
+impl AsyncMethod {
+    /// Every result of this method expires after `expiry`.
+    pub fn with_expiry(mut self, expiry: Option<Duration>) -> Self {
+        self.expiry = expiry;
+        self
+    }
+
+    /// Sends the call now and returns its result handle. Fails at once only if the call cannot
+    /// be sent (arguments not encodable, connection closed).
+    pub fn call(&self, args: impl Args) -> Result<AsyncResult> {
+        let args = args
+            .into_args()
+            .map_err(|e| Error::Encode(format!("argument: {e}")))?;
+        let op = match &self.op {
+            Some(m) => Op::Call(m.clone()),
+            None => Op::CallSelf,
+        };
+        let call = self
+            .netref
+            .connection()
+            .send_request(self.netref.id(), op, args)?;
+        Ok(AsyncResult::start(call, self.expiry))
+    }
+}
+
+/// A reference whose every call returns an expiring [`AsyncResult`]; see [`timed`].
+#[derive(Clone, Debug)]
+pub struct Timed {
+    netref: NetRef,
+    expiry: Duration,
+}
+
+impl Timed {
+    /// Calls `method` asynchronously; the result expires after the configured time.
+    pub fn call(&self, method: &str, args: impl Args) -> Result<AsyncResult> {
+        async_(&self.netref, method)
+            .with_expiry(Some(self.expiry))
+            .call(args)
+    }
+}
+
+/// How a call ended.
+#[derive(Clone)]
+enum Done {
+    Value(Value),
+    Error(Error),
+    Expired,
+}
+
+/// What `add_callback` keeps until the result settles.
+type ArrivalCallback = Box<dyn FnOnce(&AsyncResult) + Send>;
+
+struct State {
+    done: Option<Done>,
+    expiry: Option<Instant>,
+    callbacks: Vec<ArrivalCallback>,
+    wakers: Vec<Waker>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Wakes threads blocked in `wait_blocking`.
+    arrived: Condvar,
+    /// Tells the driver task the expiry changed.
+    expiry_changed: Notify,
+}
+
+/// Ends the driver when the last handle goes: the request is detached, its reply dropped.
+struct Detach {
+    shared: Arc<Shared>,
+    _stop: oneshot::Sender<()>,
+}
+
+/// The result of an asynchronous call: pending, then a value, an error, or expired.
+///
+/// Clones share one result. It is also a `Future` of `Result<T>`. Dropping every clone before
+/// the reply detaches the request: it still runs on the peer, and its reply is discarded.
+pub struct AsyncResult<T = Value> {
+    handle: Arc<Detach>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for AsyncResult<T> {
+    fn clone(&self) -> Self {
+        AsyncResult {
+            handle: self.handle.clone(),
+            _type: PhantomData,
+        }
+    }
+}
+
+impl AsyncResult {
+    fn start(call: PendingCall, expiry: Option<Duration>) -> AsyncResult {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                done: None,
+                expiry: expiry.map(|d| Instant::now() + d),
+                callbacks: Vec::new(),
+                wakers: Vec::new(),
+            }),
+            arrived: Condvar::new(),
+            expiry_changed: Notify::new(),
+        });
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let handle = Arc::new(Detach {
+            shared: shared.clone(),
+            _stop: stop_tx,
+        });
+        tokio::spawn(drive(call, Arc::downgrade(&handle), shared, stop_rx));
+        AsyncResult {
+            handle,
+            _type: PhantomData,
+        }
+    }
+
+    /// The same result, decoded as `T`.
+    pub fn typed<T: DeserializeOwned>(self) -> AsyncResult<T> {
+        AsyncResult {
+            handle: self.handle,
+            _type: PhantomData,
+        }
+    }
+}
+
+/// Waits for the reply or the expiry, whichever comes first, then settles the result.
+async fn drive(
+    call: PendingCall,
+    handle: std::sync::Weak<Detach>,
+    shared: Arc<Shared>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let reply = call.wait();
+    tokio::pin!(reply);
+    let done = loop {
+        let expiry = shared.state.lock().expiry;
+        let changed = shared.expiry_changed.notified();
+        let sleep = async {
+            match expiry {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = &mut reply => break match r {
+                Ok(v) => Done::Value(v),
+                Err(e) => Done::Error(e),
+            },
+            _ = sleep => break Done::Expired,
+            _ = changed => continue,
+            // Every handle is gone: detach (the reply, if it comes, is dropped).
+            _ = &mut stop => return,
+        }
+    };
+    // Dropping `reply` here (on expiry) removes the pending entry: a late reply is discarded.
+    let (callbacks, wakers) = {
+        let mut state = shared.state.lock();
+        state.done = Some(done);
+        (
+            std::mem::take(&mut state.callbacks),
+            std::mem::take(&mut state.wakers),
+        )
+    };
+    shared.arrived.notify_all();
+    for w in wakers {
+        w.wake();
+    }
+    if let Some(handle) = handle.upgrade() {
+        let result = AsyncResult {
+            handle,
+            _type: PhantomData,
+        };
+        for cb in callbacks {
+            cb(&result);
+        }
+    }
+}
+
+impl<T> AsyncResult<T> {
+    fn shared(&self) -> &Shared {
+        &self.handle.shared
+    }
+
+    /// True once the reply (a value or an error) has arrived. Never blocks.
+    pub fn ready(&self) -> bool {
+        matches!(
+            self.shared().state.lock().done,
+            Some(Done::Value(_) | Done::Error(_))
+        )
+    }
+
+    /// The error, if the reply was one (or the result expired). Never blocks.
+    pub fn error(&self) -> Option<Error> {
+        match &self.shared().state.lock().done {
+            Some(Done::Error(e)) => Some(e.clone()),
+            Some(Done::Expired) => Some(Error::Expired),
+            _ => None,
+        }
+    }
+
+    /// True if the result expired before the reply arrived. Never blocks.
+    pub fn expired(&self) -> bool {
+        matches!(self.shared().state.lock().done, Some(Done::Expired))
+    }
+
+    /// Sets (or with `None` removes) the expiry, counted from now. Has no effect once settled.
+    pub fn set_expiry(&self, expiry: Option<Duration>) {
+        self.shared().state.lock().expiry = expiry.map(|d| Instant::now() + d);
+        self.shared().expiry_changed.notify_one();
+    }
+
+    /// Runs `f` once the result is settled (at once, on this thread, if it already is).
+    /// Callbacks run on a runtime task: keep them short, or hand work to your own thread.
+    pub fn add_callback(&self, f: impl FnOnce(&AsyncResult) + Send + 'static) {
+        let mut state = self.shared().state.lock();
+        if state.done.is_none() {
+            state.callbacks.push(Box::new(f));
+            return;
+        }
+        drop(state);
+        f(&AsyncResult {
+            handle: self.handle.clone(),
+            _type: PhantomData,
+        });
+    }
+}
+
+impl<T: DeserializeOwned> AsyncResult<T> {
+    /// The value or error if settled, `None` while pending. Never blocks.
+    pub fn value(&self) -> Option<Result<T>> {
+        self.shared().state.lock().done.clone().map(decode)
+    }
+
+    /// Waits for the result.
+    pub async fn wait(&self) -> Result<T> {
+        self.clone().await
+    }
+
+    /// Waits for the result at most `limit`; `None` if it is still pending then.
+    pub async fn wait_timeout(&self, limit: Duration) -> Option<Result<T>> {
+        tokio::time::timeout(limit, self.wait()).await.ok()
+    }
+
+    /// Blocks this thread until the result is settled. For code outside the async runtime
+    /// (never call it on a runtime thread).
+    pub fn wait_blocking(&self) -> Result<T> {
+        let mut state = self.shared().state.lock();
+        loop {
+            if let Some(done) = state.done.clone() {
+                return decode(done);
+            }
+            self.shared().arrived.wait(&mut state);
+        }
+    }
+
+    /// Like [`wait_blocking`](AsyncResult::wait_blocking), giving up after `limit`.
+    pub fn wait_timeout_blocking(&self, limit: Duration) -> Option<Result<T>> {
+        let deadline = std::time::Instant::now() + limit;
+        let mut state = self.shared().state.lock();
+        loop {
+            if let Some(done) = state.done.clone() {
+                return Some(decode(done));
+            }
+            if self.shared().arrived.wait_until(&mut state, deadline).timed_out() {
+                return state.done.clone().map(decode);
+            }
+        }
+    }
+}
+
+fn decode<T: DeserializeOwned>(done: Done) -> Result<T> {
+    match done {
+        Done::Value(v) => from_value(v).map_err(|e| Error::Decode(format!("the asynchronous result: {e}"))),
+        Done::Error(e) => Err(e),
+        Done::Expired => Err(Error::Expired),
+    }
+}
+
+impl<T: DeserializeOwned> Future for AsyncResult<T> {
+    type Output = Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        let mut state = self.shared().state.lock();
+        match state.done.clone() {
+            Some(done) => Poll::Ready(decode(done)),
+            None => {
+                if !state.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                    state.wakers.push(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T> fmt::Display for AsyncResult<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match &self.shared().state.lock().done {
+            None => "pending",
+            Some(Done::Value(_)) => "ready",
+            Some(Done::Error(_)) => "error",
+            Some(Done::Expired) => "expired",
+        };
+        write!(f, "<AsyncResult {text}>")
+    }
+}
+
+impl<T> fmt::Debug for AsyncResult<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}

@@ -1,0 +1,328 @@
+//! Asynchronous results, cancellation, one-way and batched calls.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rpc::core::protocol::{Message, Op, ROOT_ID};
+use rpc::{
+    async_, service, timed, AsyncResult, Batch, ConnectionConfig, Error, RemoteErrorKind, VoidService,
+};
+use tokio::io::AsyncWriteExt;
+
+use crate::bad_input::{frame_of, hand_driven, read_message};
+use crate::harness::{void_pair, Transport, TRANSPORTS};
+
+#[tokio::test(start_paused = true)]
+async fn an_async_result_is_pending_then_ready() {
+    let p = void_pair(Transport::Memory).await;
+    let slow = async_(&p.client.root(), "slow");
+    let res = slow.call((2_000,)).expect("sent");
+    assert!(!res.ready() && !res.expired() && res.error().is_none());
+    assert!(res.value().is_none());
+    assert_eq!(res.to_string(), "<AsyncResult pending>");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    res.add_callback(move |r| {
+        let _ = tx.send((r.ready(), r.error().is_none(), r.to_string()));
+    });
+    assert_eq!(
+        rx.await.expect("callback ran"),
+        (true, true, "<AsyncResult ready>".to_owned())
+    );
+    let typed: AsyncResult<String> = res.clone().typed();
+    assert_eq!(typed.value().expect("settled").expect("ok"), "slept 2000");
+    assert_eq!(typed.wait().await.expect("ok"), "slept 2000");
+    assert_eq!(typed.await.expect("a future too"), "slept 2000");
+    // A callback added after arrival runs at once.
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    res.add_callback(move |_| {
+        r.fetch_add(1, Ordering::SeqCst);
+    });
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn errors_and_expiry() {
+    let p = void_pair(Transport::Memory).await;
+    let root = p.client.root();
+    let failed = async_(&root, "fail").call(()).expect("sent");
+    let e = failed.wait().await.expect_err("fails");
+    assert!(
+        matches!(e, Error::Remote(ref r) if r.kind == RemoteErrorKind::Application),
+        "{e:?}"
+    );
+    assert!(failed.ready() && failed.error().is_some());
+    assert_eq!(failed.to_string(), "<AsyncResult error>");
+
+    let res = async_(&root, "slow").call((10_000,)).expect("sent");
+    res.set_expiry(Some(Duration::from_millis(500)));
+    let e = res.wait().await.expect_err("expires");
+    assert!(matches!(e, Error::Expired), "{e:?}");
+    assert!(res.expired() && !res.ready());
+    assert_eq!(res.to_string(), "<AsyncResult expired>");
+    // The late reply is dropped without a trace.
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert!(res.expired());
+    assert_eq!(p.client.stats().pending_calls, 0);
+
+    // `set_expiry(None)` removes an expiry; `timed` sets one for every call.
+    let res = async_(&root, "slow")
+        .with_expiry(Some(Duration::from_millis(10)))
+        .call((100,))
+        .expect("sent");
+    res.set_expiry(None);
+    assert_eq!(res.typed::<String>().await.expect("no expiry"), "slept 100");
+    let t = timed(&root, Duration::from_millis(50));
+    assert!(matches!(
+        t.call("slow", (1_000,)).expect("sent").wait().await,
+        Err(Error::Expired)
+    ));
+    assert_eq!(
+        t.call("slow", (10,))
+            .expect("sent")
+            .typed::<String>()
+            .await
+            .expect("in time"),
+        "slept 10"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_concurrent_async_results_all_resolve() {
+    for t in TRANSPORTS {
+        let p = void_pair(t).await;
+        let test = async_(&p.client.root(), "test");
+        let results: Vec<AsyncResult<i64>> = (0..10_000i64)
+            .map(|i| test.call((i,)).expect("sent").typed())
+            .collect();
+        for (i, r) in results.into_iter().enumerate() {
+            assert_eq!(r.await.expect("resolved"), i as i64 + 1, "{t:?}");
+        }
+        assert_eq!(p.client.stats().pending_calls, 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_async_result_leaves_no_entry() {
+    let (client, server) = rpc::memory_pair(VoidService, crate::harness::TestService::default())
+        .await
+        .expect("pair");
+    let res = async_(&client.root(), "slow").call((50,)).expect("sent");
+    assert_eq!(client.stats().pending_calls, 1);
+    drop(res);
+    for _ in 0..500 {
+        if client.stats().pending_calls == 0 && server.stats().running_requests == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(client.stats().pending_calls, 0);
+    assert_eq!(
+        server.stats().running_requests,
+        0,
+        "the detached call ran to its end"
+    );
+    assert_eq!(client.root().call::<i64>("test", (1,)).await.expect("alive"), 2);
+}
+
+/// Counts how many of its calls were dropped (cancelled) before finishing.
+#[derive(Default)]
+struct Cancellable {
+    dropped: Arc<AtomicUsize>,
+    log: Arc<Mutex<Vec<u32>>>,
+}
+
+struct CountDrop(Arc<AtomicUsize>);
+
+impl Drop for CountDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[service]
+impl Cancellable {
+    async fn exposed_forever(&self) {
+        let _guard = CountDrop(self.dropped.clone());
+        futures::future::pending::<()>().await
+    }
+
+    /// Appends to the log after a delay that makes later calls finish first if they could.
+    #[oneway]
+    async fn exposed_record(&self, n: u32) {
+        tokio::time::sleep(Duration::from_micros(u64::from(100 - n % 100))).await;
+        self.log.lock().push(n);
+    }
+
+    #[oneway]
+    fn exposed_record_sync(&self, n: u32) {
+        self.log.lock().push(n);
+    }
+
+    fn exposed_log(&self) -> Vec<u32> {
+        self.log.lock().clone()
+    }
+
+    fn exposed_fail(&self) -> Result<(), std::io::Error> {
+        Err(std::io::Error::other("nope"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_pending_call_cancels_it_on_the_server() {
+    for t in TRANSPORTS {
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let service = Cancellable {
+            dropped: dropped.clone(),
+            ..Default::default()
+        };
+        let p = crate::harness::pair_with(t, VoidService, service, ConnectionConfig::default()).await;
+        let root = p.client.root();
+        let call = tokio::spawn(async move { root.call::<()>("forever", ()).await });
+        while p.client.stats().pending_calls == 0 {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        call.abort();
+        for _ in 0..500 {
+            if dropped.load(Ordering::SeqCst) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert_eq!(
+            dropped.load(Ordering::SeqCst),
+            1,
+            "{t:?}: the server aborted the method"
+        );
+        assert_eq!(p.client.stats().pending_calls, 0);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_call_is_cancelled_too() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let service = Cancellable {
+        dropped: dropped.clone(),
+        ..Default::default()
+    };
+    let (client, server) = rpc::memory_pair(VoidService, service).await.expect("pair");
+    let e = client
+        .root()
+        .with_timeout(Some(Duration::from_secs(1)))
+        .call::<()>("forever", ())
+        .await;
+    assert!(matches!(e, Err(Error::Timeout(_))), "{e:?}");
+    for _ in 0..100 {
+        if dropped.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+    assert_eq!(server.stats().running_requests, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_way_calls_run_in_send_order_and_send_no_reply() {
+    for t in TRANSPORTS {
+        let p = crate::harness::pair_with(
+            t,
+            VoidService,
+            Cancellable::default(),
+            ConnectionConfig::default(),
+        )
+        .await;
+        let root = p.client.root();
+        let typed = CancellableClient::new(root.clone());
+        for n in 0..200u32 {
+            if n % 2 == 0 {
+                root.call_oneway("record", (n,)).expect("queued");
+            } else {
+                typed.record(n).expect("queued");
+            }
+        }
+        // A one-way failure is only logged on the server; nothing comes back.
+        root.call_oneway("fail", ()).expect("queued");
+        root.call_oneway("no_such_method", ()).expect("queued");
+        let mut log = Vec::new();
+        for _ in 0..500 {
+            log = root.call::<Vec<u32>>("log", ()).await.expect("log");
+            if log.len() == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert_eq!(log, (0..200).collect::<Vec<_>>(), "{t:?}");
+        assert_eq!(p.client.stats().pending_calls, 0);
+        // A plain call of a #[oneway] method is acknowledged at once.
+        root.call::<()>("record_sync", (7u32,))
+            .await
+            .expect("acknowledged");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_calls_return_in_order_with_per_call_errors() {
+    for t in TRANSPORTS {
+        let p = void_pair(t).await;
+        let root = p.client.root();
+        let mut batch = Batch::new(&p.client);
+        for i in 0..100i64 {
+            if i == 50 {
+                batch.call(&root, "fail", ());
+            } else {
+                batch.call(&root, "test", (i,));
+            }
+        }
+        assert_eq!(batch.len(), 100);
+        let results = batch.send().await.expect("sent");
+        assert_eq!(results.len(), 100);
+        for i in 0..100i64 {
+            if i == 50 {
+                assert!(matches!(results.get::<()>(50), Err(Error::Remote(_))), "{t:?}");
+            } else {
+                assert_eq!(results.get::<i64>(i as usize).expect("ok"), i + 1);
+            }
+        }
+        assert!(results.get::<i64>(100).is_err());
+    }
+}
+
+#[tokio::test]
+async fn a_batch_travels_in_one_frame() {
+    // `conn` is a real connection; the raw side sees exactly what it sends.
+    let (conn, mut raw) = hand_driven(ConnectionConfig::default()).await;
+    let root = conn.root();
+    let mut batch = Batch::new(&conn);
+    batch
+        .call(&root, "a", (1,))
+        .call(&root, "b", ())
+        .call(&root, "c", ("x",));
+    let sending = tokio::spawn(batch.send());
+    let Message::Batch(requests) = read_message(&mut raw).await else {
+        panic!("expected one batch frame")
+    };
+    let ops: Vec<_> = requests.iter().map(|r| (r.target, r.op.clone())).collect();
+    assert_eq!(
+        ops,
+        vec![
+            (ROOT_ID, Op::Call("a".into())),
+            (ROOT_ID, Op::Call("b".into())),
+            (ROOT_ID, Op::Call("c".into()))
+        ]
+    );
+    // Answer out of order; the results still come back in call order.
+    for (i, r) in requests.iter().enumerate().rev() {
+        let reply = Message::Reply {
+            seq: r.seq,
+            value: rpc::Value::Int(i as i64),
+        };
+        raw.write_all(&frame_of(&reply)).await.expect("reply");
+    }
+    let results = sending.await.expect("task").expect("sent");
+    let got: Vec<i64> = (0..3).map(|i| results.get(i).expect("ok")).collect();
+    assert_eq!(got, vec![0, 1, 2]);
+}
