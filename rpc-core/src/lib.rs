@@ -37,6 +37,7 @@ extern crate self as rpc_core;
 mod args;
 mod async_result;
 mod batch;
+pub mod blocking;
 pub mod callback;
 mod connection;
 mod error;
@@ -65,6 +66,7 @@ pub use reply::{FromReply, IntoReply};
 pub use rpc_macros::service;
 pub use service::{AsAny, AttributeInfo, CallResult, Description, MethodInfo, Outcome, Service, VoidService};
 pub use transport::{
-    connect, connect_stream, connect_tcp, connect_with_service, memory_pair, memory_pair_with,
+    connect, connect_stream, connect_subproc, connect_tcp, connect_with_service, memory_pair,
+    memory_pair_with, serve_stdio,
 };
 pub use value::{from_value, to_value, Object, ObjectRef, Value};

@@ -3,6 +3,7 @@
 
 mod async_results;
 mod bad_input;
+mod blocking;
 mod callbacks;
 mod calls;
 mod concurrency;

@@ -245,6 +245,11 @@ impl Connection {
         self.closed().await;
     }
 
+    /// A signal that turns `true` when the connection closes, without keeping it open.
+    pub(crate) fn closed_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner().closed_tx.subscribe()
+    }
+
     /// Waits until the connection is closed.
     pub async fn closed(&self) {
         let mut rx = self.inner().closed_tx.subscribe();

@@ -4,6 +4,7 @@
 //! domain sockets and an in-memory pair are built in.
 
 mod memory;
+mod subproc;
 mod tcp;
 #[cfg(unix)]
 mod unix;
@@ -17,6 +18,7 @@ use crate::error::Result;
 use crate::service::Service;
 
 pub use memory::{memory_pair, memory_pair_with};
+pub use subproc::{connect_subproc, serve_stdio};
 pub use tcp::{connect, connect_tcp, connect_with_service, tcp_connection};
 #[cfg(unix)]
 pub use unix::{connect_unix, unix_connection};

@@ -1,0 +1,254 @@
+//! The blocking facade: the framework without async code, for scripts, tests and GUI programs.
+//!
+//! A background runtime (two worker threads) carries the connections and serves incoming
+//! requests and callbacks at once, with no polling interval. Calls block the calling thread
+//! until their reply arrives; [`NetRef::async_`] returns an [`AsyncResult`] at once instead. A
+//! [`Dispatcher`] delivers callbacks to a thread of your choice, such as a GUI's main thread.
+//!
+//! ```
+//! use rpc_core::{blocking, service};
+//!
+//! struct Calc;
+//!
+//! #[service]
+//! impl Calc {
+//!     fn exposed_add(&self, a: i64, b: i64) -> i64 {
+//!         a + b
+//!     }
+//! }
+//!
+//! # fn main() -> rpc_core::Result<()> {
+//! let (client, _server) = blocking::memory_pair(rpc_core::VoidService, Calc)?;
+//! let sum: i64 = client.root().call("add", (2, 3))?;
+//! assert_eq!(sum, 5);
+//! # Ok(())
+//! # }
+//! ```
+
+mod dispatcher;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::args::Args;
+use crate::async_result::{async_, AsyncResult};
+use crate::callback::{Callback, CallbackFn};
+use crate::connection::{ConnectionConfig, ConnectionStats};
+use crate::error::Result;
+use crate::service::{Description, Service, VoidService};
+
+pub use dispatcher::Dispatcher;
+
+/// The runtime behind blocking connections; it stops when the last connection using it goes.
+struct Background {
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Background {
+    fn new() -> Result<Arc<Background>> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("rpc-blocking")
+            .enable_all()
+            .build()?;
+        Ok(Arc::new(Background {
+            runtime: Some(runtime),
+        }))
+    }
+
+    fn handle(&self) -> &tokio::runtime::Handle {
+        match &self.runtime {
+            Some(rt) => rt.handle(),
+            None => unreachable!("the runtime lives as long as its owner"),
+        }
+    }
+
+    fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
+        self.handle().block_on(fut)
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// A connection used from ordinary (non-async) code. Cheap to clone.
+#[derive(Clone)]
+pub struct Connection {
+    conn: crate::Connection,
+    bg: Arc<Background>,
+}
+
+/// Connects to `host:port` over TCP; this side exposes nothing.
+pub fn connect(host: &str, port: u16) -> Result<Connection> {
+    connect_with(host, port, Arc::new(VoidService), ConnectionConfig::default())
+}
+
+/// Connects to `host:port` over TCP, serving `service` to the peer.
+pub fn connect_with_service<S: Service>(host: &str, port: u16, service: S) -> Result<Connection> {
+    connect_with(host, port, Arc::new(service), ConnectionConfig::default())
+}
+
+/// Connects over TCP with a shared service and explicit settings.
+pub fn connect_with(
+    host: &str,
+    port: u16,
+    service: Arc<dyn Service>,
+    config: ConnectionConfig,
+) -> Result<Connection> {
+    let bg = Background::new()?;
+    let conn = bg.block_on(crate::transport::connect_tcp(host, port, service, config))?;
+    Ok(Connection { conn, bg })
+}
+
+/// Starts `command` and talks to it over its stdin and stdout (see
+/// [`connect_subproc`](crate::connect_subproc)).
+pub fn connect_subproc(command: std::process::Command, service: Arc<dyn Service>) -> Result<Connection> {
+    let bg = Background::new()?;
+    let conn = bg.block_on(async {
+        crate::transport::connect_subproc(
+            tokio::process::Command::from(command),
+            service,
+            ConnectionConfig::default(),
+        )
+        .await
+    })?;
+    Ok(Connection { conn, bg })
+}
+
+/// Two connected peers in this process, for tests and examples.
+pub fn memory_pair<A: Service, B: Service>(a: A, b: B) -> Result<(Connection, Connection)> {
+    let bg = Background::new()?;
+    let (x, y) = bg.block_on(crate::transport::memory_pair(a, b))?;
+    Ok((
+        Connection {
+            conn: x,
+            bg: bg.clone(),
+        },
+        Connection { conn: y, bg },
+    ))
+}
+
+impl Connection {
+    /// The peer's root object.
+    pub fn root(&self) -> NetRef {
+        NetRef {
+            inner: self.conn.root(),
+            bg: self.bg.clone(),
+        }
+    }
+
+    /// Makes a closure callable by the peer; it runs on the background runtime as soon as the
+    /// peer calls it. To run it on a thread of your own, use [`Dispatcher::callback`].
+    pub fn callback<F, M>(&self, f: F) -> Callback
+    where
+        F: CallbackFn<M>,
+    {
+        Callback::new(f)
+    }
+
+    /// The async connection underneath.
+    pub fn as_async(&self) -> &crate::Connection {
+        &self.conn
+    }
+
+    /// The name of the peer's root service.
+    pub fn peer_service_name(&self) -> &str {
+        self.conn.peer_service_name()
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> ConnectionStats {
+        self.conn.stats()
+    }
+
+    /// True once the connection is closed.
+    pub fn is_closed(&self) -> bool {
+        self.conn.is_closed()
+    }
+
+    /// Closes the connection.
+    pub fn close(&self) {
+        self.bg.block_on(self.conn.close());
+    }
+}
+
+/// A reference to a remote object, used from ordinary (non-async) code.
+#[derive(Clone)]
+pub struct NetRef {
+    inner: crate::NetRef,
+    bg: Arc<Background>,
+}
+
+impl NetRef {
+    /// Calls `method` and blocks until the result arrives.
+    pub fn call<R: DeserializeOwned>(&self, method: &str, args: impl Args) -> Result<R> {
+        self.bg.block_on(self.inner.call(method, args))
+    }
+
+    /// Reads an attribute.
+    pub fn getattr<R: DeserializeOwned>(&self, name: &str) -> Result<R> {
+        self.bg.block_on(self.inner.getattr(name))
+    }
+
+    /// Writes an attribute.
+    pub fn setattr(&self, name: &str, value: impl Serialize) -> Result<()> {
+        self.bg.block_on(self.inner.setattr(name, value))
+    }
+
+    /// Calls `method` one-way: returns at once, no reply.
+    pub fn call_oneway(&self, method: &str, args: impl Args) -> Result<()> {
+        self.inner.call_oneway(method, args)
+    }
+
+    /// Calls `method` without waiting: the request is sent now, the result arrives later.
+    /// Block on it with [`AsyncResult::wait_blocking`], poll it, or attach a callback (with
+    /// [`Dispatcher::deliver`] to run it on your thread).
+    pub fn async_(&self, method: &str, args: impl Args) -> Result<AsyncResult> {
+        let _guard = self.bg.handle().enter();
+        async_(&self.inner, method).call(args)
+    }
+
+    /// Like [`async_`](NetRef::async_), with an expiry.
+    pub fn async_with_expiry(&self, method: &str, args: impl Args, expiry: Duration) -> Result<AsyncResult> {
+        let _guard = self.bg.handle().enter();
+        async_(&self.inner, method).with_expiry(Some(expiry)).call(args)
+    }
+
+    /// Lists the exposed methods and attributes.
+    pub fn describe(&self) -> Result<Description> {
+        self.bg.block_on(self.inner.describe())
+    }
+
+    /// The async reference underneath.
+    pub fn as_async(&self) -> &crate::NetRef {
+        &self.inner
+    }
+
+    /// Wraps an async reference received from the peer (e.g. a call's result).
+    pub fn from_async(&self, inner: crate::NetRef) -> NetRef {
+        NetRef {
+            inner,
+            bg: self.bg.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for NetRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.conn.fmt(f)
+    }
+}

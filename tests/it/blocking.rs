@@ -1,0 +1,175 @@
+//! The blocking facade, the dispatcher, and the child-process transport.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use rpc::blocking::{self, Dispatcher};
+use rpc::{service, Callback, ConnectionConfig, Error};
+
+use crate::harness::{ClientService, TestService};
+
+/// Starts a TestService server on its own runtime thread; returns its port and a stopper.
+fn server_thread() -> (u16, rpc::server::ShutdownHandle, std::thread::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async move {
+            let bound = rpc::server::Server::new(TestService::default)
+                .bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let port = bound.local_addr().expect("addr").port();
+            tx.send((port, bound.shutdown_handle())).expect("report");
+            bound.serve().await.expect("serve");
+        });
+    });
+    let (port, stop) = rx.recv().expect("server started");
+    (port, stop, thread)
+}
+
+#[test]
+fn blocking_calls_attributes_and_async_results() {
+    let (port, stop, thread) = server_thread();
+    let conn = blocking::connect_with_service("127.0.0.1", port, ClientService).expect("connect");
+    let root = conn.root();
+    assert_eq!(root.call::<i64>("test", (11,)).expect("call"), 12);
+    assert_eq!(root.getattr::<i64>("the_real_answer_though").expect("attr"), 43);
+    root.setattr("volume", 3u8).expect("set");
+    assert_eq!(root.getattr::<u8>("volume").expect("get"), 3);
+    // The server calls our service back while we block: served in the background at once.
+    assert_eq!(root.call::<i64>("ask_back", (21,)).expect("callback"), 42);
+    let res = root.async_("slow", (50,)).expect("sent");
+    assert!(!res.ready());
+    assert_eq!(res.typed::<String>().wait_blocking().expect("value"), "slept 50");
+    let res = root
+        .async_with_expiry("slow", (10_000,), Duration::from_millis(50))
+        .expect("sent");
+    assert!(matches!(res.wait_blocking(), Err(Error::Expired)));
+    let e = root.call::<String>("get_question", ()).expect_err("not exposed");
+    assert!(e.to_string().contains("not exposed"), "{e}");
+    conn.close();
+    assert!(conn.is_closed());
+    stop.shutdown();
+    thread.join().expect("server thread");
+}
+
+/// A server that calls the callback it is given.
+struct Caller;
+
+#[service]
+impl Caller {
+    async fn exposed_call_it(&self, f: Callback, x: i64) -> Result<i64, Error> {
+        f.call((x,)).await
+    }
+}
+
+#[test]
+fn callbacks_can_be_delivered_to_a_chosen_thread() {
+    let (client, _server) = blocking::memory_pair(rpc::VoidService, Caller).expect("pair");
+    let root = client.root();
+    // A plain callback runs on the background runtime.
+    let plain = client.callback(|x: i64| x + 1);
+    assert_eq!(root.call::<i64>("call_it", (plain, 1)).expect("plain"), 2);
+
+    // A dispatcher callback runs on the thread that drains the dispatcher: this one.
+    let dispatcher = Dispatcher::new();
+    let me = std::thread::current().id();
+    let ran_here = Arc::new(AtomicUsize::new(0));
+    let counter = ran_here.clone();
+    let on_ui = dispatcher.callback(move |x: i64| {
+        if std::thread::current().id() == me {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+        x * 10
+    });
+    let pending = root.async_("call_it", (on_ui, 4)).expect("sent");
+    let (tx, rx) = mpsc::channel();
+    pending.add_callback(dispatcher.deliver(move |r| {
+        let _ = tx.send((std::thread::current().id(), r.value()));
+    }));
+    let mut delivered = None;
+    for _ in 0..500 {
+        dispatcher.run_for(Duration::from_millis(10));
+        if let Ok(d) = rx.try_recv() {
+            delivered = Some(d);
+            break;
+        }
+    }
+    let (thread, value) = delivered.expect("delivered within the bound");
+    assert_eq!(thread, me, "the arrival callback ran on this thread");
+    assert!(matches!(value, Some(Ok(rpc::Value::Int(40)))), "{value:?}");
+    assert_eq!(
+        ran_here.load(Ordering::SeqCst),
+        1,
+        "the peer's callback ran on this thread"
+    );
+}
+
+/// Through `cat`, a connection talks to itself: our requests come back as requests to our own
+/// service, and our replies come back as replies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_process_carries_a_connection() {
+    let cat = tokio::process::Command::new("cat");
+    let conn = rpc::connect_subproc(cat, Arc::new(TestService::default()), ConnectionConfig::default())
+        .await
+        .expect("spawn");
+    assert_eq!(conn.peer_service_name(), "TEST");
+    assert_eq!(
+        conn.root()
+            .call::<i64>("test", (1,))
+            .await
+            .expect("round trip through cat"),
+        2
+    );
+    let data = vec![9u8; 1 << 20];
+    assert_eq!(
+        conn.root()
+            .call::<usize>("len", (data,))
+            .await
+            .expect("1 MiB through a pipe"),
+        1 << 20
+    );
+    conn.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_that_exits_fails_pending_calls_and_closing_ends_the_child() {
+    let mut short_lived = tokio::process::Command::new("timeout");
+    short_lived.args(["1", "cat"]);
+    let conn = rpc::connect_subproc(
+        short_lived,
+        Arc::new(TestService::default()),
+        ConnectionConfig::default(),
+    )
+    .await
+    .expect("spawn");
+    let e = tokio::time::timeout(Duration::from_secs(10), conn.root().call::<()>("forever", ()))
+        .await
+        .expect("failed promptly once the child was gone")
+        .expect_err("the child exited");
+    assert!(e.is_connection_closed(), "{e:?}");
+
+    let marker = std::env::temp_dir().join(format!("rpc-subproc-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let mut sh = tokio::process::Command::new("sh");
+    sh.arg("-c").arg(format!("cat; touch '{}'", marker.display()));
+    let conn = rpc::connect_subproc(sh, Arc::new(TestService::default()), ConnectionConfig::default())
+        .await
+        .expect("spawn");
+    assert_eq!(conn.root().call::<i64>("test", (1,)).await.expect("call"), 2);
+    conn.close().await;
+    let mut ended = false;
+    for _ in 0..500 {
+        if marker.exists() {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = std::fs::remove_file(&marker);
+    assert!(
+        ended,
+        "closing the connection ended the child's input, and it finished"
+    );
+}
