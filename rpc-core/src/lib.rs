@@ -60,6 +60,7 @@ pub use batch::{Batch, BatchResults};
 pub use callback::Callback;
 pub use connection::{Connection, ConnectionConfig, ConnectionStats};
 pub use error::{Error, RemoteError, RemoteErrorKind, Result};
+pub use events::{Event, Property, PropertyReplica, Signal, SignalReplica, Subscription};
 pub use iter::RemoteIter;
 pub use netref::NetRef;
 pub use reply::{FromReply, IntoReply};

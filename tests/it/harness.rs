@@ -226,3 +226,15 @@ pub async fn void_pair(transport: Transport) -> Pair {
     )
     .await
 }
+
+/// Polls `done` until it holds, for at most about 5 s; releases and other background effects
+/// arrive asynchronously.
+pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..2_500 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("{what} did not happen within 5 s");
+}

@@ -1,1 +1,0 @@
-//! Replicated properties and signals (in progress).
