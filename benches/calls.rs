@@ -14,6 +14,14 @@
 //! * NetRef churn: per iteration `open()` returns a fresh object by reference, one method is
 //!   called on it, and it is dropped (a batched `Release`); the raw side makes 2 round trips. At
 //!   the end the server's export table must be empty again.
+//! * One-way calls: N `tick()` calls sent with `call_oneway` in a plain loop, the same loop
+//!   yielding every 256 calls, and N calls through the typed client of a `#[oneway]` method;
+//!   the server counts them and a final normal `take_ticks()` call must return N. The raw side
+//!   streams 10 N frames of the same size to a server that counts them, then makes one
+//!   ping-pong.
+//! * Batched calls: `rpc::Batch`es of 100 `null()` calls (one frame each), 1 and 4 batches in
+//!   flight; the raw side sends a frame of the batch's size and gets 100 reply frames back.
+//!   The pipelined, one-way and batched rates are printed again together at the end.
 //!
 //! rpc and raw samples are taken in alternating rounds so that drift of the machine hits both.
 //! Without `--bench` (as `cargo test --benches` runs it) it does a quick smoke run instead.
@@ -22,21 +30,28 @@
 mod common;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{median, start_raw_cycle_server, start_raw_server, Latency, RawClient};
+use common::{
+    median, ping_frame_of, start_raw_cycle_server, start_raw_fanout_server, start_raw_server,
+    start_raw_sink_server, Latency, RawClient,
+};
 use parking_lot::Mutex;
 use rpc::core::frame::encode_frame;
-use rpc::core::protocol::{Message, ObjectId, Op, Request, ROOT_ID};
+use rpc::core::protocol::{Message, ObjectId, Op, Request, FLAG_ONEWAY, ROOT_ID};
 use rpc::server::Server;
-use rpc::{service, Args, Callback, Connection, NetRef, Value};
+use rpc::{service, Args, Batch, Callback, Connection, NetRef, Value};
 
 /// The benchmarked service: as little work as a call can do.
 #[derive(Default)]
 struct BenchService {
     /// The callback `keep` stored, for `call_kept`.
     kept: Mutex<Option<Callback>>,
+    /// The `tick`s counted since the last `take_ticks`, shared by the connections' services so
+    /// that the harness can watch it (only the one-way scenario's connection ticks).
+    ticks: Arc<AtomicU64>,
 }
 
 #[service]
@@ -83,6 +98,22 @@ impl BenchService {
         Counter::default()
     }
 
+    /// Counts one call (the one-way scenario sends it with `call_oneway`).
+    fn exposed_tick(&self) {
+        self.ticks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The same, declared one-way: the typed client's `tick_oneway()` sends it without a reply.
+    #[oneway]
+    fn exposed_tick_oneway(&self) {
+        self.ticks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The ticks counted since the last call, starting the count over.
+    fn exposed_take_ticks(&self) -> u64 {
+        self.ticks.swap(0, Ordering::Relaxed)
+    }
+
     /// How many objects the server exports on this connection.
     fn exposed_exported(&self, conn: &Connection) -> usize {
         conn.stats().exported_objects
@@ -116,6 +147,14 @@ struct Plan {
     window: usize,
     /// Calls per throughput round.
     pipelined_calls: usize,
+    /// One-way calls per round.
+    oneway_calls: usize,
+    /// Batches per round.
+    batches: usize,
+    /// Calls per batch.
+    batch_size: usize,
+    /// Batches in flight in the concurrent batch scenario.
+    batch_window: usize,
     /// Run only the scenarios whose row names contain one of these (all when empty).
     filters: Vec<String>,
 }
@@ -132,6 +171,10 @@ impl Plan {
                 rounds: 5,
                 window: 64,
                 pipelined_calls: 200_000,
+                oneway_calls: 200_000,
+                batches: 2_000,
+                batch_size: 100,
+                batch_window: 4,
                 filters,
             }
         } else {
@@ -141,6 +184,10 @@ impl Plan {
                 rounds: 5,
                 window: 64,
                 pipelined_calls: 2_000,
+                oneway_calls: 2_000,
+                batches: 20,
+                batch_size: 100,
+                batch_window: 4,
                 filters,
             }
         }
@@ -527,6 +574,293 @@ async fn netref_churn(plan: &Plan, conn: &Connection) -> ChurnFigures {
     }
 }
 
+/// Raw one-way frames go out this many per write: the most frames the rpc writer task takes
+/// from its queue for one write, so the raw side cannot win by larger writes alone.
+const RAW_FRAMES_PER_WRITE: usize = 256;
+
+/// A raw one-way round streams this many times as many frames as an rpc round sends calls: the
+/// raw side is so fast that the rpc count would take it only a few milliseconds, too short to
+/// time steadily.
+const RAW_ONEWAY_REPEAT: usize = 10;
+
+/// The yielding caller gives the runtime a turn after this many one-way calls.
+const YIELD_EVERY: usize = 256;
+
+/// A way of sending the one-way `tick`.
+#[derive(Clone, Copy)]
+enum OneWay {
+    /// `root.call_oneway("tick", ())` in a plain loop (a method not declared one-way).
+    Dynamic,
+    /// The same, with `tokio::task::yield_now()` after every [`YIELD_EVERY`] calls.
+    Yielding,
+    /// The typed client's `tick_oneway()` in a plain loop (a method declared `#[oneway]`).
+    Declared,
+}
+
+impl OneWay {
+    /// Every way, in table order.
+    const ALL: [OneWay; 3] = [OneWay::Dynamic, OneWay::Yielding, OneWay::Declared];
+
+    /// The row label.
+    fn label(self) -> &'static str {
+        match self {
+            OneWay::Dynamic => "one-way call_oneway(tick)",
+            OneWay::Yielding => "one-way call_oneway, yield/256",
+            OneWay::Declared => "one-way #[oneway] tick_oneway()",
+        }
+    }
+
+    /// The remote method's name.
+    fn method(self) -> &'static str {
+        match self {
+            OneWay::Dynamic | OneWay::Yielding => "tick",
+            OneWay::Declared => "tick_oneway",
+        }
+    }
+
+    /// Bytes on the wire of one call's frame (sequence number 0 and the one-way flag, as
+    /// `call_oneway` sends it).
+    fn frame_len(self) -> usize {
+        wire_len(&Message::Request(Request {
+            seq: 0,
+            target: ROOT_ID,
+            op: Op::Call(self.method().into()),
+            args: Vec::new(),
+            flags: FLAG_ONEWAY,
+        }))
+    }
+
+    /// Sends `n` calls.
+    async fn send(self, root: &NetRef, typed: &BenchServiceClient, n: usize) {
+        match self {
+            OneWay::Dynamic => {
+                for _ in 0..n {
+                    root.call_oneway("tick", ()).expect("one-way call queued");
+                }
+            }
+            OneWay::Yielding => {
+                for i in 1..=n {
+                    root.call_oneway("tick", ()).expect("one-way call queued");
+                    if i % YIELD_EVERY == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            }
+            OneWay::Declared => {
+                for _ in 0..n {
+                    typed.tick_oneway().expect("one-way call queued");
+                }
+            }
+        }
+    }
+}
+
+/// One round of one-way calls.
+struct OneWayRound {
+    /// Calls per second, `take_ticks()` included.
+    rate: f64,
+    /// Nanoseconds per call the caller spent in its loop sending the calls.
+    send_ns: f64,
+    /// The share of the calls the server had already run when that loop ended.
+    run_early: f64,
+}
+
+/// Sends `n` one-way ticks, then calls `take_ticks()`, which runs after all of them (a one-way
+/// call of a synchronous method runs inline, in order, before later requests on the
+/// connection). `ticks` is the server's counter, read when the sending loop ends. Fails unless
+/// the server counted exactly `n`.
+async fn rpc_oneway(
+    root: &NetRef,
+    typed: &BenchServiceClient,
+    ticks: &AtomicU64,
+    way: OneWay,
+    n: usize,
+) -> OneWayRound {
+    let start = Instant::now();
+    way.send(root, typed, n).await;
+    let sent = start.elapsed();
+    let run_early = ticks.load(Ordering::Relaxed);
+    let counted: u64 = root.call("take_ticks", ()).await.expect("take_ticks");
+    let elapsed = start.elapsed();
+    assert_eq!(
+        counted,
+        n as u64,
+        "{}: the server counted {counted} of the {n} one-way calls sent before take_ticks()",
+        way.label()
+    );
+    OneWayRound {
+        rate: n as f64 / elapsed.as_secs_f64(),
+        send_ns: sent.as_nanos() as f64 / n as f64,
+        run_early: run_early as f64 / n as f64,
+    }
+}
+
+/// What the one-way scenario measured for one way of sending (medians of the rounds).
+struct OneWayFigures {
+    /// Calls per second, `take_ticks()` included.
+    rpc: f64,
+    /// Raw frames per second, the final ping-pong included.
+    raw: f64,
+    /// Nanoseconds per call the caller spent in its sending loop.
+    send_ns: f64,
+    /// The share of the calls the server had run when the caller's loop ended.
+    run_early: f64,
+}
+
+/// The rounds' figures of one way of sending, before the medians.
+#[derive(Default)]
+struct OneWaySamples {
+    /// Calls per second.
+    rpc: Vec<f64>,
+    /// Raw frames per second.
+    raw: Vec<f64>,
+    /// Nanoseconds per call in the sending loop.
+    send_ns: Vec<f64>,
+    /// The share of the calls run when the sending loop ended.
+    run_early: Vec<f64>,
+}
+
+/// Streams `n` frames to a raw sink server and pings it; returns frames per second, failing
+/// unless the server counted exactly `n`.
+async fn raw_oneway(raw: &mut RawClient, ping: &[u8], n: usize) -> f64 {
+    let (elapsed, counted) = raw.stream_then_ping(n, RAW_FRAMES_PER_WRITE, ping).await;
+    assert_eq!(
+        counted as usize, n,
+        "the raw sink counted {counted} of {n} frames"
+    );
+    n as f64 / elapsed.as_secs_f64()
+}
+
+/// The request frame of `take_ticks()` and its reply after `n` ticks: the raw ping-pong that
+/// ends a raw one-way round.
+fn take_ticks_frame_sizes(n: usize) -> (usize, usize) {
+    (
+        request_len(ROOT_ID, Op::Call("take_ticks".into()), Vec::new()),
+        reply_len(Value::UInt(n as u64)),
+    )
+}
+
+/// One-way calls per second of every way beside raw streams of the same frame sizes, on a
+/// connection of their own, medians of alternating rounds.
+async fn oneway(plan: &Plan, port: u16, ticks: &AtomicU64) -> [OneWayFigures; 3] {
+    let conn = rpc::connect("127.0.0.1", port).await.expect("connect");
+    let root = conn.root();
+    let typed = BenchServiceClient::new(root.clone());
+    let n = plan.oneway_calls;
+    let raw_n = n * RAW_ONEWAY_REPEAT;
+    let (ping_len, pong_len) = take_ticks_frame_sizes(n);
+    let ping = ping_frame_of(ping_len);
+    let mut raws = Vec::new();
+    for way in OneWay::ALL {
+        raws.push(RawClient::connect(start_raw_sink_server(pong_len).await, way.frame_len()).await);
+    }
+    let before: u64 = root.call("take_ticks", ()).await.expect("take_ticks");
+    assert_eq!(before, 0, "nothing ticked before the scenario");
+    for (&way, raw) in OneWay::ALL.iter().zip(&mut raws) {
+        rpc_oneway(&root, &typed, ticks, way, n / 10).await;
+        raw_oneway(raw, &ping, raw_n / 10).await;
+    }
+    let mut samples: [OneWaySamples; 3] = Default::default();
+    for _ in 0..plan.rounds.min(3) {
+        for ((&way, raw), samples) in OneWay::ALL.iter().zip(&mut raws).zip(&mut samples) {
+            let round = rpc_oneway(&root, &typed, ticks, way, n).await;
+            samples.rpc.push(round.rate);
+            samples.send_ns.push(round.send_ns);
+            samples.run_early.push(round.run_early);
+            samples.raw.push(raw_oneway(raw, &ping, raw_n).await);
+        }
+    }
+    assert_eq!(conn.stats().pending_calls, 0, "no call left waiting");
+    conn.close().await;
+    samples.map(|mut s| OneWayFigures {
+        rpc: median(&mut s.rpc),
+        raw: median(&mut s.raw),
+        send_ns: median(&mut s.send_ns),
+        run_early: median(&mut s.run_early),
+    })
+}
+
+/// Sequence number of the magnitude the timed batches' calls have on their connection: a full
+/// run makes about 1.2 million batched calls there, so the timed ones have 3-byte varints
+/// (16,384 to 2,097,151).
+const BATCH_SEQ: u64 = 1_000_000;
+
+/// Bytes on the wire of a batch of `size` `null()` calls (one frame holding every request)
+/// and of one of its replies (each call gets a reply frame of its own).
+fn batch_frame_sizes(size: usize) -> (usize, usize) {
+    let request = Request {
+        seq: BATCH_SEQ,
+        target: ROOT_ID,
+        op: Op::Call("null".into()),
+        args: Vec::new(),
+        flags: 0,
+    };
+    (
+        wire_len(&Message::Batch(vec![request; size])),
+        wire_len(&Message::Reply {
+            seq: BATCH_SEQ,
+            value: Value::Unit,
+        }),
+    )
+}
+
+/// `batches` batches of `size` `null()` calls over `conn`, from `window` tasks (so up to
+/// `window` batches in flight); returns calls per second. Every call must succeed.
+async fn rpc_batches(conn: &Connection, window: usize, batches: usize, size: usize) -> f64 {
+    let per_task = batches / window;
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..window)
+        .map(|_| {
+            let conn = conn.clone();
+            tokio::spawn(async move {
+                let root = conn.root();
+                for _ in 0..per_task {
+                    let mut batch = Batch::new(&conn);
+                    for _ in 0..size {
+                        batch.call(&root, "null", ());
+                    }
+                    let results = batch.send().await.expect("batch sent");
+                    assert_eq!(results.len(), size, "one result per batched call");
+                    for result in results.into_values() {
+                        result.expect("batched null call");
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("batch task");
+    }
+    (per_task * window * size) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Batched calls per second with 1 and `plan.batch_window` batches in flight, beside the raw
+/// exchange of the same frames (a batch-sized frame out, `batch_size` reply frames back), on a
+/// connection of its own; (rpc, raw) per window, medians of alternating rounds.
+async fn batched(plan: &Plan, port: u16) -> [(f64, f64); 2] {
+    let conn = rpc::connect("127.0.0.1", port).await.expect("connect");
+    let (size, batches) = (plan.batch_size, plan.batches);
+    let (request_len, reply_len) = batch_frame_sizes(size);
+    let mut raw = RawClient::connect(start_raw_fanout_server(reply_len, size).await, request_len).await;
+    let windows = [1, plan.batch_window];
+    let raw_rate = |elapsed: Duration, batches: usize| (batches * size) as f64 / elapsed.as_secs_f64();
+    for window in windows {
+        rpc_batches(&conn, window, batches / 10, size).await;
+        raw.pipelined_fanout(window, batches / 10, size).await;
+    }
+    let mut rates: [(Vec<f64>, Vec<f64>); 2] = Default::default();
+    for _ in 0..plan.rounds.min(3) {
+        for (&window, (rpc_rates, raw_rates)) in windows.iter().zip(&mut rates) {
+            rpc_rates.push(rpc_batches(&conn, window, batches, size).await);
+            let elapsed = raw.pipelined_fanout(window, batches, size).await;
+            raw_rates.push(raw_rate(elapsed, batches));
+        }
+    }
+    assert_eq!(conn.stats().pending_calls, 0, "no call left waiting");
+    conn.close().await;
+    rates.map(|(mut rpc_rates, mut raw_rates)| (median(&mut rpc_rates), median(&mut raw_rates)))
+}
+
 /// Runs a scenario under [`SCENARIO_LIMIT`].
 async fn bounded<T>(name: &str, scenario: impl Future<Output = T>) -> T {
     match tokio::time::timeout(SCENARIO_LIMIT, scenario).await {
@@ -540,12 +874,48 @@ fn row(scenario: &str, rpc: f64, raw: f64, ratio: f64) {
     println!("{scenario:<36} {rpc:>12.1} {raw:>12.1} {ratio:>8.2}x");
 }
 
+/// Prints the calls-per-second figures side by side: each against its raw baseline of the same
+/// frames, and against the pipelined normal calls when those ran.
+fn summary(rates: &[(String, f64, f64)]) {
+    if rates.is_empty() {
+        return;
+    }
+    let pipelined = rates
+        .iter()
+        .find(|(label, ..)| label.starts_with("pipelined"))
+        .map(|r| r.1);
+    println!();
+    println!(
+        "{:<36} {:>12} {:>12} {:>9} {:>12}",
+        "calls per second (k)", "rpc", "raw tcp", "raw/rpc", "vs pipelined"
+    );
+    for (label, rpc, raw) in rates {
+        let speedup = pipelined.map_or_else(|| "-".to_owned(), |p| format!("{:.2}x", rpc / p));
+        println!(
+            "{label:<36} {:>12.1} {:>12.1} {:>8.2}x {speedup:>12}",
+            rpc / 1e3,
+            raw / 1e3,
+            raw / rpc
+        );
+    }
+    println!(
+        "(raw: the same frames over a raw tokio TCP connection; vs pipelined: rpc ÷ rpc pipelined null())"
+    );
+}
+
 /// Measures everything and prints the table.
 async fn run(plan: Plan) {
-    let server = Server::new(BenchService::default)
-        .bind("127.0.0.1:0")
-        .await
-        .expect("bind rpc server");
+    let ticks = Arc::new(AtomicU64::new(0));
+    let server = Server::new({
+        let ticks = ticks.clone();
+        move || BenchService {
+            ticks: ticks.clone(),
+            ..BenchService::default()
+        }
+    })
+    .bind("127.0.0.1:0")
+    .await
+    .expect("bind rpc server");
     let port = server.local_addr().expect("rpc server address").port();
     let shutdown = server.shutdown_handle();
     let serving = tokio::spawn(server.serve());
@@ -568,6 +938,22 @@ async fn run(plan: Plan) {
     println!("call_back(f, i64): frames {a} -> {b} <- {c} -> {d} bytes (raw: 2 round trips of these)");
     let [a, b, c, d] = churn_frame_sizes();
     println!("netref churn: open() {a}/{b} bytes, incr() {c}/{d} bytes, plus a one-way Release (rpc only)");
+    let (ping, pong) = take_ticks_frame_sizes(plan.oneway_calls);
+    println!(
+        "one-way: {} calls per round, frames {} bytes (tick) and {} bytes (tick_oneway), then take_ticks() \
+         {ping}/{pong} bytes; raw: {}x as many frames of the same sizes, {RAW_FRAMES_PER_WRITE} per write, \
+         then a ping-pong",
+        plan.oneway_calls,
+        OneWay::Dynamic.frame_len(),
+        OneWay::Declared.frame_len(),
+        RAW_ONEWAY_REPEAT
+    );
+    let (batch_request, batch_reply) = batch_frame_sizes(plan.batch_size);
+    println!(
+        "batched: {} batches of {} null() calls per round, a {batch_request}-byte frame out and {} \
+         {batch_reply}-byte frames back per batch (raw: the same)",
+        plan.batches, plan.batch_size, plan.batch_size
+    );
     println!();
     println!(
         "{:<36} {:>12} {:>12} {:>9}",
@@ -587,10 +973,49 @@ async fn run(plan: Plan) {
             );
         }
     }
+    // Calls per second of the pipelined, one-way and batched scenarios, for the summary.
+    let mut rates: Vec<(String, f64, f64)> = Vec::new();
     let name = format!("null() x{} in flight", plan.window);
     if plan.selects(&name) {
         let (rpc, raw) = bounded(&name, throughput(&plan, &root)).await;
         row(&format!("{name} (k calls/s)"), rpc / 1e3, raw / 1e3, raw / rpc);
+        rates.push((format!("pipelined null() x{}", plan.window), rpc, raw));
+    }
+    let name = "one-way calls";
+    if plan.selects(name) {
+        let figures = bounded(name, oneway(&plan, port, &ticks)).await;
+        for (way, f) in OneWay::ALL.into_iter().zip(&figures) {
+            row(
+                &format!("{} (k/s)", way.label()),
+                f.rpc / 1e3,
+                f.raw / 1e3,
+                f.raw / f.rpc,
+            );
+            rates.push((way.label().to_owned(), f.rpc, f.raw));
+        }
+        println!(
+            "  the server counted exactly {} one-way calls before take_ticks() in every round",
+            plan.oneway_calls
+        );
+        for (way, f) in OneWay::ALL.into_iter().zip(&figures) {
+            println!(
+                "  {}: {:.0} ns per call end to end, {:.0} ns of it in the caller's sending loop; \
+                 the server had run {:.1}% of the calls when that loop ended",
+                way.label(),
+                1e9 / f.rpc,
+                f.send_ns,
+                f.run_early * 100.0
+            );
+        }
+    }
+    let name = "batched calls";
+    if plan.selects(name) {
+        let figures = bounded(name, batched(&plan, port)).await;
+        for (window, (rpc, raw)) in [1, plan.batch_window].into_iter().zip(figures) {
+            let label = format!("batched x{}, {window} in flight", plan.batch_size);
+            row(&format!("{label} (k calls/s)"), rpc / 1e3, raw / 1e3, raw / rpc);
+            rates.push((label, rpc, raw));
+        }
     }
     let name = "callback latency";
     if plan.selects(name) {
@@ -661,6 +1086,7 @@ async fn run(plan: Plan) {
         "(rpc/raw: latency rpc÷raw; throughput raw÷rpc; 1.00x = as fast as raw TCP; \
          raw is 2 round trips for callback and churn rows, 1 for null and the rt rows)"
     );
+    summary(&rates);
 
     conn.close().await;
     shutdown.shutdown();

@@ -33,6 +33,11 @@ impl FrameCounter {
     /// Reads once from `stream` and returns how many whole frames are now complete (consuming
     /// them); `None` at end of stream.
     async fn read(&mut self, stream: &mut TcpStream) -> Option<usize> {
+        self.read_each(stream, |_| {}).await
+    }
+
+    /// Like [`FrameCounter::read`], and hands each complete frame's payload to `each`.
+    async fn read_each(&mut self, stream: &mut TcpStream, mut each: impl FnMut(&[u8])) -> Option<usize> {
         self.buf.reserve(16 * 1024);
         if stream.read_buf(&mut self.buf).await.expect("raw read") == 0 {
             return None;
@@ -41,10 +46,12 @@ impl FrameCounter {
         let mut frames = 0;
         while let Some(header) = self.buf.get(start..start + HEADER_LEN) {
             let len = u32::from_le_bytes(header.try_into().expect("4-byte header")) as usize;
-            if self.buf.len() < start + HEADER_LEN + len {
+            let end = start + HEADER_LEN + len;
+            let Some(payload) = self.buf.get(start + HEADER_LEN..end) else {
                 break;
-            }
-            start += HEADER_LEN + len;
+            };
+            each(payload);
+            start = end;
             frames += 1;
         }
         self.buf.drain(..start);
@@ -65,24 +72,38 @@ pub async fn start_raw_server(reply_len: usize) -> SocketAddr {
 /// sequence of round trips whose frames differ, such as an rpc call that calls back.
 pub async fn start_raw_cycle_server(reply_lens: Vec<usize>) -> SocketAddr {
     assert!(!reply_lens.is_empty(), "at least one reply size");
+    serve_raw(reply_lens.into_iter().map(frame_of).collect()).await
+}
+
+/// Like [`start_raw_server`], but every request frame is answered with `fanout` frames of
+/// `reply_len` bytes (written together): the shape of a batch of `fanout` calls sent in one
+/// frame whose replies come back one frame each.
+pub async fn start_raw_fanout_server(reply_len: usize, fanout: usize) -> SocketAddr {
+    assert!(fanout > 0, "at least one reply per request");
+    serve_raw(vec![frame_of(reply_len).repeat(fanout)]).await
+}
+
+/// Serves raw connections on `127.0.0.1`: the n-th request frame on a connection is answered
+/// with the bytes `answers[n % answers.len()]`, and the answers to all the request frames of
+/// one read go out in one write.
+async fn serve_raw(answers: Vec<Vec<u8>>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind raw server");
     let addr = listener.local_addr().expect("raw server address");
-    let replies: Vec<Vec<u8>> = reply_lens.into_iter().map(frame_of).collect();
     tokio::spawn(async move {
         loop {
             let Ok((mut stream, _)) = listener.accept().await else {
                 return;
             };
             stream.set_nodelay(true).expect("nodelay");
-            let replies = replies.clone();
+            let answers = answers.clone();
             tokio::spawn(async move {
                 let mut counter = FrameCounter::default();
                 let mut out = Vec::new();
                 let mut next = 0;
                 while let Some(frames) = counter.read(&mut stream).await {
                     for _ in 0..frames {
-                        out.extend_from_slice(&replies[next]);
-                        next = (next + 1) % replies.len();
+                        out.extend_from_slice(&answers[next]);
+                        next = (next + 1) % answers.len();
                     }
                     if !out.is_empty() {
                         stream.write_all(&out).await.expect("raw server write");
@@ -93,6 +114,60 @@ pub async fn start_raw_cycle_server(reply_lens: Vec<usize>) -> SocketAddr {
         }
     });
     addr
+}
+
+/// Starts a server on `127.0.0.1` that answers nothing but counts the frames it receives, the
+/// raw side of one-way calls. The exception is a "ping" frame (payload starting with a nonzero
+/// byte, see [`ping_frame_of`]): it is answered with one frame of `reply_len` bytes whose
+/// payload starts with the number of frames received before it since the previous ping, as a
+/// little-endian `u32`.
+pub async fn start_raw_sink_server(reply_len: usize) -> SocketAddr {
+    assert!(reply_len >= HEADER_LEN + 4, "the reply carries a u32 count");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind raw sink server");
+    let addr = listener.local_addr().expect("raw sink server address");
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            stream.set_nodelay(true).expect("nodelay");
+            tokio::spawn(async move {
+                let mut counter = FrameCounter::default();
+                let mut count: u32 = 0;
+                let mut out = Vec::new();
+                loop {
+                    let read = counter.read_each(&mut stream, |payload| {
+                        if payload.first().is_some_and(|&b| b != 0) {
+                            let mut reply = frame_of(reply_len);
+                            reply[HEADER_LEN..HEADER_LEN + 4].copy_from_slice(&count.to_le_bytes());
+                            out.extend_from_slice(&reply);
+                            count = 0;
+                        } else {
+                            count += 1;
+                        }
+                    });
+                    if read.await.is_none() {
+                        return;
+                    }
+                    if !out.is_empty() {
+                        stream.write_all(&out).await.expect("raw sink write");
+                        out.clear();
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// A frame of `total` bytes that a [`start_raw_sink_server`] answers: payload `1, 0, 0, ...`.
+pub fn ping_frame_of(total: usize) -> Vec<u8> {
+    assert!(total > HEADER_LEN, "a ping frame has a payload");
+    let mut frame = frame_of(total);
+    frame[HEADER_LEN] = 1;
+    frame
 }
 
 /// A raw client connection that sends request frames of fixed sizes (one size, or several
@@ -146,7 +221,15 @@ impl RawClient {
     /// Sends `total` requests keeping `window` of them outstanding; returns the elapsed time.
     /// Each batch of replies read is answered with as many new requests in one write.
     pub async fn pipelined(&mut self, window: usize, total: usize) -> Duration {
+        self.pipelined_fanout(window, total, 1).await
+    }
+
+    /// Like [`RawClient::pipelined`] against a [`start_raw_fanout_server`]: every request is
+    /// answered by `fanout` frames, and a request counts as done when all of them are in (the
+    /// replies come in request order). Returns the elapsed time.
+    pub async fn pipelined_fanout(&mut self, window: usize, total: usize, fanout: usize) -> Duration {
         assert_eq!(self.requests.len(), 1, "pipelining uses one request size");
+        assert!(fanout > 0, "at least one reply per request");
         let request = self.requests[0].clone();
         let start = Instant::now();
         let mut sent = window.min(total);
@@ -154,16 +237,17 @@ impl RawClient {
             .write_all(&request.repeat(sent))
             .await
             .expect("raw write");
-        let mut received = 0;
+        let mut replies = 0;
         let mut batch = Vec::new();
-        while received < total {
+        while replies < total * fanout {
             let got = self
                 .counter
                 .read(&mut self.stream)
                 .await
                 .expect("raw server closed");
-            received += got;
-            let more = got.min(total - sent);
+            let done_before = replies / fanout;
+            replies += got;
+            let more = (replies / fanout - done_before).min(total - sent);
             if more > 0 {
                 batch.clear();
                 for _ in 0..more {
@@ -173,7 +257,38 @@ impl RawClient {
                 sent += more;
             }
         }
+        assert_eq!(replies, total * fanout, "no reply beyond the requests sent");
         start.elapsed()
+    }
+
+    /// Streams `total` request frames to a [`start_raw_sink_server`], `per_write` frames per
+    /// write and no reply expected, then sends `ping` (from [`ping_frame_of`]) and waits for its
+    /// answer. Returns the elapsed time and the number of frames the server counted.
+    pub async fn stream_then_ping(&mut self, total: usize, per_write: usize, ping: &[u8]) -> (Duration, u32) {
+        assert_eq!(self.requests.len(), 1, "streaming uses one request size");
+        assert!(per_write > 0, "at least one frame per write");
+        let chunk = self.requests[0].repeat(per_write);
+        let frame_len = self.requests[0].len();
+        let start = Instant::now();
+        let mut sent = 0;
+        while sent < total {
+            let n = per_write.min(total - sent);
+            self.stream
+                .write_all(&chunk[..n * frame_len])
+                .await
+                .expect("raw write");
+            sent += n;
+        }
+        self.stream.write_all(ping).await.expect("raw write");
+        let mut counted = None;
+        while counted.is_none() {
+            let read = self.counter.read_each(&mut self.stream, |payload| {
+                let count = payload.get(..4).expect("count in the reply");
+                counted = Some(u32::from_le_bytes(count.try_into().expect("4 bytes")));
+            });
+            read.await.expect("raw sink server closed");
+        }
+        (start.elapsed(), counted.expect("answered"))
     }
 }
 
