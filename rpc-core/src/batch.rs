@@ -84,15 +84,16 @@ impl Batch {
         }
         let limit = self.conn.config().call_timeout;
         let pending = self.conn.send_batch(self.calls)?;
-        let waits = pending.into_iter().map(|call| async move {
-            match limit {
-                Some(limit) => tokio::time::timeout(limit, call.wait())
-                    .await
-                    .unwrap_or(Err(Error::Timeout(limit))),
-                None => call.wait().await,
-            }
-        });
-        Ok(BatchResults(futures::future::join_all(waits).await))
+        let n = pending.len();
+        // One timer for the whole batch, not one per call.
+        let all = futures::future::join_all(pending.into_iter().map(|call| call.wait()));
+        match limit {
+            Some(limit) => match tokio::time::timeout(limit, all).await {
+                Ok(results) => Ok(BatchResults(results)),
+                Err(_) => Ok(BatchResults((0..n).map(|_| Err(Error::Timeout(limit))).collect())),
+            },
+            None => Ok(BatchResults(all.await)),
+        }
     }
 }
 

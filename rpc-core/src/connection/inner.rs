@@ -2,6 +2,7 @@
 //! the two object tables, and the closing logic. Also how object references are resolved while
 //! a message is encoded or decoded.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -9,12 +10,12 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::AbortHandle;
 
 use super::objects::{ExportTable, ImportTable, TableError};
+use super::outbox::{Closed, Outbox};
 use super::pending::PendingCalls;
-use super::writer::Outgoing;
 use super::{dispatch, Connection, ConnectionConfig, ConnectionStats, Handle};
 use crate::error::{Error, RemoteError, RemoteErrorKind, Result};
 use crate::frame::encode_frame;
@@ -25,12 +26,20 @@ use crate::value::{self, Object, ObjectRef, Value, WireContext, WireRef};
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Largest scratch buffer a thread keeps between frames.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
 pub(crate) struct Inner {
     pub(super) id: u64,
     pub(super) config: ConnectionConfig,
     pub(super) service: Arc<dyn Service>,
     pub(super) peer: Hello,
-    tx: mpsc::UnboundedSender<Outgoing>,
+    pub(super) outbox: Outbox,
+    pub(super) outbox_ready: Notify,
     pub(super) pending: Mutex<PendingCalls>,
     pub(super) in_flight: AtomicUsize,
     pub(super) requests_received: AtomicU64,
@@ -48,19 +57,15 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    pub(super) fn new(
-        config: ConnectionConfig,
-        service: Arc<dyn Service>,
-        peer: Hello,
-    ) -> (Arc<Inner>, mpsc::UnboundedReceiver<Outgoing>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let inner = Arc::new(Inner {
+    pub(super) fn new(config: ConnectionConfig, service: Arc<dyn Service>, peer: Hello) -> Arc<Inner> {
+        Arc::new(Inner {
             id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
             exports: Mutex::new(ExportTable::new(config.max_exported_objects)),
             config,
             service,
             peer,
-            tx,
+            outbox: Outbox::default(),
+            outbox_ready: Notify::new(),
             pending: Mutex::new(PendingCalls::default()),
             in_flight: AtomicUsize::new(0),
             requests_received: AtomicU64::new(0),
@@ -72,8 +77,7 @@ impl Inner {
             handle: OnceLock::new(),
             reader: OnceLock::new(),
             runtime: tokio::runtime::Handle::current(),
-        });
-        (inner, rx)
+        })
     }
 
     pub(super) fn set_handle(&self, handle: &Arc<Handle>) {
@@ -91,19 +95,30 @@ impl Inner {
 
     /// Encodes a message (exporting any objects it carries) and queues it for the writer.
     pub(super) fn send(self: &Arc<Self>, msg: &Message) -> Result<()> {
-        let mut frame = Vec::new();
+        // Encode into this thread's scratch buffer: no allocation per frame once it has grown.
+        let mut frame = SCRATCH.with(Cell::take);
+        frame.clear();
         let encoded = value::with_context(self.clone(), || {
             encode_frame(&mut frame, self.config.max_frame_size, |o| msg.encode_into(o))
         });
-        match encoded {
-            Ok(Ok(())) => {}
-            Ok(Err(too_large)) => return Err(Error::Encode(too_large.to_string())),
-            Err(crate::protocol::EncodeError::Object(e)) => return Err(Error::Limit(e)),
-            Err(e) => return Err(Error::Encode(e.to_string())),
+        let result = match encoded {
+            Ok(Ok(())) => match self.outbox.push(&mut frame) {
+                Ok(wake) => {
+                    if wake {
+                        self.outbox_ready.notify_one();
+                    }
+                    Ok(())
+                }
+                Err(Closed) => Err(Error::ConnectionClosed(self.close_reason())),
+            },
+            Ok(Err(too_large)) => Err(Error::Encode(too_large.to_string())),
+            Err(crate::protocol::EncodeError::Object(e)) => Err(Error::Limit(e)),
+            Err(e) => Err(Error::Encode(e.to_string())),
+        };
+        if frame.capacity() <= SCRATCH_KEEP {
+            SCRATCH.with(|s| s.set(frame));
         }
-        self.tx
-            .send(Outgoing::Frame(frame))
-            .map_err(|_| Error::ConnectionClosed(self.close_reason()))
+        result
     }
 
     /// Decodes one frame, resolving the object references it carries. The second item is the
@@ -211,8 +226,8 @@ impl Inner {
     /// One of our proxies went away: forget it and tell the owner.
     pub(super) fn release_import(&self, id: ObjectId, count: u64, proxy: *const Proxy) {
         self.imports.lock().remove_if(id, proxy);
-        if count > 0 && !self.closed.load(Ordering::Acquire) {
-            let _ = self.tx.send(Outgoing::Release(id, count));
+        if count > 0 && self.outbox.release(id, count) == Ok(true) {
+            self.outbox_ready.notify_one();
         }
     }
 
@@ -253,7 +268,9 @@ impl Inner {
         for tx in waiters {
             let _ = tx.send(Err(Error::ConnectionClosed(reason.clone())));
         }
-        let _ = self.tx.send(Outgoing::Shutdown);
+        if self.outbox.close() {
+            self.outbox_ready.notify_one();
+        }
         if let Some(reader) = self.reader.get() {
             reader.abort();
         }

@@ -9,6 +9,7 @@ mod dispatch;
 mod handshake;
 mod inner;
 mod objects;
+mod outbox;
 mod pending;
 mod reader;
 mod writer;
@@ -179,12 +180,12 @@ impl Connection {
             .await
             .map_err(|_| Error::Handshake(format!("no handshake within {:?}", config.handshake_timeout)))??;
 
-        let (inner, rx) = Inner::new(config, service, peer);
+        let inner = Inner::new(config, service, peer);
         let span = tracing::debug_span!("connection", id = inner.id, peer = %inner.peer.service);
         tracing::debug!(parent: &span, "handshake done");
         let handle = Arc::new(Handle { inner: inner.clone() });
         inner.set_handle(&handle);
-        tokio::spawn(writer::run(inner.clone(), w, rx).instrument(span.clone()));
+        tokio::spawn(writer::run(inner.clone(), w).instrument(span.clone()));
         let reader = tokio::spawn(reader::run(inner.clone(), r, leftover).instrument(span));
         inner.set_reader(reader.abort_handle());
         let conn = Connection { handle };

@@ -1,0 +1,163 @@
+//! The outbox: encoded frames waiting for the writer task, as plain bookkeeping without I/O.
+//!
+//! Senders append small frames to one shared buffer (a copy of a few bytes, no allocation per
+//! frame) and hand large frames over whole (no copy). The writer takes everything queued in one
+//! go and writes it with as few calls as possible, so frames queued while it was busy leave
+//! together. Releases of remote references are gathered and sent as one message per batch.
+
+use parking_lot::Mutex;
+
+use crate::protocol::ObjectId;
+
+/// Frames at least this large are handed over as their own buffer instead of being copied.
+pub(crate) const LARGE_FRAME: usize = 32 * 1024;
+
+/// Capacity of a fresh shared buffer.
+const BUFFER_CAPACITY: usize = 16 * 1024;
+
+/// Everything the writer takes in one go.
+#[derive(Default)]
+pub(crate) struct Batch {
+    /// Byte runs to write, in order.
+    pub(crate) chunks: Vec<Vec<u8>>,
+    /// References to release, to be sent after the chunks.
+    pub(crate) releases: Vec<(ObjectId, u64)>,
+    /// Frames in the chunks.
+    pub(crate) frames: usize,
+    /// Whether the writer should shut the transport down after this batch.
+    pub(crate) shutdown: bool,
+}
+
+impl Batch {
+    /// True if there is nothing to do.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.chunks.is_empty() && self.releases.is_empty() && !self.shutdown
+    }
+}
+
+#[derive(Default)]
+struct State {
+    queued: Batch,
+    /// A cleared buffer the writer handed back, reused for the next run of small frames.
+    spare: Option<Vec<u8>>,
+    closed: bool,
+}
+
+/// The queue between senders and the writer task.
+#[derive(Default)]
+pub(crate) struct Outbox {
+    state: Mutex<State>,
+}
+
+/// The outbox no longer takes frames: the connection is closing.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Closed;
+
+impl Outbox {
+    /// Appends one encoded frame. Returns whether the writer must be woken (the outbox was
+    /// empty). `frame` is copied if small; a large one is taken (and `frame` left empty).
+    pub(crate) fn push(&self, frame: &mut Vec<u8>) -> Result<bool, Closed> {
+        let mut state = self.state.lock();
+        if state.closed {
+            return Err(Closed);
+        }
+        let was_empty = state.queued.is_empty();
+        let state = &mut *state;
+        state.queued.frames += 1;
+        if frame.len() >= LARGE_FRAME {
+            state.queued.chunks.push(std::mem::take(frame));
+            return Ok(was_empty);
+        }
+        match state.queued.chunks.last_mut() {
+            Some(last)
+                if last.len() + frame.len() <= last.capacity().max(BUFFER_CAPACITY)
+                    && last.len() < LARGE_FRAME =>
+            {
+                last.extend_from_slice(frame)
+            }
+            _ => {
+                let mut buf = state
+                    .spare
+                    .take()
+                    .unwrap_or_else(|| Vec::with_capacity(BUFFER_CAPACITY));
+                buf.extend_from_slice(frame);
+                state.queued.chunks.push(buf);
+            }
+        }
+        Ok(was_empty)
+    }
+
+    /// Queues a release; returns whether the writer must be woken.
+    pub(crate) fn release(&self, id: ObjectId, count: u64) -> Result<bool, Closed> {
+        let mut state = self.state.lock();
+        if state.closed {
+            return Err(Closed);
+        }
+        let was_empty = state.queued.is_empty();
+        state.queued.releases.push((id, count));
+        Ok(was_empty)
+    }
+
+    /// Asks the writer to finish what is queued and shut down; nothing more is taken after.
+    pub(crate) fn close(&self) -> bool {
+        let mut state = self.state.lock();
+        if state.closed {
+            return false;
+        }
+        state.closed = true;
+        state.queued.shutdown = true;
+        true
+    }
+
+    /// Takes everything queued.
+    pub(crate) fn take(&self) -> Batch {
+        std::mem::take(&mut self.state.lock().queued)
+    }
+
+    /// Hands back a written buffer for reuse.
+    pub(crate) fn recycle(&self, mut buf: Vec<u8>) {
+        if buf.capacity() <= 4 * BUFFER_CAPACITY {
+            buf.clear();
+            self.state.lock().spare = Some(buf);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_frames_share_a_buffer_and_large_ones_go_whole() {
+        let outbox = Outbox::default();
+        let mut a = vec![1u8; 10];
+        assert_eq!(outbox.push(&mut a), Ok(true), "the first frame wakes the writer");
+        let mut b = vec![2u8; 20];
+        assert_eq!(outbox.push(&mut b), Ok(false), "later ones do not");
+        let mut big = vec![3u8; LARGE_FRAME];
+        outbox.push(&mut big).expect("open");
+        assert!(big.is_empty(), "a large frame is taken, not copied");
+        let mut c = vec![4u8; 5];
+        outbox.push(&mut c).expect("open");
+        outbox.release(7, 2).expect("open");
+        let batch = outbox.take();
+        assert_eq!(batch.frames, 4);
+        let lens: Vec<_> = batch.chunks.iter().map(Vec::len).collect();
+        assert_eq!(lens, vec![30, LARGE_FRAME, 5]);
+        assert_eq!(batch.releases, vec![(7, 2)]);
+        assert!(outbox.take().is_empty());
+    }
+
+    #[test]
+    fn closing_takes_no_more_frames() {
+        let outbox = Outbox::default();
+        let mut a = vec![1u8; 3];
+        outbox.push(&mut a).expect("open");
+        assert!(outbox.close());
+        assert!(!outbox.close(), "once");
+        assert_eq!(outbox.push(&mut a), Err(Closed));
+        let batch = outbox.take();
+        assert!(batch.shutdown);
+        assert_eq!(batch.chunks.len(), 1);
+    }
+}
