@@ -11,8 +11,8 @@ use rpc::{
 };
 use tokio::io::AsyncWriteExt;
 
-use crate::bad_input::{frame_of, hand_driven, read_message};
 use crate::harness::{void_pair, Transport, TRANSPORTS};
+use crate::raw::{frame_of, hand_driven, read_message};
 
 #[tokio::test(start_paused = true)]
 async fn an_async_result_is_pending_then_ready() {

@@ -11,5 +11,6 @@ mod events;
 mod harness;
 mod iteration;
 mod netrefs;
+mod raw;
 mod server;
 mod timeouts;

@@ -9,8 +9,8 @@ use rpc::core::protocol::{Message, Op, Request, ROOT_ID};
 use rpc::{service, Connection, ConnectionConfig, Error, NetRef, Object, RemoteErrorKind, VoidService};
 use tokio::io::AsyncWriteExt;
 
-use crate::bad_input::{assert_closed_with, frame_of, guard, hand_driven, read_message, read_until_closed};
 use crate::harness::{pair_with, Pair, Transport, TRANSPORTS};
+use crate::raw::{assert_closed_with, frame_of, guard, hand_driven, read_message, read_until_closed};
 
 /// A file-like object that lives on the server.
 pub struct RemoteFile {
