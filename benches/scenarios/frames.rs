@@ -1,0 +1,39 @@
+//! Sizes of the rpc frames, for the raw side to send frames of exactly those sizes.
+
+use rpc::core::frame::encode_frame;
+use rpc::core::protocol::{Message, ObjectId, Op, Request};
+use rpc::Value;
+
+/// Sequence number in the frames sized for the raw side (a 2-byte varint, as for `null()`).
+const SEQ: u64 = 10_000;
+
+/// Object id in those frames. A full run exports tens of thousands of objects (a fresh id per
+/// `call_back` and per churn iteration), so ids there are 3-byte varints.
+pub const REF_ID: ObjectId = 20_000;
+
+/// Frame length of a request to `target`. An object reference among `args` is given as
+/// `Value::UInt(id)`: a 1-byte tag and the id as a varint, exactly the size of the `SenderRef`
+/// the connection writes (which can only be encoded on a live connection).
+pub fn request_len(target: ObjectId, op: Op, args: Vec<Value>) -> usize {
+    wire_len(&Message::Request(Request {
+        seq: SEQ,
+        target,
+        op,
+        args,
+        flags: 0,
+    }))
+}
+
+/// Frame length of a reply carrying `value`.
+pub fn reply_len(value: Value) -> usize {
+    wire_len(&Message::Reply { seq: SEQ, value })
+}
+
+/// Length of a message's frame on the wire, as the connection encodes it.
+pub fn wire_len(msg: &Message) -> usize {
+    let mut out = Vec::new();
+    encode_frame(&mut out, usize::MAX, |o| msg.encode_into(o))
+        .expect("encode")
+        .expect("frame size");
+    out.len()
+}
