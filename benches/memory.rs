@@ -1,0 +1,269 @@
+//! Memory benchmarks: heap allocations per call on the steady-state hot path, and the memory
+//! an idle connection costs, with 10,000 idle connections held to one server.
+//!
+//! Run: `cargo bench --bench memory` (a quick run with small counts without `--bench`).
+//!
+//! A counting global allocator (`stats_alloc`) sees every allocation of the process: client and
+//! server run in this one process over loopback TCP, so "per call" counts both sides. Raw TCP
+//! is measured the same way in the same run, as the baseline.
+
+use std::alloc::System;
+use std::time::{Duration, Instant};
+
+use rpc::server::Server;
+use rpc::{service, ConnectionConfig, VoidService};
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// The service: as little work as a call can do.
+struct Null;
+
+#[service]
+impl Null {
+    /// Does nothing.
+    fn exposed_null(&self) {}
+
+    /// Returns its argument.
+    fn exposed_echo(&self, x: i64) -> i64 {
+        x
+    }
+}
+
+/// Counts sized by `--bench` (full run) or not (smoke run under `cargo test`).
+struct Counts {
+    calls: u64,
+    idle: usize,
+}
+
+fn counts() -> Counts {
+    if std::env::args().any(|a| a == "--bench") {
+        Counts {
+            calls: 20_000,
+            idle: 10_000,
+        }
+    } else {
+        Counts {
+            calls: 500,
+            idle: 200,
+        }
+    }
+}
+
+fn main() {
+    let counts = counts();
+    let idle_server_of = std::env::args().skip_while(|a| a != "--idle-server").nth(1);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    if let Some(n) = idle_server_of {
+        let n: usize = n.parse().expect("--idle-server N");
+        rt.block_on(idle_server(n));
+        return;
+    }
+    let run = async move {
+        let limit = tokio::time::timeout(Duration::from_secs(300), async {
+            allocations_per_call(counts.calls).await;
+            idle_connections(counts.idle).await;
+        });
+        limit.await.expect("the memory benchmark finished within 300 s");
+    };
+    rt.block_on(async { tokio::spawn(run).await.expect("benchmark task") });
+}
+
+/// Heap allocations of the whole process per sequential call, after a warm-up.
+async fn allocations_per_call(calls: u64) {
+    let server = Server::new(|| Null)
+        .max_connections(100_000)
+        .bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = server.local_addr().expect("addr").port();
+    let stop = server.shutdown_handle();
+    let serving = tokio::spawn(server.serve());
+    let conn = rpc::connect("127.0.0.1", port).await.expect("connect");
+    let root = conn.root();
+
+    println!("allocations per call (both sides, steady state, {calls} sequential calls)");
+    println!("{:<28}{:>12}{:>14}", "scenario", "allocs/call", "bytes/call");
+    for (name, echo) in [("null()", false), ("echo(i64)", true)] {
+        for i in 0..2_000 {
+            call(&root, echo, i).await;
+        }
+        let region = Region::new(GLOBAL);
+        for i in 0..calls {
+            call(&root, echo, i as i64).await;
+        }
+        let stats = region.change();
+        let per = |x: usize| x as f64 / calls as f64;
+        println!(
+            "{name:<28}{:>12.2}{:>14.1}",
+            per(stats.allocations + stats.reallocations),
+            per(stats.bytes_allocated)
+        );
+    }
+    let (raw_allocs, raw_bytes) = raw_ping_pong_allocations(calls).await;
+    println!("{:<28}{raw_allocs:>12.2}{raw_bytes:>14.1}", "raw tcp ping-pong");
+    conn.close().await;
+    stop.shutdown();
+    serving.await.expect("server task").expect("serve");
+}
+
+async fn call(root: &rpc::NetRef, echo: bool, i: i64) {
+    if echo {
+        let x: i64 = root.call("echo", (i,)).await.expect("echo");
+        assert_eq!(x, i);
+    } else {
+        root.call::<()>("null", ()).await.expect("null");
+    }
+}
+
+/// The same measurement for a raw tokio TCP ping-pong of small frames.
+async fn raw_ping_pong_allocations(rounds: u64) -> (f64, f64) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind raw");
+    let addr = listener.local_addr().expect("addr");
+    let echo = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.expect("accept");
+        s.set_nodelay(true).expect("nodelay");
+        let mut buf = [0u8; 16];
+        while s.read_exact(&mut buf).await.is_ok() {
+            if s.write_all(&buf).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut c = TcpStream::connect(addr).await.expect("connect raw");
+    c.set_nodelay(true).expect("nodelay");
+    let mut buf = [7u8; 16];
+    for _ in 0..2_000 {
+        c.write_all(&buf).await.expect("write");
+        c.read_exact(&mut buf).await.expect("read");
+    }
+    let region = Region::new(GLOBAL);
+    for _ in 0..rounds {
+        c.write_all(&buf).await.expect("write");
+        c.read_exact(&mut buf).await.expect("read");
+    }
+    let stats = region.change();
+    drop(c);
+    echo.await.expect("echo task");
+    let per = |x: usize| x as f64 / rounds as f64;
+    (
+        per(stats.allocations + stats.reallocations),
+        per(stats.bytes_allocated),
+    )
+}
+
+/// Resident set size of a process (`self` or a pid), from /proc (Linux).
+fn rss_bytes(pid: &str) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// The server half of the idle-connection measurement, in a child process so each side's
+/// memory is its own and neither needs more than `n` file descriptors: prints its port, then
+/// serves until its stdin closes.
+async fn idle_server(n: usize) {
+    let _ = rlimit::increase_nofile_limit((n + 1_024) as u64);
+    let server = Server::new(|| Null)
+        .max_connections(n + 16)
+        .bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    println!("{}", server.local_addr().expect("addr").port());
+    let stop = server.shutdown_handle();
+    tokio::spawn(async move {
+        let mut sink = Vec::new();
+        let _ = tokio::io::stdin().read_to_end(&mut sink).await;
+        stop.shutdown();
+    });
+    server.serve().await.expect("serve");
+}
+
+/// Opens `n` idle connections to one server in a child process and reports what each costs on
+/// both sides: heap still allocated (client) and resident memory (client and server).
+async fn idle_connections(n: usize) {
+    let wanted = (n + 1_024) as u64;
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(got) if got >= wanted => {}
+        Ok(got) => println!("note: file-descriptor limit is {got}, below the {wanted} wanted"),
+        Err(e) => println!("note: could not raise the file-descriptor limit: {e}"),
+    }
+    let exe = std::env::current_exe().expect("own path");
+    let mut child = tokio::process::Command::new(exe)
+        .arg("--idle-server")
+        .arg(n.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the server process");
+    let mut out = tokio::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut line = String::new();
+    tokio::io::AsyncBufReadExt::read_line(&mut out, &mut line)
+        .await
+        .expect("port line");
+    let port: u16 = line.trim().parse().expect("the server printed its port");
+    let server_pid = child.id().expect("running").to_string();
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (client_rss_before, server_rss_before) = (rss_bytes("self"), rss_bytes(&server_pid));
+    let region = Region::new(GLOBAL);
+    let started = Instant::now();
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        let conn = rpc::connect_tcp(
+            "127.0.0.1",
+            port,
+            std::sync::Arc::new(VoidService),
+            ConnectionConfig::default(),
+        )
+        .await
+        .expect("connect");
+        conns.push(conn);
+    }
+    // Every connection is used once, so both ends have run their tasks and filled their buffers.
+    for conn in &conns {
+        conn.root().call::<()>("null", ()).await.expect("call");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stats = region.change();
+    let heap = stats.bytes_allocated as i64 - stats.bytes_deallocated as i64;
+    let (client_rss_after, server_rss_after) = (rss_bytes("self"), rss_bytes(&server_pid));
+    println!();
+    println!(
+        "{n} idle connections to one server process (opened and used once in {:.2} s)",
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "  client heap still allocated: {:.1} KiB per connection",
+        heap as f64 / n as f64 / 1024.0
+    );
+    let per = |before: Option<u64>, after: Option<u64>| {
+        before
+            .zip(after)
+            .map(|(b, a)| a.saturating_sub(b) as f64 / n as f64 / 1024.0)
+    };
+    if let Some(kib) = per(client_rss_before, client_rss_after) {
+        println!("  client resident memory: {kib:.1} KiB per connection (goal: at most 32 KiB)");
+    }
+    if let Some(kib) = per(server_rss_before, server_rss_after) {
+        println!("  server resident memory: {kib:.1} KiB per connection (goal: at most 32 KiB)");
+    }
+    for conn in &conns {
+        assert!(!conn.is_closed(), "every idle connection is still open");
+    }
+    drop(conns);
+    drop(child.stdin.take());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+    assert!(
+        matches!(status, Ok(Ok(s)) if s.success()),
+        "the server process ended cleanly: {status:?}"
+    );
+}
