@@ -40,6 +40,8 @@ struct State {
     queued: Batch,
     /// A cleared buffer the writer handed back, reused for the next run of small frames.
     spare: Option<Vec<u8>>,
+    /// The emptied list of chunks the writer handed back, reused for the next batch.
+    spare_list: Vec<Vec<u8>>,
     closed: bool,
 }
 
@@ -111,7 +113,23 @@ impl Outbox {
 
     /// Takes everything queued.
     pub(crate) fn take(&self) -> Batch {
-        std::mem::take(&mut self.state.lock().queued)
+        let mut state = self.state.lock();
+        if state.queued.is_empty() {
+            return Batch::default();
+        }
+        let next = Batch {
+            chunks: std::mem::take(&mut state.spare_list),
+            ..Batch::default()
+        };
+        std::mem::replace(&mut state.queued, next)
+    }
+
+    /// Hands back the emptied list of a written batch for reuse.
+    pub(crate) fn recycle_list(&self, mut list: Vec<Vec<u8>>) {
+        list.clear();
+        if list.capacity() <= 64 {
+            self.state.lock().spare_list = list;
+        }
     }
 
     /// Hands back a written buffer for reuse.

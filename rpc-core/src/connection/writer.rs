@@ -60,10 +60,11 @@ async fn write_batch<W: AsyncWrite + Unpin>(inner: &Inner, w: &mut W, batch: Bat
         }
     }
     let written = chunks.len();
-    for chunk in chunks {
+    for chunk in chunks.drain(..) {
         w.write_all(&chunk).await?;
         inner.outbox.recycle(chunk);
     }
+    inner.outbox.recycle_list(chunks);
     if written > 0 {
         w.flush().await?;
     }
