@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rpc::core::frame::{FrameError, DEFAULT_MAX_FRAME_SIZE};
-use rpc::core::protocol::{Hello, Message, Op, Preamble, MAGIC, PROTOCOL_VERSION};
+use rpc::core::protocol::{Hello, Message, Op, Preamble, Request, MAGIC, PROTOCOL_VERSION};
 use rpc::{Connection, ConnectionConfig, Error, RemoteErrorKind, VoidService};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -432,4 +432,46 @@ async fn panicking_methods_give_panic_errors_and_the_connection_keeps_serving() 
         assert!(!p.client.is_closed());
         assert_eq!(p.client.stats().pending_calls, 0);
     }
+}
+
+// ---- A peer that sends without reading ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_never_reads_is_disconnected_not_buffered_without_bound() {
+    const REPLY: usize = 1024;
+    let limit = 256 * 1024;
+    let config = ConnectionConfig::default().max_unwritten_bytes(limit);
+    let (conn, raw) = hand_driven(config).await;
+    let (_rr, mut rw) = tokio::io::split(raw);
+    // About 20 MiB of replies are asked for; the raw side reads none of them.
+    let sender = tokio::spawn(async move {
+        for seq in 0..20_000u64 {
+            let args = vec![rpc::Value::Int(REPLY as i64)];
+            let req = Request {
+                seq,
+                target: 0,
+                op: Op::Call("make_bytes".into()),
+                args,
+                flags: 0,
+            };
+            if rw.write_all(&frame_of(&Message::Request(req))).await.is_err() {
+                break;
+            }
+        }
+    });
+    guard("the close", conn.closed()).await;
+    let reason = conn.close_reason().expect("a reason");
+    assert!(
+        matches!(&*reason, Error::Limit(m) if m.contains("the peer is not reading")),
+        "{reason}"
+    );
+    assert!(
+        conn.stats().unwritten_bytes < 2 * limit,
+        "{}",
+        conn.stats().unwritten_bytes
+    );
+    sender.abort();
+    // The server serves everyone else as before.
+    let p = void_pair(crate::harness::Transport::Tcp).await;
+    assert_eq!(p.client.root().call::<i64>("test", (1,)).await.expect("alive"), 2);
 }

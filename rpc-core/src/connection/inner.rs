@@ -103,6 +103,17 @@ impl Inner {
         });
         let result = match encoded {
             Ok(Ok(())) => match self.outbox.push(&mut frame) {
+                Ok(_) if self.outbox.unwritten() > self.config.max_unwritten_bytes => {
+                    // The peer does not read what it is sent: drop it rather than buffer forever.
+                    let e = Error::Limit(format!(
+                        "the peer is not reading: {} bytes wait to be written (limit {})",
+                        self.outbox.unwritten(),
+                        self.config.max_unwritten_bytes
+                    ));
+                    tracing::warn!(error = %e, "closing connection");
+                    self.shutdown(Some(Arc::new(e.clone())));
+                    Err(e)
+                }
                 Ok(wake) => {
                     if wake {
                         self.outbox_ready.notify_one();
@@ -255,6 +266,7 @@ impl Inner {
             requests_received: self.requests_received.load(Ordering::Relaxed),
             exported_objects: self.exports.lock().len(),
             imported_objects: self.imports.lock().len(),
+            unwritten_bytes: self.outbox.unwritten(),
         }
     }
 

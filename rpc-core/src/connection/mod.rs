@@ -50,6 +50,10 @@ pub struct ConnectionConfig {
     /// Most objects this side exports to the peer at once; sending more fails with an error
     /// (default 100,000).
     pub max_exported_objects: usize,
+    /// Most bytes that may wait to be written to the peer; a peer that does not read what it
+    /// is sent, and so lets more pile up, is disconnected with a clear error rather than
+    /// buffered without bound (default 256 MiB, four maximum-size frames).
+    pub max_unwritten_bytes: usize,
 }
 
 impl Default for ConnectionConfig {
@@ -61,6 +65,7 @@ impl Default for ConnectionConfig {
             handshake_timeout: Duration::from_secs(10),
             max_in_flight: 65_536,
             max_exported_objects: 100_000,
+            max_unwritten_bytes: 256 << 20,
         }
     }
 }
@@ -87,6 +92,12 @@ impl ConnectionConfig {
     /// Sets the handshake timeout.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Sets how many bytes may wait to be written before the peer is disconnected.
+    pub fn max_unwritten_bytes(mut self, bytes: usize) -> Self {
+        self.max_unwritten_bytes = bytes;
         self
     }
 
@@ -117,6 +128,8 @@ pub struct ConnectionStats {
     pub exported_objects: usize,
     /// Live proxies of the peer's objects (root excluded).
     pub imported_objects: usize,
+    /// Bytes queued for the peer and not yet written.
+    pub unwritten_bytes: usize,
 }
 
 /// One side of a connection. Cheap to clone; the connection closes when the last handle (and

@@ -5,6 +5,8 @@
 //! go and writes it with as few calls as possible, so frames queued while it was busy leave
 //! together. Releases of remote references are gathered and sent as one message per batch.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use parking_lot::Mutex;
 
 use crate::protocol::ObjectId;
@@ -49,6 +51,8 @@ struct State {
 #[derive(Default)]
 pub(crate) struct Outbox {
     state: Mutex<State>,
+    /// Bytes queued or taken by the writer and not yet written.
+    unwritten: AtomicUsize,
 }
 
 /// The outbox no longer takes frames: the connection is closing.
@@ -66,6 +70,7 @@ impl Outbox {
         let was_empty = state.queued.is_empty();
         let state = &mut *state;
         state.queued.frames += 1;
+        self.unwritten.fetch_add(frame.len(), Ordering::Relaxed);
         if frame.len() >= LARGE_FRAME {
             state.queued.chunks.push(std::mem::take(frame));
             return Ok(was_empty);
@@ -132,8 +137,24 @@ impl Outbox {
         }
     }
 
+    /// Counts bytes the writer added to a batch itself (the release message).
+    pub(crate) fn count_unwritten(&self, bytes: usize) {
+        self.unwritten.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Bytes queued and not yet written.
+    pub(crate) fn unwritten(&self) -> usize {
+        self.unwritten.load(Ordering::Relaxed)
+    }
+
     /// Hands back a written buffer for reuse.
     pub(crate) fn recycle(&self, mut buf: Vec<u8>) {
+        let len = buf.len();
+        let _ = self
+            .unwritten
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                Some(u.saturating_sub(len))
+            });
         if buf.capacity() <= 4 * BUFFER_CAPACITY {
             buf.clear();
             self.state.lock().spare = Some(buf);

@@ -53,10 +53,12 @@ async fn write_batch<W: AsyncWrite + Unpin>(inner: &Inner, w: &mut W, batch: Bat
             chunks.push(Vec::new());
         }
         if let Some(last) = chunks.last_mut() {
+            let before = last.len();
             // Ids and counts only: this cannot fail or exceed a frame.
             if let Ok(Ok(())) = encode_frame(last, DEFAULT_MAX_FRAME_SIZE, |o| msg.encode_into(o)) {
                 tracing::trace!(?msg, "sent");
             }
+            inner.outbox.count_unwritten(last.len() - before);
         }
     }
     let written = chunks.len();
