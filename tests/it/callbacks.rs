@@ -83,6 +83,11 @@ impl EventHub {
         Ok(below + 1)
     }
 
+    /// Passes the caller's callback `f` on, as an argument, to the caller's callback `g`.
+    async fn exposed_pass_on(&self, f: Callback, g: Callback, x: i64) -> Result<i64, Error> {
+        g.call((f, x)).await
+    }
+
     fn exposed_exported(&self, conn: &Connection) -> usize {
         conn.stats().exported_objects
     }
@@ -246,5 +251,33 @@ async fn callbacks_nest_sixty_four_deep_on_one_connection() {
         // Each level counts once on the server and the client forwards unchanged.
         assert_eq!(depth, 64, "{t:?}");
         slot.lock().take();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_passed_on_arrives_home_as_itself() {
+    for t in TRANSPORTS {
+        let p = hub_pair(t).await;
+        let double = Callback::new(|x: i64| 2 * x);
+        // `g` receives `f` back from the server: it is this side's own closure again, and
+        // calling it runs it here without a round trip.
+        let g = Callback::new(|f: Callback, x: i64| async move {
+            assert!(
+                f.netref().is_none(),
+                "a callback sent home is the original, not a proxy"
+            );
+            f.call::<i64>((x,)).await
+        });
+        let got: i64 = p
+            .client
+            .root()
+            .call("pass_on", (double, g, 21))
+            .await
+            .expect("passed on");
+        assert_eq!(got, 42, "{t:?}");
+        eventually("both callbacks released", || {
+            p.client.stats().exported_objects == 0
+        })
+        .await;
     }
 }
