@@ -10,7 +10,7 @@
 //!
 //! # How events travel
 //!
-//! `subscribe` passes a [`Callback`] to the owner, which runs one forwarding task per
+//! `subscribe` passes a [`Callback`](crate::Callback) to the owner, which runs one forwarding task per
 //! subscriber: it takes events from a bounded `tokio::sync::broadcast` channel and calls the
 //! callback with each in turn, waiting for its answer before sending the next. The replica's
 //! callback puts the event in a small local buffer ([`REPLICA_BUFFER`] events) and answers
