@@ -7,6 +7,8 @@
 //!   sends a request frame of the rpc request's size and gets a reply of the rpc reply's size.
 //! * Pipelined throughput: 64 calls in flight on one connection; the raw side keeps 64 frames
 //!   outstanding on one connection to an echo server.
+//! * Several connections: 4 clients at once, each making sequential null calls on its own
+//!   connection; the raw side runs 4 ping-pong connections of the same frame sizes.
 //! * Callback round trip: `call_back(f, x)` makes the server call the client's closure `f` once
 //!   during the call (2 round trips in all). The same `Callback` is passed on every call, and in
 //!   a second variant the server keeps it between calls. The raw side makes 2 round trips with
@@ -31,7 +33,7 @@ mod common;
 mod scenarios;
 
 use scenarios::service::BenchServer;
-use scenarios::{batched, callbacks, churn, latency, oneway, pipelined};
+use scenarios::{batched, callbacks, churn, connections, latency, oneway, pipelined};
 
 use crate::common::Latency;
 
@@ -179,6 +181,7 @@ async fn run(plan: Plan) {
     // Calls per second of the pipelined, one-way and batched scenarios, for the summary.
     let mut rates = Vec::new();
     pipelined::report(&plan, &root, &mut rates).await;
+    connections::report(&plan, server.port, &mut rates).await;
     oneway::report(&plan, &server, &mut rates).await;
     batched::report(&plan, server.port, &mut rates).await;
     callbacks::report(&plan, &conn).await;

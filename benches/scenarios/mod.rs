@@ -5,6 +5,7 @@
 pub mod batched;
 pub mod callbacks;
 pub mod churn;
+pub mod connections;
 pub mod frames;
 pub mod latency;
 pub mod oneway;
