@@ -181,9 +181,7 @@ async fn dropping_a_pending_call_cancels_it_on_the_server() {
         let p = crate::harness::pair_with(t, VoidService, service, ConnectionConfig::default()).await;
         let root = p.client.root();
         let call = tokio::spawn(async move { root.call::<()>("forever", ()).await });
-        while p.client.stats().pending_calls == 0 {
-            tokio::task::yield_now().await;
-        }
+        crate::harness::eventually("the call pending", || p.client.stats().pending_calls == 1).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
         call.abort();
         for _ in 0..500 {

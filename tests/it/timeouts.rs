@@ -88,9 +88,7 @@ async fn closing_fails_every_pending_call_at_once() {
                 tokio::spawn(async move { root.call::<()>("forever", ()).await })
             })
             .collect();
-        while p.client.stats().pending_calls < 10 {
-            tokio::task::yield_now().await;
-        }
+        crate::harness::eventually("ten calls pending", || p.client.stats().pending_calls == 10).await;
         p.client.close().await;
         for c in calls {
             let r = tokio::time::timeout(Duration::from_secs(5), c)

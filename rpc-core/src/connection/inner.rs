@@ -26,6 +26,20 @@ use crate::value::{self, Object, ObjectRef, Value, WireContext, WireRef};
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
 
+/// A sender that has queued this many frames without the writer getting to run nudges it.
+const NUDGE_EVERY: usize = 256;
+
+/// Gets a writer that was woken but has not run off this worker's "next task" slot. Tokio runs
+/// a task woken from a worker next on that same worker, and no other worker may take it from
+/// there; a sender that queues frames in a loop without yielding would keep it from running
+/// until the loop ends. A newly spawned (empty) task takes that slot instead, moving the writer
+/// to the queue the idle worker steals from.
+fn nudge_writer() {
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        handle.spawn(async {});
+    }
+}
+
 /// Largest scratch buffer a thread keeps between frames.
 const SCRATCH_KEEP: usize = 64 * 1024;
 
@@ -114,9 +128,11 @@ impl Inner {
                     self.shutdown(Some(Arc::new(e.clone())));
                     Err(e)
                 }
-                Ok(wake) => {
+                Ok((wake, queued)) => {
                     if wake {
                         self.outbox_ready.notify_one();
+                    } else if queued % NUDGE_EVERY == 0 {
+                        nudge_writer();
                     }
                     Ok(())
                 }

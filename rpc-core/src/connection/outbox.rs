@@ -61,8 +61,9 @@ pub(crate) struct Closed;
 
 impl Outbox {
     /// Appends one encoded frame. Returns whether the writer must be woken (the outbox was
-    /// empty). `frame` is copied if small; a large one is taken (and `frame` left empty).
-    pub(crate) fn push(&self, frame: &mut Vec<u8>) -> Result<bool, Closed> {
+    /// empty) and how many frames now wait. `frame` is copied if small; a large one is taken
+    /// (and `frame` left empty).
+    pub(crate) fn push(&self, frame: &mut Vec<u8>) -> Result<(bool, usize), Closed> {
         let mut state = self.state.lock();
         if state.closed {
             return Err(Closed);
@@ -73,7 +74,7 @@ impl Outbox {
         self.unwritten.fetch_add(frame.len(), Ordering::Relaxed);
         if frame.len() >= LARGE_FRAME {
             state.queued.chunks.push(std::mem::take(frame));
-            return Ok(was_empty);
+            return Ok((was_empty, state.queued.frames));
         }
         match state.queued.chunks.last_mut() {
             Some(last)
@@ -91,7 +92,7 @@ impl Outbox {
                 state.queued.chunks.push(buf);
             }
         }
-        Ok(was_empty)
+        Ok((was_empty, state.queued.frames))
     }
 
     /// Queues a release; returns whether the writer must be woken.
@@ -170,9 +171,13 @@ mod tests {
     fn small_frames_share_a_buffer_and_large_ones_go_whole() {
         let outbox = Outbox::default();
         let mut a = vec![1u8; 10];
-        assert_eq!(outbox.push(&mut a), Ok(true), "the first frame wakes the writer");
+        assert_eq!(
+            outbox.push(&mut a),
+            Ok((true, 1)),
+            "the first frame wakes the writer"
+        );
         let mut b = vec![2u8; 20];
-        assert_eq!(outbox.push(&mut b), Ok(false), "later ones do not");
+        assert_eq!(outbox.push(&mut b), Ok((false, 2)), "later ones do not");
         let mut big = vec![3u8; LARGE_FRAME];
         outbox.push(&mut big).expect("open");
         assert!(big.is_empty(), "a large frame is taken, not copied");
