@@ -19,7 +19,7 @@ use crate::args::Args;
 use crate::connection::PendingCall;
 use crate::error::{Error, Result};
 use crate::netref::NetRef;
-use crate::protocol::Op;
+use crate::protocol::OpRef;
 use crate::value::{from_value, Value};
 
 /// Wraps a method of a remote object so that calls return at once with an [`AsyncResult`]
@@ -72,8 +72,8 @@ impl AsyncMethod {
             .into_args()
             .map_err(|e| Error::Encode(format!("argument: {e}")))?;
         let op = match &self.op {
-            Some(m) => Op::Call(m.clone()),
-            None => Op::CallSelf,
+            Some(m) => OpRef::Call(m),
+            None => OpRef::CallSelf,
         };
         let call = self
             .netref

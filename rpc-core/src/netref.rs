@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::args::Args;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
-use crate::protocol::{ObjectId, Op, ROOT_ID};
+use crate::protocol::{ObjectId, OpRef, ROOT_ID};
 use crate::service::Description;
 use crate::value::{from_value, to_value, Value};
 
@@ -98,7 +98,7 @@ impl NetRef {
         }
     }
 
-    async fn request(&self, op: Op, args: Vec<Value>) -> Result<Value> {
+    async fn request(&self, op: OpRef<'_>, args: Vec<Value>) -> Result<Value> {
         self.proxy
             .conn
             .request(self.proxy.id, op, args, self.timeout)
@@ -114,7 +114,7 @@ impl NetRef {
 
     /// Calls a method with dynamic arguments and returns the dynamic result.
     pub async fn call_value(&self, method: &str, args: Vec<Value>) -> Result<Value> {
-        self.request(Op::Call(method.to_owned()), args).await
+        self.request(OpRef::Call(method), args).await
     }
 
     /// Calls `method` one-way: returns once the request is queued, without waiting for (or
@@ -124,7 +124,7 @@ impl NetRef {
         let args = encode_args(args)?;
         self.proxy
             .conn
-            .send_oneway(self.proxy.id, Op::Call(method.to_owned()), args)
+            .send_oneway(self.proxy.id, OpRef::Call(method), args)
     }
 
     /// Calls the object itself (for callables such as callbacks).
@@ -135,7 +135,7 @@ impl NetRef {
 
     /// Calls the object itself with dynamic arguments.
     pub async fn call_self_value(&self, args: Vec<Value>) -> Result<Value> {
-        self.request(Op::CallSelf, args).await
+        self.request(OpRef::CallSelf, args).await
     }
 
     /// Reads an exposed attribute.
@@ -146,25 +146,25 @@ impl NetRef {
 
     /// Reads an exposed attribute as a dynamic value.
     pub async fn getattr_value(&self, name: &str) -> Result<Value> {
-        self.request(Op::GetAttr(name.to_owned()), Vec::new()).await
+        self.request(OpRef::GetAttr(name), Vec::new()).await
     }
 
     /// Writes an exposed attribute.
     pub async fn setattr(&self, name: &str, value: impl Serialize) -> Result<()> {
         let value = to_value(&value).map_err(|e| Error::Encode(e.to_string()))?;
-        self.request(Op::SetAttr(name.to_owned()), vec![value]).await?;
+        self.request(OpRef::SetAttr(name), vec![value]).await?;
         Ok(())
     }
 
     /// Lists the object's exposed methods and attributes (RPyC's `dir`/`inspect`).
     pub async fn describe(&self) -> Result<Description> {
-        let value = self.request(Op::Describe, Vec::new()).await?;
+        let value = self.request(OpRef::Describe, Vec::new()).await?;
         decode(value, || "the description".to_owned())
     }
 
     /// The object's display text, as its owner renders it.
     pub async fn display(&self) -> Result<String> {
-        let value = self.request(Op::Display, Vec::new()).await?;
+        let value = self.request(OpRef::Display, Vec::new()).await?;
         decode(value, || "the display text".to_owned())
     }
 }

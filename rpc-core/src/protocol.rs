@@ -118,6 +118,54 @@ pub struct Request {
     pub flags: u8,
 }
 
+/// What a request asks, borrowed: how the caller encodes a request without copying the
+/// member name. Encodes exactly as [`Op`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) enum OpRef<'a> {
+    Call(&'a str),
+    CallSelf,
+    GetAttr(&'a str),
+    SetAttr(&'a str),
+    Describe,
+    Display,
+}
+
+/// A request, borrowed; encodes exactly as [`Request`].
+#[derive(Debug, Serialize)]
+pub(crate) struct RequestRef<'a> {
+    pub(crate) seq: u64,
+    pub(crate) target: ObjectId,
+    pub(crate) op: OpRef<'a>,
+    #[serde(serialize_with = "value::serialize_values")]
+    pub(crate) args: &'a [Value],
+    pub(crate) flags: u8,
+}
+
+/// The messages a caller sends without owning their parts; encode exactly as the
+/// [`Message`] variants of the same position.
+#[derive(Debug, Serialize)]
+pub(crate) enum MessageRef<'a> {
+    /// [`Message::Hello`] (only here to keep the variant positions).
+    #[allow(dead_code)]
+    Hello(&'a Hello),
+    /// [`Message::Request`].
+    Request(RequestRef<'a>),
+}
+
+impl MessageRef<'_> {
+    /// Encodes the message, appending it to `out`.
+    pub(crate) fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        value::take_encode_error();
+        match postcard::to_extend(self, Sink(out)) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(match value::take_encode_error() {
+                Some(msg) => EncodeError::Object(msg),
+                None => EncodeError::Postcard(e),
+            }),
+        }
+    }
+}
+
 /// Why a frame's payload is not a valid message.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -280,6 +328,39 @@ mod tests {
             Message::decode(&buf),
             Err(DecodeError::TrailingBytes(1))
         ));
+    }
+
+    #[test]
+    fn borrowed_requests_encode_like_owned_ones() {
+        let args = vec![Value::Int(1), Value::Str("x".into())];
+        let ops = [
+            (OpRef::Call("m"), Op::Call("m".into())),
+            (OpRef::CallSelf, Op::CallSelf),
+            (OpRef::GetAttr("a"), Op::GetAttr("a".into())),
+            (OpRef::SetAttr("a"), Op::SetAttr("a".into())),
+            (OpRef::Describe, Op::Describe),
+            (OpRef::Display, Op::Display),
+        ];
+        for (borrowed, owned) in ops {
+            let mut buf = Vec::new();
+            MessageRef::Request(RequestRef {
+                seq: 9,
+                target: 3,
+                op: borrowed,
+                args: &args,
+                flags: 1,
+            })
+            .encode_into(&mut buf)
+            .expect("encode");
+            let expected = Message::Request(Request {
+                seq: 9,
+                target: 3,
+                op: owned,
+                args: args.clone(),
+                flags: 1,
+            });
+            assert_eq!(Message::decode(&buf).expect("decode"), expected);
+        }
     }
 
     #[test]

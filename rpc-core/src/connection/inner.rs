@@ -109,11 +109,19 @@ impl Inner {
 
     /// Encodes a message (exporting any objects it carries) and queues it for the writer.
     pub(super) fn send(self: &Arc<Self>, msg: &Message) -> Result<()> {
+        self.send_with(|o| msg.encode_into(o))
+    }
+
+    /// Like [`send`](Inner::send), with the message given as its encoder.
+    pub(super) fn send_with(
+        self: &Arc<Self>,
+        encode: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), crate::protocol::EncodeError>,
+    ) -> Result<()> {
         // Encode into this thread's scratch buffer: no allocation per frame once it has grown.
         let mut frame = SCRATCH.with(Cell::take);
         frame.clear();
         let encoded = value::with_context(self.clone(), || {
-            encode_frame(&mut frame, self.config.max_frame_size, |o| msg.encode_into(o))
+            encode_frame(&mut frame, self.config.max_frame_size, encode)
         });
         let result = match encoded {
             Ok(Ok(())) => match self.outbox.push(&mut frame) {

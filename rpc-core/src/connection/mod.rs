@@ -26,7 +26,7 @@ use crate::callback::{Callback, CallbackFn};
 use crate::error::{Error, Result};
 use crate::frame::DEFAULT_MAX_FRAME_SIZE;
 use crate::netref::NetRef;
-use crate::protocol::{Hello, Message, ObjectId, Op, Request, FLAG_ONEWAY};
+use crate::protocol::{Hello, Message, MessageRef, ObjectId, Op, OpRef, Request, RequestRef, FLAG_ONEWAY};
 use crate::service::Service;
 use crate::value::{Value, DEFAULT_MAX_DEPTH};
 
@@ -285,7 +285,7 @@ impl Connection {
     pub(crate) async fn request(
         &self,
         target: ObjectId,
-        op: Op,
+        op: OpRef<'_>,
         args: Vec<Value>,
         timeout: Option<Option<Duration>>,
     ) -> Result<Value> {
@@ -301,7 +301,12 @@ impl Connection {
 
     /// Sends a request now; the returned handle waits for the reply (or cancels it when
     /// dropped first).
-    pub(crate) fn send_request(&self, target: ObjectId, op: Op, args: Vec<Value>) -> Result<PendingCall> {
+    pub(crate) fn send_request(
+        &self,
+        target: ObjectId,
+        op: OpRef<'_>,
+        args: Vec<Value>,
+    ) -> Result<PendingCall> {
         let inner = self.inner();
         let (seq, rx) = inner.pending.lock().register()?;
         let call = PendingCall {
@@ -309,13 +314,14 @@ impl Connection {
             seq,
             rx: Some(rx),
         };
-        inner.send(&Message::Request(Request {
+        let request = RequestRef {
             seq,
             target,
             op,
-            args,
+            args: &args,
             flags: 0,
-        }))?;
+        };
+        inner.send_with(|o| MessageRef::Request(request).encode_into(o))?;
         Ok(call)
     }
 
@@ -344,18 +350,19 @@ impl Connection {
     }
 
     /// Sends a one-way request: no reply comes, errors are only logged by the peer.
-    pub(crate) fn send_oneway(&self, target: ObjectId, op: Op, args: Vec<Value>) -> Result<()> {
+    pub(crate) fn send_oneway(&self, target: ObjectId, op: OpRef<'_>, args: Vec<Value>) -> Result<()> {
         let inner = self.inner();
         if inner.closed.load(Ordering::Acquire) {
             return Err(Error::ConnectionClosed(inner.close_reason()));
         }
-        inner.send(&Message::Request(Request {
+        let request = RequestRef {
             seq: 0,
             target,
             op,
-            args,
+            args: &args,
             flags: FLAG_ONEWAY,
-        }))
+        };
+        inner.send_with(|o| MessageRef::Request(request).encode_into(o))
     }
 
     /// A proxy of ours for `id` was dropped after `count` receipts: tell the owner.
