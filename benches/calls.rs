@@ -7,6 +7,8 @@
 //!   sends a request frame of the rpc request's size and gets a reply of the rpc reply's size.
 //! * Pipelined throughput: 64 calls in flight on one connection; the raw side keeps 64 frames
 //!   outstanding on one connection to an echo server.
+//! * Bulk data: a 1 MiB bytes argument whose length comes back, one call at a time; the raw
+//!   side sends a 1 MiB frame and gets a small reply.
 //! * Several connections: 4 clients at once, each making sequential null calls on its own
 //!   connection; the raw side runs 4 ping-pong connections of the same frame sizes.
 //! * Callback round trip: `call_back(f, x)` makes the server call the client's closure `f` once
@@ -33,7 +35,7 @@ mod common;
 mod scenarios;
 
 use scenarios::service::BenchServer;
-use scenarios::{batched, callbacks, churn, connections, latency, oneway, pipelined};
+use scenarios::{batched, bulk, callbacks, churn, connections, latency, oneway, pipelined};
 
 use crate::common::Latency;
 
@@ -168,6 +170,7 @@ async fn run(plan: Plan) {
         plan.warmup, plan.samples, plan.rounds, plan.pipelined_calls, plan.window
     );
     latency::describe();
+    bulk::describe();
     callbacks::describe();
     churn::describe();
     oneway::describe(&plan);
@@ -178,6 +181,7 @@ async fn run(plan: Plan) {
         "scenario", "rpc", "raw tcp", "rpc/raw"
     );
     latency::report(&plan, &root).await;
+    bulk::report(&plan, &root).await;
     // Calls per second of the pipelined, one-way and batched scenarios, for the summary.
     let mut rates = Vec::new();
     pipelined::report(&plan, &root, &mut rates).await;

@@ -3,6 +3,7 @@
 //! frame sizes a scenario uses, `report` runs it when the plan selects it.
 
 pub mod batched;
+pub mod bulk;
 pub mod callbacks;
 pub mod churn;
 pub mod connections;

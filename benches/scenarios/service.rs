@@ -78,6 +78,11 @@ impl BenchService {
         self.ticks.swap(0, Ordering::Relaxed)
     }
 
+    /// The length of a (large) byte argument (`Vec<u8>` parameters are taken as bytes).
+    fn exposed_size(&self, data: Vec<u8>) -> usize {
+        data.len()
+    }
+
     /// How many objects the server exports on this connection.
     fn exposed_exported(&self, conn: &Connection) -> usize {
         conn.stats().exported_objects

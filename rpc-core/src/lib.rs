@@ -72,6 +72,8 @@ pub use iter::RemoteIter;
 pub use netref::NetRef;
 pub use reply::{FromReply, IntoReply};
 pub use rpc_macros::service;
+/// `serde_bytes`, for passing byte buffers as bytes: `serde_bytes::Bytes::new(&data)`.
+pub use serde_bytes;
 pub use service::{AsAny, AttributeInfo, CallResult, Description, MethodInfo, Outcome, Service, VoidService};
 pub use transport::{
     connect, connect_stream, connect_subproc, connect_tcp, connect_with_service, memory_pair,

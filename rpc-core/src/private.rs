@@ -59,6 +59,32 @@ pub fn arg<T: DeserializeOwned>(
     })
 }
 
+/// Converts a `Vec<u8>` (or `&[u8]`) argument as bytes, not element by element.
+pub fn arg_bytes(
+    method: &str,
+    index: usize,
+    name: &str,
+    value: Option<Value>,
+) -> Result<Vec<u8>, RemoteError> {
+    arg::<serde_bytes::ByteBuf>(method, index, name, value).map(serde_bytes::ByteBuf::into_vec)
+}
+
+/// The answer of a method that returns `Vec<u8>`: sent as bytes, not element by element.
+pub fn reply_bytes(bytes: Vec<u8>) -> CallResult {
+    Ok(Value::Bytes(bytes))
+}
+
+/// The answer of a method that returns `Result<Vec<u8>, E>`.
+pub fn fallible_bytes<E>(result: Result<Vec<u8>, E>) -> CallResult
+where
+    E: Into<Box<dyn StdError + Send + Sync + 'static>>,
+{
+    match result {
+        Ok(bytes) => reply_bytes(bytes),
+        Err(e) => Err(error_to_remote(std::any::type_name::<E>(), e.into())),
+    }
+}
+
 /// The answer of a method that returns a plain value.
 pub fn ok<T: Serialize + ?Sized>(value: &T) -> CallResult {
     to_value(value).map_err(|e| {

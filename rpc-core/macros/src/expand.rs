@@ -167,8 +167,14 @@ fn arm(p: &TokenStream, self_ty: &syn::Type, m: &Member) -> TokenStream {
         let var = format_ident!("__a{}", i);
         match param {
             Param::Remote { name, ty, by_ref, .. } => {
+                // `Vec<u8>` (and `&[u8]`) arguments are taken as bytes, not element by element.
+                let convert = if crate::model::is_byte_vec(ty) {
+                    quote!(#p::arg_bytes)
+                } else {
+                    quote!(#p::arg::<#ty>)
+                };
                 decode.push(quote_spanned! {ty.span()=>
-                    let #var: #ty = match #p::arg::<#ty>(#remote_name, #index, #name, __it.next()) {
+                    let #var: #ty = match #convert(#remote_name, #index, #name, __it.next()) {
                         ::std::result::Result::Ok(v) => v,
                         ::std::result::Result::Err(e) => return #p::Outcome::Ready(::std::result::Result::Err(e)),
                     };
@@ -187,12 +193,13 @@ fn arm(p: &TokenStream, self_ty: &syn::Type, m: &Member) -> TokenStream {
         }
     }
     let invoke = quote!(<#self_ty>::#ident(&*__this, #(#pass),*));
-    let wrap = |expr: TokenStream| {
-        if m.fallible {
-            quote!(#p::fallible(#expr))
-        } else {
-            quote!(#p::IntoReply::into_reply(#expr))
-        }
+    // `Vec<u8>` results travel as bytes, not element by element.
+    let bytes_out = m.returns_bytes;
+    let wrap = |expr: TokenStream| match (m.fallible, bytes_out) {
+        (true, true) => quote!(#p::fallible_bytes(#expr)),
+        (true, false) => quote!(#p::fallible(#expr)),
+        (false, true) => quote!(#p::reply_bytes(#expr)),
+        (false, false) => quote!(#p::IntoReply::into_reply(#expr)),
     };
     let run = match m.mode {
         Mode::Sync => {

@@ -88,6 +88,8 @@ pub struct Member {
     pub mode: Mode,
     pub params: Vec<Param>,
     pub fallible: bool,
+    /// The method returns `Vec<u8>` (or `Result<Vec<u8>, _>`): sent as bytes.
+    pub returns_bytes: bool,
     /// `#[oneway]`: no reply, run in send order.
     pub oneway: bool,
     /// What a successful call yields (the `T` of a `Result<T, E>`); `None` for `()`.
@@ -352,6 +354,7 @@ fn member(f: &ImplItemFn, remote_name: String, blocking: bool) -> syn::Result<Me
         });
         remote_index += 1;
     }
+    let mut returns_bytes = false;
     let (fallible, returns, ok_type) = match &f.sig.output {
         ReturnType::Default => (false, "()".to_owned(), None),
         ReturnType::Type(_, ty) => {
@@ -361,6 +364,7 @@ fn member(f: &ImplItemFn, remote_name: String, blocking: bool) -> syn::Result<Me
             } else {
                 Some(ty.clone())
             };
+            returns_bytes = ok.as_deref().is_some_and(is_byte_vec);
             // The caller owns what it receives: `&str` comes back as `String`.
             let ok = ok.map(|t| Box::new(owned_type(&t).0));
             (fallible, ty.to_token_stream().to_string(), ok)
@@ -379,6 +383,7 @@ fn member(f: &ImplItemFn, remote_name: String, blocking: bool) -> syn::Result<Me
         mode,
         params,
         fallible,
+        returns_bytes,
         oneway: false,
         ok_type,
         returns,
@@ -401,6 +406,22 @@ fn owned_type(ty: &Type) -> (Type, bool) {
         other => other.clone(),
     };
     (owned, true)
+}
+
+/// Whether `ty` is `Vec<u8>` (however the path to `Vec` is written).
+pub fn is_byte_vec(ty: &Type) -> bool {
+    let Type::Path(p) = ty else { return false };
+    let Some(last) = p.path.segments.last() else {
+        return false;
+    };
+    if last.ident != "Vec" {
+        return false;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return false;
+    };
+    matches!(args.args.first(), Some(syn::GenericArgument::Type(Type::Path(t))) if t.path.is_ident("u8"))
+        && args.args.len() == 1
 }
 
 /// The `T` of `Result<T, E>` (or of a `Result<T>` alias).

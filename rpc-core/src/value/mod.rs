@@ -10,6 +10,7 @@
 mod de;
 mod natural;
 mod object;
+mod probe;
 mod ser;
 mod wire;
 
@@ -121,7 +122,7 @@ impl serde::de::Error for ValueError {
 
 /// Converts any serde type to a [`Value`].
 pub fn to_value<T: serde::Serialize + ?Sized>(value: &T) -> Result<Value, ValueError> {
-    value.serialize(ser::ValueSerializer::default())
+    value.serialize(ser::ValueSerializer)
 }
 
 /// Converts a [`Value`] to any serde type.

@@ -1,17 +1,13 @@
 //! `Serialize` data -> `Value`.
 
-use std::cell::Cell;
-
 use serde::ser::{self, Serialize};
 
+use super::probe::{ByteProbe, NotAByte};
 use super::{object, Value, ValueError, OBJECT_TOKEN};
 
-/// Serializes into a [`Value`]. `byte` is set when the value serialized was a `u8`, which lets a
-/// sequence of `u8` become [`Value::Bytes`].
+/// Serializes into a [`Value`].
 #[derive(Default)]
-pub(super) struct ValueSerializer<'a> {
-    byte: Option<&'a Cell<bool>>,
-}
+pub(super) struct ValueSerializer;
 
 fn int(v: i64) -> Result<Value, ValueError> {
     Ok(Value::Int(v))
@@ -28,7 +24,7 @@ fn tagged(variant: &'static str, value: Value) -> Value {
     Value::Map(vec![(Value::Str(variant.to_owned()), value)])
 }
 
-impl<'a> ser::Serializer for ValueSerializer<'a> {
+impl ser::Serializer for ValueSerializer {
     type Ok = Value;
     type Error = ValueError;
     type SerializeSeq = SeqSer;
@@ -64,9 +60,6 @@ impl<'a> ser::Serializer for ValueSerializer<'a> {
         }
     }
     fn serialize_u8(self, v: u8) -> Result<Value, ValueError> {
-        if let Some(flag) = self.byte {
-            flag.set(true);
-        }
         int(v.into())
     }
     fn serialize_u16(self, v: u16) -> Result<Value, ValueError> {
@@ -103,7 +96,7 @@ impl<'a> ser::Serializer for ValueSerializer<'a> {
         Ok(Value::Unit)
     }
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Value, ValueError> {
-        value.serialize(ValueSerializer::default())
+        value.serialize(ValueSerializer)
     }
     fn serialize_unit(self) -> Result<Value, ValueError> {
         Ok(Value::Unit)
@@ -129,7 +122,7 @@ impl<'a> ser::Serializer for ValueSerializer<'a> {
                 return Ok(Value::Object(object));
             }
         }
-        value.serialize(ValueSerializer::default())
+        value.serialize(ValueSerializer)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
@@ -138,7 +131,7 @@ impl<'a> ser::Serializer for ValueSerializer<'a> {
         variant: &'static str,
         value: &T,
     ) -> Result<Value, ValueError> {
-        Ok(tagged(variant, value.serialize(ValueSerializer::default())?))
+        Ok(tagged(variant, value.serialize(ValueSerializer)?))
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<SeqSer, ValueError> {
         Ok(SeqSer::new(len, true))
@@ -185,7 +178,6 @@ impl<'a> ser::Serializer for ValueSerializer<'a> {
 pub(super) struct SeqSer {
     items: Vec<Value>,
     bytes: Option<Vec<u8>>,
-    byte: Cell<bool>,
 }
 
 impl SeqSer {
@@ -195,34 +187,30 @@ impl SeqSer {
             SeqSer {
                 items: Vec::new(),
                 bytes: Some(Vec::with_capacity(len.unwrap_or(0))),
-                byte: Cell::new(false),
             }
         } else {
             SeqSer {
                 items: Vec::with_capacity(cap),
                 bytes: None,
-                byte: Cell::new(false),
             }
         }
     }
 
     fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
-        self.byte.set(false);
-        let v = value.serialize(ValueSerializer {
-            byte: Some(&self.byte),
-        })?;
-        match (&mut self.bytes, v) {
-            (Some(bytes), Value::Int(b)) if self.byte.get() => {
-                // `serialize_u8` produced it, so it fits.
-                bytes.push(b as u8);
+        if let Some(bytes) = &mut self.bytes {
+            match value.serialize(ByteProbe) {
+                Ok(b) => {
+                    bytes.push(b);
+                    return Ok(());
+                }
+                Err(NotAByte) => {
+                    // Not a byte sequence after all: what was collected becomes integers.
+                    let collected = self.bytes.take().unwrap_or_default();
+                    self.items = collected.into_iter().map(|b| Value::Int(b.into())).collect();
+                }
             }
-            (bytes @ Some(_), v) => {
-                let collected = bytes.take().unwrap_or_default();
-                self.items = collected.into_iter().map(|b| Value::Int(b.into())).collect();
-                self.items.push(v);
-            }
-            (None, v) => self.items.push(v),
         }
+        self.items.push(value.serialize(ValueSerializer)?);
         Ok(())
     }
 
@@ -286,7 +274,7 @@ impl ser::SerializeMap for MapSer {
     type Ok = Value;
     type Error = ValueError;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), ValueError> {
-        self.key = Some(key.serialize(ValueSerializer::default())?);
+        self.key = Some(key.serialize(ValueSerializer)?);
         Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
@@ -294,8 +282,7 @@ impl ser::SerializeMap for MapSer {
             .key
             .take()
             .ok_or_else(|| ValueError::new("map value serialized before its key"))?;
-        self.entries
-            .push((key, value.serialize(ValueSerializer::default())?));
+        self.entries.push((key, value.serialize(ValueSerializer)?));
         Ok(())
     }
     fn end(self) -> Result<Value, ValueError> {
@@ -311,7 +298,7 @@ impl ser::SerializeStruct for MapSer {
         key: &'static str,
         value: &T,
     ) -> Result<(), ValueError> {
-        let v = value.serialize(ValueSerializer::default())?;
+        let v = value.serialize(ValueSerializer)?;
         self.entries.push((Value::Str(key.to_owned()), v));
         Ok(())
     }
