@@ -155,14 +155,7 @@ pub(crate) enum MessageRef<'a> {
 impl MessageRef<'_> {
     /// Encodes the message, appending it to `out`.
     pub(crate) fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        value::take_encode_error();
-        match postcard::to_extend(self, Sink(out)) {
-            Ok(_) => Ok(()),
-            Err(e) => Err(match value::take_encode_error() {
-                Some(msg) => EncodeError::Object(msg),
-                None => EncodeError::Postcard(e),
-            }),
-        }
+        encode(self, out)
     }
 }
 
@@ -237,6 +230,19 @@ pub enum EncodeError {
     Object(String),
 }
 
+/// Encodes `msg` with postcard, appending to `out`; an object that could not be exported is
+/// reported as such rather than as a bare postcard error.
+fn encode<T: Serialize + ?Sized>(msg: &T, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    value::take_encode_error();
+    match postcard::to_extend(msg, Sink(out)) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(match value::take_encode_error() {
+            Some(msg) => EncodeError::Object(msg),
+            None => EncodeError::Postcard(e),
+        }),
+    }
+}
+
 /// Appends to a borrowed buffer, so a failed encode does not lose what it already held.
 struct Sink<'a>(&'a mut Vec<u8>);
 
@@ -249,14 +255,7 @@ impl Extend<u8> for Sink<'_> {
 impl Message {
     /// Encodes the message, appending it to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        value::take_encode_error();
-        match postcard::to_extend(self, Sink(out)) {
-            Ok(_) => Ok(()),
-            Err(e) => Err(match value::take_encode_error() {
-                Some(msg) => EncodeError::Object(msg),
-                None => EncodeError::Postcard(e),
-            }),
-        }
+        encode(self, out)
     }
 
     /// Decodes one message from a frame's payload; trailing bytes are an error.
