@@ -61,6 +61,8 @@ struct Plan {
     batch_window: usize,
     /// Run only the scenarios whose row names contain one of these (all when empty).
     filters: Vec<String>,
+    /// Run everything on one thread (`--current-thread`) instead of 2 workers.
+    current_thread: bool,
 }
 
 impl Plan {
@@ -68,6 +70,7 @@ impl Plan {
     fn from_args() -> Plan {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let filters = args.iter().filter(|a| !a.starts_with('-')).cloned().collect();
+        let current_thread = args.iter().any(|a| a == "--current-thread");
         if args.iter().any(|a| a == "--bench") {
             Plan {
                 warmup: 2_000,
@@ -80,6 +83,7 @@ impl Plan {
                 batch_size: 100,
                 batch_window: 4,
                 filters,
+                current_thread,
             }
         } else {
             Plan {
@@ -93,6 +97,7 @@ impl Plan {
                 batch_size: 100,
                 batch_window: 4,
                 filters,
+                current_thread,
             }
         }
     }
@@ -165,8 +170,13 @@ async fn run(plan: Plan) {
     let root = conn.root();
 
     println!(
-        "loopback TCP 127.0.0.1, tokio multi-thread runtime with 2 workers; latency: {} warm-up + {} samples \
+        "loopback TCP 127.0.0.1, {}; latency: {} warm-up + {} samples \
          per side in {} alternating rounds; throughput: median of 3 rounds of {} calls, {} in flight",
+        if plan.current_thread {
+            "tokio current-thread runtime (everything on one thread)"
+        } else {
+            "tokio multi-thread runtime with 2 workers"
+        },
         plan.warmup, plan.samples, plan.rounds, plan.pipelined_calls, plan.window
     );
     latency::describe();
@@ -200,15 +210,20 @@ async fn run(plan: Plan) {
     server.stop().await;
 }
 
-/// Runs the benchmark (or its smoke run) on a 2-worker runtime.
+/// Runs the benchmark (or its smoke run) on a 2-worker runtime, or with `--current-thread` on
+/// a current-thread runtime.
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let plan = Plan::from_args();
+    let mut builder = if plan.current_thread {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(2);
+        b
+    };
+    let runtime = builder.enable_all().build().expect("tokio runtime");
     // Inside a spawned task, so that the callers run on the runtime's workers like the servers
     // do, not on the main thread (which would add a thread hop to every round trip).
-    let bench = runtime.spawn(run(Plan::from_args()));
+    let bench = runtime.spawn(run(plan));
     runtime.block_on(bench).expect("benchmark task");
 }

@@ -31,6 +31,23 @@ impl Null {
     fn exposed_echo(&self, x: i64) -> i64 {
         x
     }
+
+    /// Returns the length of its argument.
+    fn exposed_size(&self, data: Vec<u8>) -> usize {
+        data.len()
+    }
+}
+
+/// The bulk call's argument: 1 MiB.
+const BULK: usize = 1 << 20;
+
+/// The calls measured.
+#[derive(Clone, Copy)]
+enum Call {
+    Null,
+    Echo,
+    /// `size(data)` with 1 MiB of `serde_bytes::Bytes`.
+    Bulk,
 }
 
 /// Counts sized by `--bench` (full run) or not (smoke run under `cargo test`).
@@ -91,21 +108,31 @@ async fn allocations_per_call(calls: u64) {
 
     println!("allocations per call (both sides, steady state, {calls} sequential calls)");
     println!("{:<28}{:>12}{:>14}", "scenario", "allocs/call", "bytes/call");
-    for (name, echo) in [("null()", false), ("echo(i64)", true)] {
-        for i in 0..2_000 {
-            call(&root, echo, i).await;
+    let data = vec![1u8; BULK];
+    for (name, which, calls) in [
+        ("null()", Call::Null, calls),
+        ("echo(i64)", Call::Echo, calls),
+        ("size(1 MiB serde_bytes)", Call::Bulk, calls / 100),
+    ] {
+        for i in 0..calls / 10 {
+            call(&root, which, i as i64, &data).await;
         }
         let region = Region::new(GLOBAL);
         for i in 0..calls {
-            call(&root, echo, i as i64).await;
+            call(&root, which, i as i64, &data).await;
         }
         let stats = region.change();
         let per = |x: usize| x as f64 / calls as f64;
-        println!(
-            "{name:<28}{:>12.2}{:>14.1}",
+        let bytes = per(stats.bytes_allocated);
+        print!(
+            "{name:<28}{:>12.2}{bytes:>14.1}",
             per(stats.allocations + stats.reallocations),
-            per(stats.bytes_allocated)
         );
+        if let Call::Bulk = which {
+            // Each copy of the argument lands in a fresh buffer (the reader's is reused).
+            print!("  = {:.2} x the argument", bytes / BULK as f64);
+        }
+        println!();
     }
     let (raw_allocs, raw_bytes) = raw_ping_pong_allocations(calls).await;
     println!("{:<28}{raw_allocs:>12.2}{raw_bytes:>14.1}", "raw tcp ping-pong");
@@ -114,12 +141,20 @@ async fn allocations_per_call(calls: u64) {
     serving.await.expect("server task").expect("serve");
 }
 
-async fn call(root: &rpc::NetRef, echo: bool, i: i64) {
-    if echo {
-        let x: i64 = root.call("echo", (i,)).await.expect("echo");
-        assert_eq!(x, i);
-    } else {
-        root.call::<()>("null", ()).await.expect("null");
+async fn call(root: &rpc::NetRef, which: Call, i: i64, data: &[u8]) {
+    match which {
+        Call::Null => root.call::<()>("null", ()).await.expect("null"),
+        Call::Echo => {
+            let x: i64 = root.call("echo", (i,)).await.expect("echo");
+            assert_eq!(x, i);
+        }
+        Call::Bulk => {
+            let n: usize = root
+                .call("size", (rpc::serde_bytes::Bytes::new(data),))
+                .await
+                .expect("size");
+            assert_eq!(n, data.len());
+        }
     }
 }
 

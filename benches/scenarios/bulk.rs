@@ -71,7 +71,7 @@ async fn throughput(plan: &Plan, root: &NetRef, pass: Pass) -> (f64, f64) {
     rpc_bulk(root, &data, calls / 5 + 1, pass).await;
     raw_bulk(&mut raw, calls / 5 + 1).await;
     let (mut rpc_rates, mut raw_rates) = (Vec::new(), Vec::new());
-    for _ in 0..plan.rounds.min(3) {
+    for _ in 0..plan.rounds {
         rpc_rates.push(rpc_bulk(root, &data, calls, pass).await);
         raw_rates.push(raw_bulk(&mut raw, calls).await);
     }

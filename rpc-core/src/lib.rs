@@ -55,6 +55,7 @@ mod netref;
 pub mod protocol;
 mod reply;
 mod service;
+mod spill;
 pub mod transport;
 pub mod value;
 

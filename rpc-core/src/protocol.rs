@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::RemoteError;
+use crate::spill::{Spill, SpillSink};
 use crate::value::{self, Value};
 
 /// The magic bytes that start every connection.
@@ -153,9 +154,14 @@ pub(crate) enum MessageRef<'a> {
 }
 
 impl MessageRef<'_> {
-    /// Encodes the message, appending it to `out`.
-    pub(crate) fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        encode(self, out)
+    /// Encodes the message, appending to `out`; with `spills`, large byte values are left out
+    /// and recorded there.
+    pub(crate) fn encode_with(
+        &self,
+        out: &mut Vec<u8>,
+        spills: Option<&mut Vec<Spill>>,
+    ) -> Result<(), EncodeError> {
+        encode(self, out, spills)
     }
 }
 
@@ -231,11 +237,16 @@ pub enum EncodeError {
 }
 
 /// Encodes `msg` with postcard, appending to `out`; an object that could not be exported is
-/// reported as such rather than as a bare postcard error.
-fn encode<T: Serialize + ?Sized>(msg: &T, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+/// reported as such rather than as a bare postcard error. With `spills`, large byte values are
+/// left out and recorded there (see [`crate::spill`]).
+fn encode<T: Serialize + ?Sized>(
+    msg: &T,
+    out: &mut Vec<u8>,
+    spills: Option<&mut Vec<Spill>>,
+) -> Result<(), EncodeError> {
     value::take_encode_error();
-    match postcard::to_extend(msg, Sink(out)) {
-        Ok(_) => Ok(()),
+    match postcard::serialize_with_flavor(msg, SpillSink::new(out, spills)) {
+        Ok(()) => Ok(()),
         Err(e) => Err(match value::take_encode_error() {
             Some(msg) => EncodeError::Object(msg),
             None => EncodeError::Postcard(e),
@@ -243,19 +254,20 @@ fn encode<T: Serialize + ?Sized>(msg: &T, out: &mut Vec<u8>) -> Result<(), Encod
     }
 }
 
-/// Appends to a borrowed buffer, so a failed encode does not lose what it already held.
-struct Sink<'a>(&'a mut Vec<u8>);
-
-impl Extend<u8> for Sink<'_> {
-    fn extend<I: IntoIterator<Item = u8>>(&mut self, iter: I) {
-        self.0.extend(iter)
-    }
-}
-
 impl Message {
     /// Encodes the message, appending it to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        encode(self, out)
+        encode(self, out, None)
+    }
+
+    /// Like [`encode_into`](Message::encode_into); with `spills`, large byte values are left out
+    /// and recorded there for the caller to send in place.
+    pub(crate) fn encode_with(
+        &self,
+        out: &mut Vec<u8>,
+        spills: Option<&mut Vec<Spill>>,
+    ) -> Result<(), EncodeError> {
+        encode(self, out, spills)
     }
 
     /// Decodes one message from a frame's payload; trailing bytes are an error.
@@ -349,7 +361,7 @@ mod tests {
                 args: &args,
                 flags: 1,
             })
-            .encode_into(&mut buf)
+            .encode_with(&mut buf, None)
             .expect("encode");
             let expected = Message::Request(Request {
                 seq: 9,

@@ -29,6 +29,15 @@ pub enum Kind {
     Sized { w: u32, h: u32 },
 }
 
+/// Large and small byte values side by side, nested, for the bulk tests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Parts {
+    pub head: rpc::serde_bytes::ByteBuf,
+    pub small: Vec<u8>,
+    pub nested: Vec<rpc::serde_bytes::ByteBuf>,
+    pub tail: String,
+}
+
 /// The server-side service of most tests.
 #[derive(Default)]
 pub struct TestService {
@@ -78,6 +87,10 @@ impl TestService {
 
     fn exposed_len(&self, data: &[u8]) -> usize {
         data.len()
+    }
+
+    fn exposed_echo_parts(&self, parts: Parts) -> Parts {
+        parts
     }
 
     fn exposed_make_bytes(&self, n: usize) -> Vec<u8> {

@@ -4,6 +4,7 @@
 mod async_results;
 mod bad_input;
 mod blocking;
+mod bulk;
 mod callbacks;
 mod calls;
 mod concurrency;

@@ -18,10 +18,11 @@ use super::outbox::{Closed, Outbox};
 use super::pending::PendingCalls;
 use super::{dispatch, Connection, ConnectionConfig, ConnectionStats, Handle};
 use crate::error::{Error, RemoteError, RemoteErrorKind, Result};
-use crate::frame::encode_frame;
+use crate::frame::{FrameError, HEADER_LEN};
 use crate::netref::{NetRef, Proxy};
 use crate::protocol::{DecodeError, Hello, Message, ObjectId, ROOT_ID};
 use crate::service::{CallResult, Outcome, Service};
+use crate::spill::{self, Outgoing, Spill};
 use crate::value::{self, Object, ObjectRef, Value, WireContext, WireRef};
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
@@ -109,51 +110,81 @@ impl Inner {
 
     /// Encodes a message (exporting any objects it carries) and queues it for the writer.
     pub(super) fn send(self: &Arc<Self>, msg: &Message) -> Result<()> {
-        self.send_with(|o| msg.encode_into(o))
+        self.queue(&mut Borrowed(msg), false)
     }
 
-    /// Like [`send`](Inner::send), with the message given as its encoder.
-    pub(super) fn send_with(
-        self: &Arc<Self>,
-        encode: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), crate::protocol::EncodeError>,
-    ) -> Result<()> {
+    /// Like [`send`](Inner::send) for a message given away: its large byte values are moved
+    /// into the outgoing queue instead of being copied into the frame.
+    pub(super) fn send_owned(self: &Arc<Self>, mut msg: impl Outgoing) -> Result<()> {
+        self.queue(&mut msg, true)
+    }
+
+    fn queue(self: &Arc<Self>, msg: &mut impl Outgoing, spill: bool) -> Result<()> {
         // Encode into this thread's scratch buffer: no allocation per frame once it has grown.
         let mut frame = SCRATCH.with(Cell::take);
         frame.clear();
-        let encoded = value::with_context(self.clone(), || {
-            encode_frame(&mut frame, self.config.max_frame_size, encode)
-        });
-        let result = match encoded {
-            Ok(Ok(())) => match self.outbox.push(&mut frame) {
-                Ok(_) if self.outbox.unwritten() > self.config.max_unwritten_bytes => {
-                    // The peer does not read what it is sent: drop it rather than buffer forever.
-                    let e = Error::Limit(format!(
-                        "the peer is not reading: {} bytes wait to be written (limit {})",
-                        self.outbox.unwritten(),
-                        self.config.max_unwritten_bytes
-                    ));
-                    tracing::warn!(error = %e, "closing connection");
-                    self.shutdown(Some(Arc::new(e.clone())));
-                    Err(e)
-                }
-                Ok((wake, queued)) => {
-                    if wake {
-                        self.outbox_ready.notify_one();
-                    } else if queued % NUDGE_EVERY == 0 {
-                        nudge_writer();
-                    }
-                    Ok(())
-                }
-                Err(Closed) => Err(Error::ConnectionClosed(self.close_reason())),
-            },
-            Ok(Err(too_large)) => Err(Error::Encode(too_large.to_string())),
-            Err(crate::protocol::EncodeError::Object(e)) => Err(Error::Limit(e)),
-            Err(e) => Err(Error::Encode(e.to_string())),
-        };
+        let result = self
+            .encode_frame(&mut frame, msg, spill)
+            .and_then(|parts| self.push(&mut frame, parts));
         if frame.capacity() <= SCRATCH_KEEP {
             SCRATCH.with(|s| s.set(frame));
         }
         result
+    }
+
+    /// Encodes `msg` as one frame into the empty `frame`; returns the spilled byte values with
+    /// the offsets in `frame` where they belong.
+    fn encode_frame(
+        self: &Arc<Self>,
+        frame: &mut Vec<u8>,
+        msg: &mut impl Outgoing,
+        spill: bool,
+    ) -> Result<Vec<(usize, Vec<u8>)>> {
+        let mut spills = Vec::new();
+        frame.extend_from_slice(&[0; HEADER_LEN]);
+        let encoded = value::with_context(self.clone(), || msg.encode(frame, spill.then_some(&mut spills)));
+        match encoded {
+            Ok(()) => {}
+            Err(crate::protocol::EncodeError::Object(e)) => return Err(Error::Limit(e)),
+            Err(e) => return Err(Error::Encode(e.to_string())),
+        }
+        let len = frame.len() - HEADER_LEN + spills.iter().map(|s| s.len).sum::<usize>();
+        let max = self.config.max_frame_size.min(u32::MAX as usize);
+        if len > max {
+            return Err(Error::Encode(FrameError::TooLarge { len, max }.to_string()));
+        }
+        frame[..HEADER_LEN].copy_from_slice(&(len as u32).to_le_bytes());
+        if spills.is_empty() {
+            return Ok(Vec::new());
+        }
+        spill::take_spilled(msg, &spills)
+            .ok_or_else(|| Error::Encode("a spilled byte value went missing from its message".into()))
+    }
+
+    /// Queues an encoded frame (and the byte values spilled from it) for the writer.
+    fn push(self: &Arc<Self>, frame: &mut Vec<u8>, parts: Vec<(usize, Vec<u8>)>) -> Result<()> {
+        match self.outbox.push_parts(frame, parts) {
+            Ok(_) if self.outbox.unwritten() > self.config.max_unwritten_bytes => {
+                // The peer does not read what it is sent: drop it rather than buffer forever.
+                let e = Error::Limit(format!(
+                    "the peer is not reading: {} bytes wait to be written (limit {})",
+                    self.outbox.unwritten(),
+                    self.config.max_unwritten_bytes
+                ));
+                tracing::warn!(error = %e, "closing connection");
+                self.shutdown(Some(Arc::new(e.clone())));
+                Err(e)
+            }
+            Ok((wake, queued)) => {
+                if wake {
+                    self.outbox_ready.notify_one();
+                } else if queued % NUDGE_EVERY == 0 {
+                    nudge_writer();
+                }
+                Ok(())
+            }
+            Err(Closed) => Err(Error::ConnectionClosed(self.close_reason())),
+        }
     }
 
     /// Decodes one frame, resolving the object references it carries. The second item is the
@@ -167,7 +198,7 @@ impl Inner {
 
     /// Answers request `seq`; a reply that cannot be sent becomes an error reply.
     pub(super) fn reply(self: &Arc<Self>, seq: u64, result: CallResult) {
-        match self.send(&dispatch::reply_message(seq, result)) {
+        match self.send_owned(dispatch::reply_message(seq, result)) {
             Ok(()) | Err(Error::ConnectionClosed(_)) => {}
             Err(e) => {
                 let (kind, type_name) = match e {
@@ -382,5 +413,22 @@ impl Service for Forward {
 
     fn call_self(self: Arc<Self>, _conn: &Connection, args: Vec<Value>) -> Outcome {
         Outcome::pending(async move { self.0.call_self_value(args).await.map_err(forwarded) })
+    }
+}
+
+/// A message only lent to the connection: encoded without spilling.
+struct Borrowed<'a>(&'a Message);
+
+impl Outgoing for Borrowed<'_> {
+    fn encode(
+        &self,
+        out: &mut Vec<u8>,
+        spills: Option<&mut Vec<Spill>>,
+    ) -> Result<(), crate::protocol::EncodeError> {
+        self.0.encode_with(out, spills)
+    }
+
+    fn values(&mut self) -> Vec<&mut Value> {
+        Vec::new()
     }
 }

@@ -26,8 +26,11 @@ use crate::callback::{Callback, CallbackFn};
 use crate::error::{Error, Result};
 use crate::frame::DEFAULT_MAX_FRAME_SIZE;
 use crate::netref::NetRef;
-use crate::protocol::{Hello, Message, MessageRef, ObjectId, Op, OpRef, Request, RequestRef, FLAG_ONEWAY};
+use crate::protocol::{
+    EncodeError, Hello, Message, MessageRef, ObjectId, Op, OpRef, Request, RequestRef, FLAG_ONEWAY,
+};
 use crate::service::Service;
+use crate::spill::{Outgoing, Spill};
 use crate::value::{Value, DEFAULT_MAX_DEPTH};
 
 pub(crate) use dispatch::panic_error;
@@ -314,14 +317,13 @@ impl Connection {
             seq,
             rx: Some(rx),
         };
-        let request = RequestRef {
+        inner.send_owned(OutRequest {
             seq,
             target,
             op,
-            args: &args,
+            args,
             flags: 0,
-        };
-        inner.send_with(|o| MessageRef::Request(request).encode_into(o))?;
+        })?;
         Ok(call)
     }
 
@@ -345,7 +347,7 @@ impl Connection {
                 flags: 0,
             });
         }
-        inner.send(&Message::Batch(requests))?;
+        inner.send_owned(Message::Batch(requests))?;
         Ok(pending)
     }
 
@@ -355,14 +357,13 @@ impl Connection {
         if inner.closed.load(Ordering::Acquire) {
             return Err(Error::ConnectionClosed(inner.close_reason()));
         }
-        let request = RequestRef {
+        inner.send_owned(OutRequest {
             seq: 0,
             target,
             op,
-            args: &args,
+            args,
             flags: FLAG_ONEWAY,
-        };
-        inner.send_with(|o| MessageRef::Request(request).encode_into(o))
+        })
     }
 
     /// A proxy of ours for `id` was dropped after `count` receipts: tell the owner.
@@ -378,6 +379,32 @@ impl fmt::Debug for Connection {
             .field("peer", &self.peer_service_name())
             .field("closed", &self.is_closed())
             .finish()
+    }
+}
+
+/// A request as the caller gives it: the operation borrowed, the arguments given away.
+struct OutRequest<'a> {
+    seq: u64,
+    target: ObjectId,
+    op: OpRef<'a>,
+    args: Vec<Value>,
+    flags: u8,
+}
+
+impl Outgoing for OutRequest<'_> {
+    fn encode(&self, out: &mut Vec<u8>, spills: Option<&mut Vec<Spill>>) -> Result<(), EncodeError> {
+        let request = RequestRef {
+            seq: self.seq,
+            target: self.target,
+            op: self.op,
+            args: &self.args,
+            flags: self.flags,
+        };
+        MessageRef::Request(request).encode_with(out, spills)
+    }
+
+    fn values(&mut self) -> Vec<&mut Value> {
+        self.args.iter_mut().collect()
     }
 }
 

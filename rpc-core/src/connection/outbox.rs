@@ -47,6 +47,32 @@ struct State {
     closed: bool,
 }
 
+impl State {
+    /// Copies a run of bytes to the end of the queue: into its last small buffer while there
+    /// is room, else into a fresh (or the spare) one.
+    fn append(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        match self.queued.chunks.last_mut() {
+            Some(last)
+                if last.len() + bytes.len() <= last.capacity().max(BUFFER_CAPACITY)
+                    && last.len() < LARGE_FRAME =>
+            {
+                last.extend_from_slice(bytes)
+            }
+            _ => {
+                let mut buf = self
+                    .spare
+                    .take()
+                    .unwrap_or_else(|| Vec::with_capacity(BUFFER_CAPACITY));
+                buf.extend_from_slice(bytes);
+                self.queued.chunks.push(buf);
+            }
+        }
+    }
+}
+
 /// The queue between senders and the writer task.
 #[derive(Default)]
 pub(crate) struct Outbox {
@@ -63,7 +89,18 @@ impl Outbox {
     /// Appends one encoded frame. Returns whether the writer must be woken (the outbox was
     /// empty) and how many frames now wait. `frame` is copied if small; a large one is taken
     /// (and `frame` left empty).
+    #[cfg(test)]
     pub(crate) fn push(&self, frame: &mut Vec<u8>) -> Result<(bool, usize), Closed> {
+        self.push_parts(frame, Vec::new())
+    }
+
+    /// Like `push` for a frame whose large byte values were left out of `frame`: each part
+    /// `(offset, bytes)` goes at that offset of `frame`, as a buffer of its own (not copied).
+    pub(crate) fn push_parts(
+        &self,
+        frame: &mut Vec<u8>,
+        parts: Vec<(usize, Vec<u8>)>,
+    ) -> Result<(bool, usize), Closed> {
         let mut state = self.state.lock();
         if state.closed {
             return Err(Closed);
@@ -71,27 +108,19 @@ impl Outbox {
         let was_empty = state.queued.is_empty();
         let state = &mut *state;
         state.queued.frames += 1;
-        self.unwritten.fetch_add(frame.len(), Ordering::Relaxed);
-        if frame.len() >= LARGE_FRAME {
+        let spilled: usize = parts.iter().map(|(_, bytes)| bytes.len()).sum();
+        self.unwritten.fetch_add(frame.len() + spilled, Ordering::Relaxed);
+        if parts.is_empty() && frame.len() >= LARGE_FRAME {
             state.queued.chunks.push(std::mem::take(frame));
             return Ok((was_empty, state.queued.frames));
         }
-        match state.queued.chunks.last_mut() {
-            Some(last)
-                if last.len() + frame.len() <= last.capacity().max(BUFFER_CAPACITY)
-                    && last.len() < LARGE_FRAME =>
-            {
-                last.extend_from_slice(frame)
-            }
-            _ => {
-                let mut buf = state
-                    .spare
-                    .take()
-                    .unwrap_or_else(|| Vec::with_capacity(BUFFER_CAPACITY));
-                buf.extend_from_slice(frame);
-                state.queued.chunks.push(buf);
-            }
+        let mut from = 0;
+        for (at, bytes) in parts {
+            state.append(&frame[from..at]);
+            state.queued.chunks.push(bytes);
+            from = at;
         }
+        state.append(&frame[from..]);
         Ok((was_empty, state.queued.frames))
     }
 
@@ -190,6 +219,27 @@ mod tests {
         assert_eq!(lens, vec![30, LARGE_FRAME, 5]);
         assert_eq!(batch.releases, vec![(7, 2)]);
         assert!(outbox.take().is_empty());
+    }
+
+    #[test]
+    fn spilled_parts_go_whole_between_the_runs_of_their_frame() {
+        let outbox = Outbox::default();
+        let mut small = vec![1u8; 10];
+        outbox.push(&mut small).expect("open");
+        let big = vec![9u8; LARGE_FRAME];
+        let addr = big.as_ptr();
+        let mut frame = vec![2u8; 8];
+        outbox.push_parts(&mut frame, vec![(5, big)]).expect("open");
+        assert_eq!(outbox.unwritten(), 10 + 8 + LARGE_FRAME);
+        let batch = outbox.take();
+        assert_eq!(batch.frames, 2);
+        let lens: Vec<_> = batch.chunks.iter().map(Vec::len).collect();
+        assert_eq!(
+            lens,
+            vec![15, LARGE_FRAME, 3],
+            "head after the small frame, the part, the tail"
+        );
+        assert_eq!(batch.chunks[1].as_ptr(), addr, "the part is moved, not copied");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! everything in the [`Outbox`](super::outbox::Outbox) and writes it with as few calls as
 //! possible.
 
+use std::io::IoSlice;
 use std::sync::Arc;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -61,14 +62,37 @@ async fn write_batch<W: AsyncWrite + Unpin>(inner: &Inner, w: &mut W, batch: Bat
             inner.outbox.count_unwritten(last.len() - before);
         }
     }
+    match chunks.as_slice() {
+        [] => {}
+        [one] => w.write_all(one).await?,
+        many => {
+            let mut slices: Vec<IoSlice<'_>> = many.iter().map(|c| IoSlice::new(c)).collect();
+            write_all_vectored(w, &mut slices).await?;
+        }
+    }
     let written = chunks.len();
     for chunk in chunks.drain(..) {
-        w.write_all(&chunk).await?;
         inner.outbox.recycle(chunk);
     }
     inner.outbox.recycle_list(chunks);
     if written > 0 {
         w.flush().await?;
+    }
+    Ok(())
+}
+
+/// Writes all of `slices`, in as few calls as the transport allows.
+async fn write_all_vectored<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    mut slices: &mut [IoSlice<'_>],
+) -> std::io::Result<()> {
+    IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        let n = w.write_vectored(slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut slices, n);
     }
     Ok(())
 }

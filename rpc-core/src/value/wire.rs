@@ -99,7 +99,12 @@ impl Serialize for Wire<'_> {
             Value::UInt(u) => s.serialize_newtype_variant("Value", 3, "UInt", u),
             Value::Float(f) => s.serialize_newtype_variant("Value", 4, "Float", f),
             Value::Str(v) => s.serialize_newtype_variant("Value", 5, "Str", v),
-            Value::Bytes(b) => s.serialize_newtype_variant("Value", 6, "Bytes", serde_bytes::Bytes::new(b)),
+            Value::Bytes(b) => {
+                // The sender may move a large buffer into the frame rather than copy it.
+                crate::spill::offering(b, || {
+                    s.serialize_newtype_variant("Value", 6, "Bytes", serde_bytes::Bytes::new(b))
+                })
+            }
             Value::Seq(items) => s.serialize_newtype_variant("Value", 7, "Seq", &WireSeq(items)),
             Value::Map(entries) => s.serialize_newtype_variant("Value", 8, "Map", &WireMap(entries)),
             Value::Object(object) => {
