@@ -61,8 +61,40 @@ struct Plan {
     batch_window: usize,
     /// Run only the scenarios whose row names contain one of these (all when empty).
     filters: Vec<String>,
-    /// Run everything on one thread (`--current-thread`) instead of 2 workers.
-    current_thread: bool,
+    /// Where things run: `--current-thread`, `--split`, or a 2-worker runtime.
+    placement: Placement,
+}
+
+/// Runtimes and threads of a run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// Clients and servers share one multi-thread runtime with 2 workers (the default).
+    Shared,
+    /// Clients and servers share one current-thread runtime (`--current-thread`).
+    OneThread,
+    /// Servers on a current-thread runtime of their own thread, clients on the main thread's
+    /// (`--split`): like two single-threaded processes.
+    Split,
+}
+
+impl Placement {
+    fn from_args(args: &[String]) -> Placement {
+        if args.iter().any(|a| a == "--split") {
+            Placement::Split
+        } else if args.iter().any(|a| a == "--current-thread") {
+            Placement::OneThread
+        } else {
+            Placement::Shared
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Placement::Shared => "clients and servers on one tokio multi-thread runtime with 2 workers",
+            Placement::OneThread => "clients and servers on one tokio current-thread runtime",
+            Placement::Split => "servers on a current-thread runtime of their own thread, clients on another",
+        }
+    }
 }
 
 impl Plan {
@@ -70,7 +102,7 @@ impl Plan {
     fn from_args() -> Plan {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let filters = args.iter().filter(|a| !a.starts_with('-')).cloned().collect();
-        let current_thread = args.iter().any(|a| a == "--current-thread");
+        let placement = Placement::from_args(&args);
         if args.iter().any(|a| a == "--bench") {
             Plan {
                 warmup: 2_000,
@@ -83,7 +115,7 @@ impl Plan {
                 batch_size: 100,
                 batch_window: 4,
                 filters,
-                current_thread,
+                placement,
             }
         } else {
             Plan {
@@ -97,7 +129,7 @@ impl Plan {
                 batch_size: 100,
                 batch_window: 4,
                 filters,
-                current_thread,
+                placement,
             }
         }
     }
@@ -172,11 +204,7 @@ async fn run(plan: Plan) {
     println!(
         "loopback TCP 127.0.0.1, {}; latency: {} warm-up + {} samples \
          per side in {} alternating rounds; throughput: median of 3 rounds of {} calls, {} in flight",
-        if plan.current_thread {
-            "tokio current-thread runtime (everything on one thread)"
-        } else {
-            "tokio multi-thread runtime with 2 workers"
-        },
+        plan.placement.describe(),
         plan.warmup, plan.samples, plan.rounds, plan.pipelined_calls, plan.window
     );
     latency::describe();
@@ -210,11 +238,11 @@ async fn run(plan: Plan) {
     server.stop().await;
 }
 
-/// Runs the benchmark (or its smoke run) on a 2-worker runtime, or with `--current-thread` on
-/// a current-thread runtime.
+/// Runs the benchmark (or its smoke run) on a 2-worker runtime, or placed as `--split` or
+/// `--current-thread` ask.
 fn main() {
     let plan = Plan::from_args();
-    let mut builder = if plan.current_thread {
+    let mut builder = if plan.placement != Placement::Shared {
         tokio::runtime::Builder::new_current_thread()
     } else {
         let mut b = tokio::runtime::Builder::new_multi_thread();
@@ -222,6 +250,9 @@ fn main() {
         b
     };
     let runtime = builder.enable_all().build().expect("tokio runtime");
+    if plan.placement == Placement::Split {
+        common::start_server_thread();
+    }
     // Inside a spawned task, so that the callers run on the runtime's workers like the servers
     // do, not on the main thread (which would add a thread hop to every round trip).
     let bench = runtime.spawn(run(plan));

@@ -6,14 +6,17 @@
 //! * `servers`: the raw servers (echo, cycle, fan-out, sink).
 //! * `client`: the raw client and its ways of sending.
 //! * `stats`: latency percentiles and medians.
+//! * `placement`: where servers run (the benchmark's runtime, or one of their own).
 
 mod client;
 mod frames;
+mod placement;
 mod servers;
 mod stats;
 
 pub use client::RawClient;
 pub use frames::ping_frame_of;
+pub use placement::{on_server_side, start_server_thread};
 pub use servers::{start_raw_fanout_server, start_raw_sink_server};
 pub use stats::{median, Latency};
 

@@ -93,22 +93,26 @@ pub async fn start_raw_sink_server(reply_len: usize) -> SocketAddr {
 }
 
 /// Listens on `127.0.0.1` (a free port) and runs `serve` on every accepted connection, with
-/// `TCP_NODELAY` on, in a task of its own; returns the address.
+/// `TCP_NODELAY` on, in a task of its own; returns the address. Runs where the servers run
+/// (see `placement`).
 async fn listen<F, Fut>(serve: F) -> SocketAddr
 where
     F: Fn(TcpStream) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind raw server");
-    let addr = listener.local_addr().expect("raw server address");
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            stream.set_nodelay(true).expect("nodelay");
-            tokio::spawn(serve(stream));
-        }
-    });
-    addr
+    super::on_server_side(async move {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind raw server");
+        let addr = listener.local_addr().expect("raw server address");
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                stream.set_nodelay(true).expect("nodelay");
+                tokio::spawn(serve(stream));
+            }
+        });
+        addr
+    })
+    .await
 }

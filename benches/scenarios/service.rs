@@ -8,6 +8,8 @@ use rpc::server::{Server, ShutdownHandle};
 use rpc::{service, Callback, Connection, NetRef};
 use tokio::task::JoinHandle;
 
+use crate::common::on_server_side;
+
 /// The benchmarked service: as little work as a call can do.
 #[derive(Default)]
 pub struct BenchService {
@@ -118,22 +120,23 @@ pub struct BenchServer {
 }
 
 impl BenchServer {
-    /// Binds a free port and starts serving.
+    /// Binds a free port and starts serving (where the servers run, see `placement`).
     pub async fn start() -> BenchServer {
         let ticks = Arc::new(AtomicU64::new(0));
-        let server = Server::new({
-            let ticks = ticks.clone();
-            move || BenchService {
-                ticks: ticks.clone(),
+        let service_ticks = ticks.clone();
+        let (port, shutdown, serving) = on_server_side(async move {
+            let server = Server::new(move || BenchService {
+                ticks: service_ticks.clone(),
                 ..BenchService::default()
-            }
+            })
+            .bind("127.0.0.1:0")
+            .await
+            .expect("bind rpc server");
+            let port = server.local_addr().expect("rpc server address").port();
+            let shutdown = server.shutdown_handle();
+            (port, shutdown, tokio::spawn(server.serve()))
         })
-        .bind("127.0.0.1:0")
-        .await
-        .expect("bind rpc server");
-        let port = server.local_addr().expect("rpc server address").port();
-        let shutdown = server.shutdown_handle();
-        let serving = tokio::spawn(server.serve());
+        .await;
         BenchServer {
             port,
             ticks,
