@@ -49,6 +49,19 @@ impl FrameDecoder {
     /// Returns `Ok(None)` when more bytes are needed (and reserves room for the rest of the
     /// frame), or an error when the announced length is over the maximum.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {
+        let Some(len) = self.next_frame(buf)? else {
+            return Ok(None);
+        };
+        buf.advance(HEADER_LEN);
+        Ok(Some(buf.split_to(len)))
+    }
+
+    /// Like [`decode`](FrameDecoder::decode) without taking the frame out: the payload length
+    /// of the whole frame at the start of `buf`, if one is there. Its payload is then
+    /// `buf[HEADER_LEN..HEADER_LEN + len]`; the caller consumes it with
+    /// `buf.advance(HEADER_LEN + len)`. Reading the payload in place spares the shared buffer
+    /// bookkeeping of a split.
+    pub fn next_frame(&mut self, buf: &mut BytesMut) -> Result<Option<usize>, FrameError> {
         if buf.len() < HEADER_LEN {
             return Ok(None);
         }
@@ -61,8 +74,7 @@ impl FrameDecoder {
             buf.reserve(total - buf.len());
             return Ok(None);
         }
-        buf.advance(HEADER_LEN);
-        Ok(Some(buf.split_to(len)))
+        Ok(Some(len))
     }
 
     /// Checks what is left when the stream ends: nothing, or a truncated frame.

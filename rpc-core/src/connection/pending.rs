@@ -2,6 +2,7 @@
 //! Plain bookkeeping, no I/O.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use tokio::sync::oneshot;
@@ -12,11 +13,34 @@ use crate::value::Value;
 /// Where the reply of one request goes.
 pub(crate) type ReplySender = oneshot::Sender<Result<Value>>;
 
+/// Hashes the sequence numbers of our own requests with one multiplication. They are
+/// consecutive numbers this side chooses (a peer only names them in replies), so no one can
+/// make them collide; a keyed hash would only cost time on every call.
+#[derive(Default)]
+pub(crate) struct SeqHasher(u64);
+
+impl Hasher for SeqHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: the high bits, which hashbrown uses, mix all of `n`.
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
 /// Outstanding requests of one connection.
 #[derive(Default)]
 pub(crate) struct PendingCalls {
     next_seq: u64,
-    calls: HashMap<u64, ReplySender>,
+    calls: HashMap<u64, ReplySender, BuildHasherDefault<SeqHasher>>,
     /// Set once the connection is closed, with the reason if there was one.
     closed: Option<Option<Arc<Error>>>,
 }

@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::dispatch;
 use super::inner::Inner;
 use crate::error::{Error, Result};
 use crate::error::{RemoteError, RemoteErrorKind};
-use crate::frame::FrameDecoder;
+use crate::frame::{FrameDecoder, HEADER_LEN};
 use crate::protocol::{Message, ObjectId};
 
 /// Keep at least this much room free in the read buffer.
@@ -58,8 +58,9 @@ fn error_chain(e: &Error) -> String {
 async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, r: &mut R, buf: &mut BytesMut) -> Result<Stop> {
     let mut decoder = FrameDecoder::new(inner.config.max_frame_size);
     loop {
-        while let Some(frame) = decoder.decode(buf)? {
-            let (msg, forged) = inner.decode(&frame);
+        while let Some(len) = decoder.next_frame(buf)? {
+            let (msg, forged) = inner.decode(&buf[HEADER_LEN..HEADER_LEN + len]);
+            buf.advance(HEADER_LEN + len);
             let msg = msg.map_err(|e| Error::Protocol(e.to_string()))?;
             tracing::trace!(?msg, "received");
             if let Some(id) = forged {
