@@ -205,7 +205,11 @@ async fn run(plan: Plan) {
         "loopback TCP 127.0.0.1, {}; latency: {} warm-up + {} samples \
          per side in {} alternating rounds; throughput: median of 3 rounds of {} calls, {} in flight",
         plan.placement.describe(),
-        plan.warmup, plan.samples, plan.rounds, plan.pipelined_calls, plan.window
+        plan.warmup,
+        plan.samples,
+        plan.rounds,
+        plan.pipelined_calls,
+        plan.window
     );
     latency::describe();
     bulk::describe();

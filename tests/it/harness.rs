@@ -57,6 +57,11 @@ impl TestService {
         a + b
     }
 
+    /// Requests of this connection running on this side, this one included.
+    fn exposed_running(&self, conn: &Connection) -> usize {
+        conn.stats().running_requests
+    }
+
     async fn exposed_slow(&self, ms: u64) -> String {
         tokio::time::sleep(Duration::from_millis(ms)).await;
         format!("slept {ms}")

@@ -49,6 +49,62 @@ async fn per_call_and_per_connection_timeouts() {
     assert_eq!(s, "slept 3600000");
 }
 
+#[tokio::test(start_paused = true)]
+async fn the_connection_timeout_fires_late_by_at_most_an_eighth_and_cancels_on_the_peer() {
+    let limit = Duration::from_secs(8);
+    let config = ConnectionConfig::default().call_timeout(Some(limit));
+    let p = pair_with(Transport::Memory, ClientService, TestService::default(), config).await;
+    let root = p.client.root();
+
+    // Calls that start at different moments each get their whole time, and little more.
+    let mut calls = Vec::new();
+    for i in 0..4u64 {
+        let root = root.clone();
+        calls.push(tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            let e = root
+                .call::<String>("slow", (3_600_000,))
+                .await
+                .expect_err("times out");
+            assert!(matches!(e, Error::Timeout(d) if d == limit), "{e:?}");
+            (i, started.elapsed())
+        }));
+        tokio::time::sleep(Duration::from_millis(2_490)).await;
+    }
+    // At 9.96 s: the first call started 9.96 s ago and timed out; the 3 others still run.
+    assert_eq!(root.call::<usize>("running", ()).await.expect("running"), 3);
+    for call in calls {
+        let (i, waited) = call.await.expect("call task");
+        assert!(waited >= limit, "call {i} timed out early, after {waited:?}");
+        assert!(
+            waited <= limit + limit / 8,
+            "call {i} timed out late, after {waited:?}"
+        );
+    }
+    assert_eq!(p.client.stats().pending_calls, 0);
+    // The server was told to stop working on them.
+    let mut running = usize::MAX;
+    for _ in 0..100 {
+        running = root.call::<usize>("running", ()).await.expect("running");
+        if running == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        running, 0,
+        "the server stopped working on the calls that timed out"
+    );
+
+    // Calls that answer in time never time out, however long the reaper has been ticking.
+    for _ in 0..30 {
+        assert_eq!(
+            root.call::<String>("slow", (1_000,)).await.expect("in time"),
+            "slept 1000"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_default_timeout_is_thirty_seconds() {
     assert_eq!(

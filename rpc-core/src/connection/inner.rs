@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use futures::future::BoxFuture;
@@ -57,6 +57,10 @@ pub(crate) struct Inner {
     pub(super) outbox_ready: Notify,
     pub(super) pending: Mutex<PendingCalls>,
     pub(super) in_flight: AtomicUsize,
+    /// The call-timeout epoch (see `reaper`).
+    pub(super) epoch: AtomicU32,
+    /// Wakes the reaper: a call with the connection's timeout started while none waited.
+    pub(super) timed_call: Notify,
     pub(super) requests_received: AtomicU64,
     pub(super) closed: AtomicBool,
     pub(super) closed_tx: watch::Sender<bool>,
@@ -83,6 +87,8 @@ impl Inner {
             outbox_ready: Notify::new(),
             pending: Mutex::new(PendingCalls::default()),
             in_flight: AtomicUsize::new(0),
+            epoch: AtomicU32::new(0),
+            timed_call: Notify::new(),
             requests_received: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             closed_tx: watch::channel(false).0,
@@ -106,6 +112,23 @@ impl Inner {
     /// A user-level handle, unless every handle is already gone.
     pub(super) fn connection(&self) -> Option<Connection> {
         self.handle.get()?.upgrade().map(|handle| Connection { handle })
+    }
+
+    /// Registers a call waiting for its reply; with `timed`, the connection's call timeout
+    /// (if any) applies to it.
+    pub(super) fn register(
+        &self,
+        timed: bool,
+    ) -> Result<(u64, tokio::sync::oneshot::Receiver<Result<Value>>)> {
+        let born = (timed && self.config.call_timeout.is_some()).then(|| self.epoch.load(Ordering::Relaxed));
+        let mut pending = self.pending.lock();
+        let first = born.is_some() && !pending.has_timed();
+        let registered = pending.register(born);
+        drop(pending);
+        if first {
+            self.timed_call.notify_one();
+        }
+        registered
     }
 
     /// Encodes a message (exporting any objects it carries) and queues it for the writer.

@@ -12,6 +12,7 @@ mod objects;
 mod outbox;
 mod pending;
 mod reader;
+mod reaper;
 mod writer;
 
 use std::fmt;
@@ -202,6 +203,9 @@ impl Connection {
         let handle = Arc::new(Handle { inner: inner.clone() });
         inner.set_handle(&handle);
         tokio::spawn(writer::run(inner.clone(), w).instrument(span.clone()));
+        if let Some(limit) = inner.config.call_timeout {
+            tokio::spawn(reaper::run(inner.clone(), limit).instrument(span.clone()));
+        }
         let reader = tokio::spawn(reader::run(inner.clone(), r, leftover).instrument(span));
         inner.set_reader(reader.abort_handle());
         let conn = Connection { handle };
@@ -292,26 +296,42 @@ impl Connection {
         args: Vec<Value>,
         timeout: Option<Option<Duration>>,
     ) -> Result<Value> {
-        let call = self.send_request(target, op, args)?;
-        match timeout.unwrap_or(self.inner().config.call_timeout) {
-            Some(limit) => match tokio::time::timeout(limit, call.wait()).await {
-                Ok(r) => r,
-                Err(_) => Err(Error::Timeout(limit)),
-            },
-            None => call.wait().await,
+        match timeout {
+            // The connection's timeout: its reaper fails the call when due.
+            None => self.send_request_timed(target, op, args, true)?.wait().await,
+            Some(Some(limit)) => {
+                let call = self.send_request(target, op, args)?;
+                match tokio::time::timeout(limit, call.wait()).await {
+                    Ok(r) => r,
+                    Err(_) => Err(Error::Timeout(limit)),
+                }
+            }
+            Some(None) => self.send_request(target, op, args)?.wait().await,
         }
     }
 
     /// Sends a request now; the returned handle waits for the reply (or cancels it when
-    /// dropped first).
+    /// dropped first). No timeout applies.
     pub(crate) fn send_request(
         &self,
         target: ObjectId,
         op: OpRef<'_>,
         args: Vec<Value>,
     ) -> Result<PendingCall> {
+        self.send_request_timed(target, op, args, false)
+    }
+
+    /// Like [`send_request`](Connection::send_request); with `timed`, the connection's call
+    /// timeout (if it has one) applies.
+    fn send_request_timed(
+        &self,
+        target: ObjectId,
+        op: OpRef<'_>,
+        args: Vec<Value>,
+        timed: bool,
+    ) -> Result<PendingCall> {
         let inner = self.inner();
-        let (seq, rx) = inner.pending.lock().register()?;
+        let (seq, rx) = inner.register(timed)?;
         let call = PendingCall {
             inner: inner.clone(),
             seq,
@@ -333,7 +353,7 @@ impl Connection {
         let mut pending = Vec::with_capacity(calls.len());
         let mut requests = Vec::with_capacity(calls.len());
         for (target, op, args) in calls {
-            let (seq, rx) = inner.pending.lock().register()?;
+            let (seq, rx) = inner.register(false)?;
             pending.push(PendingCall {
                 inner: inner.clone(),
                 seq,

@@ -36,31 +36,62 @@ impl Hasher for SeqHasher {
     }
 }
 
+/// One waiting call.
+struct Waiter {
+    tx: ReplySender,
+    /// The timeout epoch the call started in, if the connection's timeout applies to it.
+    born: Option<u32>,
+}
+
 /// Outstanding requests of one connection.
 #[derive(Default)]
 pub(crate) struct PendingCalls {
     next_seq: u64,
-    calls: HashMap<u64, ReplySender, BuildHasherDefault<SeqHasher>>,
+    calls: HashMap<u64, Waiter, BuildHasherDefault<SeqHasher>>,
+    /// Calls with a `born` epoch.
+    timed: usize,
     /// Set once the connection is closed, with the reason if there was one.
     closed: Option<Option<Arc<Error>>>,
 }
 
 impl PendingCalls {
     /// Allocates a sequence number and registers a waiter, unless the connection is closed.
-    pub(crate) fn register(&mut self) -> Result<(u64, oneshot::Receiver<Result<Value>>)> {
+    /// `born` is the current timeout epoch if the connection's timeout applies to the call.
+    pub(crate) fn register(&mut self, born: Option<u32>) -> Result<(u64, oneshot::Receiver<Result<Value>>)> {
         if let Some(reason) = &self.closed {
             return Err(Error::ConnectionClosed(reason.clone()));
         }
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
         let (tx, rx) = oneshot::channel();
-        self.calls.insert(seq, tx);
+        self.timed += usize::from(born.is_some());
+        self.calls.insert(seq, Waiter { tx, born });
         Ok((seq, rx))
     }
 
     /// Takes the waiter of `seq`, if it still waits.
     pub(crate) fn take(&mut self, seq: u64) -> Option<ReplySender> {
-        self.calls.remove(&seq)
+        let waiter = self.calls.remove(&seq)?;
+        self.timed -= usize::from(waiter.born.is_some());
+        Some(waiter.tx)
+    }
+
+    /// Whether a call the connection's timeout applies to is waiting.
+    pub(crate) fn has_timed(&self) -> bool {
+        self.timed > 0
+    }
+
+    /// Takes the timed calls that started `ticks` or more epochs before `epoch`.
+    pub(crate) fn expire(&mut self, epoch: u32, ticks: u32) -> Vec<(u64, ReplySender)> {
+        let due: Vec<u64> = self
+            .calls
+            .iter()
+            .filter(|(_, w)| w.born.is_some_and(|born| epoch.wrapping_sub(born) >= ticks))
+            .map(|(&seq, _)| seq)
+            .collect();
+        due.into_iter()
+            .filter_map(|seq| self.take(seq).map(|tx| (seq, tx)))
+            .collect()
     }
 
     /// Marks the table closed and hands back every waiter, to be failed outside the lock.
@@ -68,7 +99,8 @@ impl PendingCalls {
         if self.closed.is_none() {
             self.closed = Some(reason);
         }
-        self.calls.drain().map(|(_, tx)| tx).collect()
+        self.timed = 0;
+        self.calls.drain().map(|(_, w)| w.tx).collect()
     }
 
     /// The reason the table was closed with.
@@ -89,8 +121,8 @@ mod tests {
     #[test]
     fn sequence_numbers_are_distinct_and_replies_route() {
         let mut p = PendingCalls::default();
-        let (a, mut ra) = p.register().expect("open");
-        let (b, mut rb) = p.register().expect("open");
+        let (a, mut ra) = p.register(None).expect("open");
+        let (b, mut rb) = p.register(None).expect("open");
         assert_ne!(a, b);
         assert_eq!(p.len(), 2);
         p.take(b)
@@ -106,10 +138,29 @@ mod tests {
     #[test]
     fn close_hands_back_every_waiter_and_refuses_new_ones() {
         let mut p = PendingCalls::default();
-        let _ = p.register().expect("open");
-        let _ = p.register().expect("open");
+        let _ = p.register(None).expect("open");
+        let _ = p.register(Some(3)).expect("open");
         assert_eq!(p.close(None).len(), 2);
         assert_eq!(p.len(), 0);
-        assert!(matches!(p.register(), Err(Error::ConnectionClosed(None))));
+        assert!(!p.has_timed());
+        assert!(matches!(p.register(None), Err(Error::ConnectionClosed(None))));
+    }
+
+    #[test]
+    fn timed_calls_expire_after_their_ticks_and_others_never() {
+        let mut p = PendingCalls::default();
+        let (untimed, _r0) = p.register(None).expect("open");
+        let (early, _r1) = p.register(Some(u32::MAX)).expect("open");
+        let (late, _r2) = p.register(Some(2)).expect("open");
+        assert!(p.has_timed());
+        // The epoch wraps: u32::MAX + 9 is 8.
+        assert!(p.expire(7, 9).is_empty(), "8 epochs are not enough");
+        let expired: Vec<u64> = p.expire(8, 9).into_iter().map(|(seq, _)| seq).collect();
+        assert_eq!(expired, vec![early]);
+        assert!(p.take(early).is_none(), "an expired call is gone");
+        p.take(late).expect("still waiting");
+        assert!(!p.has_timed(), "a reply takes a timed call out of the count");
+        assert!(p.expire(1_000, 9).is_empty(), "an untimed call never expires");
+        assert!(p.take(untimed).is_some());
     }
 }
