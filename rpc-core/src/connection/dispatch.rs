@@ -14,12 +14,12 @@ use tracing::Instrument;
 
 use super::inner::Inner;
 use crate::error::{RemoteError, RemoteErrorKind};
-use crate::protocol::{Op, Request, FLAG_ONEWAY};
+use crate::protocol::{OpRef, RequestIn, FLAG_ONEWAY};
 use crate::service::{CallResult, Outcome};
 use crate::value::{to_value, Value};
 
-pub(super) fn handle_request(inner: &Arc<Inner>, req: Request) {
-    let Request {
+pub(super) fn handle_request(inner: &Arc<Inner>, req: RequestIn<'_>) {
+    let RequestIn {
         seq,
         target,
         op,
@@ -53,26 +53,26 @@ pub(super) fn handle_request(inner: &Arc<Inner>, req: Request) {
         answer(inner, seq, asked_oneway, Err(err));
         return;
     }
-    let declared_oneway = matches!(&op, Op::Call(name) if service.is_oneway(name));
+    let declared_oneway = matches!(op, OpRef::Call(name) if service.is_oneway(name));
     if declared_oneway && !asked_oneway {
         // A plain call of a one-way method is acknowledged at once; the method runs in order.
         inner.reply(seq, Ok(Value::Unit));
     }
     let oneway = asked_oneway || declared_oneway;
     let outcome = catch_unwind(AssertUnwindSafe(|| match op {
-        Op::Call(name) => service.call(&conn, &name, args),
-        Op::GetAttr(name) => service.getattr(&conn, &name),
-        Op::SetAttr(name) => match <[Value; 1]>::try_from(args) {
-            Ok([value]) => service.setattr(&conn, &name, value),
+        OpRef::Call(name) => service.call(&conn, name, args),
+        OpRef::GetAttr(name) => service.getattr(&conn, name),
+        OpRef::SetAttr(name) => match <[Value; 1]>::try_from(args) {
+            Ok([value]) => service.setattr(&conn, name, value),
             Err(args) => Outcome::Ready(Err(RemoteError::new(
                 RemoteErrorKind::BadArguments,
                 "rpc::BadArguments",
                 format!("setting '{name}' takes 1 value but {} were given", args.len()),
             ))),
         },
-        Op::CallSelf => service.call_self(&conn, args),
-        Op::Describe => Outcome::Ready(to_value(&service.describe()).map_err(encode_error)),
-        Op::Display => Outcome::Ready(Ok(Value::Str(service.display()))),
+        OpRef::CallSelf => service.call_self(&conn, args),
+        OpRef::Describe => Outcome::Ready(to_value(&service.describe()).map_err(encode_error)),
+        OpRef::Display => Outcome::Ready(Ok(Value::Str(service.display()))),
     }));
     drop(conn);
     let fut = match outcome {

@@ -20,7 +20,7 @@ use super::{dispatch, Connection, ConnectionConfig, ConnectionStats, Handle};
 use crate::error::{Error, RemoteError, RemoteErrorKind, Result};
 use crate::frame::{FrameError, HEADER_LEN};
 use crate::netref::{NetRef, Proxy};
-use crate::protocol::{DecodeError, Hello, Message, ObjectId, ROOT_ID};
+use crate::protocol::{DecodeError, Hello, Message, MessageIn, ObjectId, ROOT_ID};
 use crate::service::{CallResult, Outcome, Service};
 use crate::spill::{self, Outgoing, Spill};
 use crate::value::{self, Object, ObjectRef, Value, WireContext, WireRef};
@@ -212,10 +212,13 @@ impl Inner {
 
     /// Decodes one frame, resolving the object references it carries. The second item is the
     /// first reference that named nothing this side gave out, if any.
-    pub(super) fn decode(self: &Arc<Self>, frame: &[u8]) -> (Result<Message, DecodeError>, Option<ObjectId>) {
+    pub(super) fn decode<'a>(
+        self: &Arc<Self>,
+        frame: &'a [u8],
+    ) -> (Result<MessageIn<'a>, DecodeError>, Option<ObjectId>) {
         value::set_depth_limit(self.config.max_depth);
         value::take_forged();
-        let msg = value::with_context(self.clone(), || Message::decode(frame));
+        let msg = value::with_context(self.clone(), || MessageIn::decode(frame));
         (msg, value::take_forged())
     }
 

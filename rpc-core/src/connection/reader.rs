@@ -11,7 +11,7 @@ use super::inner::Inner;
 use crate::error::{Error, Result};
 use crate::error::{RemoteError, RemoteErrorKind};
 use crate::frame::{FrameDecoder, HEADER_LEN};
-use crate::protocol::{Message, ObjectId};
+use crate::protocol::{Message, MessageIn, ObjectId};
 
 /// Keep at least this much room free in the read buffer.
 const MIN_READ_ROOM: usize = 8 * 1024;
@@ -59,15 +59,19 @@ async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, r: &mut R, buf: &mu
     let mut decoder = FrameDecoder::new(inner.config.max_frame_size);
     loop {
         while let Some(len) = decoder.next_frame(buf)? {
+            // The message borrows from the buffer (a request's member name) until handled.
             let (msg, forged) = inner.decode(&buf[HEADER_LEN..HEADER_LEN + len]);
-            buf.advance(HEADER_LEN + len);
             let msg = msg.map_err(|e| Error::Protocol(e.to_string()))?;
             tracing::trace!(?msg, "received");
-            if let Some(id) = forged {
-                refuse_forged(inner, msg, id);
-                continue;
-            }
-            if let Some(stop) = handle(inner, msg)? {
+            let stop = match forged {
+                Some(id) => {
+                    refuse_forged(inner, msg, id);
+                    None
+                }
+                None => handle(inner, msg)?,
+            };
+            buf.advance(HEADER_LEN + len);
+            if let Some(stop) = stop {
                 return Ok(stop);
             }
         }
@@ -81,40 +85,40 @@ async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, r: &mut R, buf: &mu
     }
 }
 
-fn handle(inner: &Arc<Inner>, msg: Message) -> Result<Option<Stop>> {
+fn handle(inner: &Arc<Inner>, msg: MessageIn<'_>) -> Result<Option<Stop>> {
     match msg {
-        Message::Request(req) => dispatch::handle_request(inner, req),
-        Message::Reply { seq, value } => inner.complete(seq, Ok(value)),
-        Message::Error { seq, error } => inner.complete(seq, Err(Error::Remote(error))),
-        Message::Release { refs } => {
+        MessageIn::Request(req) => dispatch::handle_request(inner, req),
+        MessageIn::Reply { seq, value } => inner.complete(seq, Ok(value)),
+        MessageIn::Error { seq, error } => inner.complete(seq, Err(Error::Remote(error))),
+        MessageIn::Release { refs } => {
             inner
                 .release_exports(&refs)
                 .map_err(|e| Error::Protocol(e.to_string()))?;
         }
-        Message::Cancel { seq } => inner.cancel(seq),
-        Message::Batch(requests) => {
+        MessageIn::Cancel { seq } => inner.cancel(seq),
+        MessageIn::Batch(requests) => {
             for req in requests {
                 dispatch::handle_request(inner, req);
             }
         }
-        Message::Close { reason: None } => return Ok(Some(Stop::PeerClosed)),
-        Message::Close { reason: Some(reason) } => return Err(Error::PeerClosed(reason)),
-        Message::Hello(_) => return Err(Error::Protocol("unexpected hello after the handshake".into())),
+        MessageIn::Close { reason: None } => return Ok(Some(Stop::PeerClosed)),
+        MessageIn::Close { reason: Some(reason) } => return Err(Error::PeerClosed(reason)),
+        MessageIn::Hello(_) => return Err(Error::Protocol("unexpected hello after the handshake".into())),
     }
     Ok(None)
 }
 
 /// A message named an object this side never gave out (or that was released): the request
 /// gets an error and reaches nothing; anything else is dropped.
-fn refuse_forged(inner: &Arc<Inner>, msg: Message, id: ObjectId) {
+fn refuse_forged(inner: &Arc<Inner>, msg: MessageIn<'_>, id: ObjectId) {
     let text = format!("reference to object {id}, which this side does not export");
     tracing::warn!(id, "message with a forged reference refused");
     match msg {
-        Message::Request(req) => {
+        MessageIn::Request(req) => {
             let error = RemoteError::new(RemoteErrorKind::Refused, "rpc::UnknownObject", text);
             inner.reply(req.seq, Err(error));
         }
-        Message::Reply { seq, .. } => inner.complete(seq, Err(Error::Protocol(text))),
+        MessageIn::Reply { seq, .. } => inner.complete(seq, Err(Error::Protocol(text))),
         _ => {}
     }
 }

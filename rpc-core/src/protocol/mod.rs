@@ -7,6 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod borrowed;
+
+pub(crate) use borrowed::{MessageIn, MessageRef, OpRef, RequestIn, RequestRef};
+
 use crate::error::RemoteError;
 use crate::spill::{Spill, SpillSink};
 use crate::value::{self, Value};
@@ -119,52 +123,6 @@ pub struct Request {
     pub flags: u8,
 }
 
-/// What a request asks, borrowed: how the caller encodes a request without copying the
-/// member name. Encodes exactly as [`Op`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub(crate) enum OpRef<'a> {
-    Call(&'a str),
-    CallSelf,
-    GetAttr(&'a str),
-    SetAttr(&'a str),
-    Describe,
-    Display,
-}
-
-/// A request, borrowed; encodes exactly as [`Request`].
-#[derive(Debug, Serialize)]
-pub(crate) struct RequestRef<'a> {
-    pub(crate) seq: u64,
-    pub(crate) target: ObjectId,
-    pub(crate) op: OpRef<'a>,
-    #[serde(serialize_with = "value::serialize_values")]
-    pub(crate) args: &'a [Value],
-    pub(crate) flags: u8,
-}
-
-/// The messages a caller sends without owning their parts; encode exactly as the
-/// [`Message`] variants of the same position.
-#[derive(Debug, Serialize)]
-pub(crate) enum MessageRef<'a> {
-    /// [`Message::Hello`] (only here to keep the variant positions).
-    #[allow(dead_code)]
-    Hello(&'a Hello),
-    /// [`Message::Request`].
-    Request(RequestRef<'a>),
-}
-
-impl MessageRef<'_> {
-    /// Encodes the message, appending to `out`; with `spills`, large byte values are left out
-    /// and recorded there.
-    pub(crate) fn encode_with(
-        &self,
-        out: &mut Vec<u8>,
-        spills: Option<&mut Vec<Spill>>,
-    ) -> Result<(), EncodeError> {
-        encode(self, out, spills)
-    }
-}
-
 /// Why a frame's payload is not a valid message.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -272,13 +230,18 @@ impl Message {
 
     /// Decodes one message from a frame's payload; trailing bytes are an error.
     pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
-        value::take_depth_exceeded();
-        match postcard::take_from_bytes(bytes) {
-            Ok((msg, [])) => Ok(msg),
-            Ok((_, rest)) => Err(DecodeError::TrailingBytes(rest.len())),
-            Err(_) if value::take_depth_exceeded() => Err(DecodeError::TooDeep),
-            Err(e) => Err(DecodeError::Malformed(e)),
-        }
+        decode_as(bytes)
+    }
+}
+
+/// Decodes one `T` from a frame's payload; trailing bytes are an error.
+fn decode_as<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DecodeError> {
+    value::take_depth_exceeded();
+    match postcard::take_from_bytes(bytes) {
+        Ok((msg, [])) => Ok(msg),
+        Ok((_, rest)) => Err(DecodeError::TrailingBytes(rest.len())),
+        Err(_) if value::take_depth_exceeded() => Err(DecodeError::TooDeep),
+        Err(e) => Err(DecodeError::Malformed(e)),
     }
 }
 
@@ -315,14 +278,59 @@ mod tests {
                 seq: 7,
                 value: Value::Map(vec![(Value::Bytes(vec![1, 2]), Value::Float(1.5))]),
             },
+            Message::Batch(vec![
+                Request {
+                    seq: 8,
+                    target: 4,
+                    op: Op::GetAttr("volume".into()),
+                    args: vec![],
+                    flags: 0,
+                },
+                Request {
+                    seq: 9,
+                    target: 4,
+                    op: Op::SetAttr("volume".into()),
+                    args: vec![Value::UInt(3)],
+                    flags: FLAG_ONEWAY,
+                },
+            ]),
+            Message::Request(Request {
+                seq: 10,
+                target: 2,
+                op: Op::CallSelf,
+                args: vec![],
+                flags: 0,
+            }),
+            Message::Error {
+                seq: 7,
+                error: RemoteError::new(crate::RemoteErrorKind::Application, "E", "failed"),
+            },
             Message::Release { refs: vec![(1, 2)] },
             Message::Cancel { seq: 9 },
             Message::Close { reason: None },
+            Message::Close {
+                reason: Some("bye".into()),
+            },
         ];
         for m in msgs {
             let mut buf = Vec::new();
             m.encode_into(&mut buf).expect("encode");
             assert_eq!(Message::decode(&buf).expect("decode"), m);
+            // The reader's borrowing form reads the same bytes as the same message.
+            let borrowed = MessageIn::decode(&buf).expect("decode borrowed");
+            assert_eq!(Message::from(borrowed), m);
+        }
+        for op in [Op::Describe, Op::Display] {
+            let m = Message::Request(Request {
+                seq: 1,
+                target: 0,
+                op,
+                args: vec![],
+                flags: 0,
+            });
+            let mut buf = Vec::new();
+            m.encode_into(&mut buf).expect("encode");
+            assert_eq!(Message::from(MessageIn::decode(&buf).expect("decode")), m);
         }
     }
 

@@ -1,0 +1,145 @@
+//! Borrowed forms of the messages, for the connection's hot paths: a caller encodes a request
+//! without copying the member name or owning the arguments' container, and the reader decodes
+//! a request with the member name borrowed from the frame (no allocation for it). Each type
+//! has exactly the wire form of its owned counterpart in the parent module.
+
+use serde::{Deserialize, Serialize};
+
+use super::{decode_as, encode, DecodeError, EncodeError, Hello, Message, ObjectId, Op, Request};
+use crate::error::RemoteError;
+use crate::spill::Spill;
+use crate::value::{self, Value};
+
+/// What a request asks, borrowed. Same wire form as [`Op`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum OpRef<'a> {
+    Call(&'a str),
+    CallSelf,
+    GetAttr(&'a str),
+    SetAttr(&'a str),
+    Describe,
+    Display,
+}
+
+impl OpRef<'_> {
+    /// The owned op.
+    pub(crate) fn to_op(self) -> Op {
+        match self {
+            OpRef::Call(n) => Op::Call(n.to_owned()),
+            OpRef::CallSelf => Op::CallSelf,
+            OpRef::GetAttr(n) => Op::GetAttr(n.to_owned()),
+            OpRef::SetAttr(n) => Op::SetAttr(n.to_owned()),
+            OpRef::Describe => Op::Describe,
+            OpRef::Display => Op::Display,
+        }
+    }
+}
+
+/// A request to send, borrowed. Same wire form as [`Request`].
+#[derive(Debug, Serialize)]
+pub(crate) struct RequestRef<'a> {
+    pub(crate) seq: u64,
+    pub(crate) target: ObjectId,
+    pub(crate) op: OpRef<'a>,
+    #[serde(serialize_with = "value::serialize_values")]
+    pub(crate) args: &'a [Value],
+    pub(crate) flags: u8,
+}
+
+/// The messages a caller sends without owning their parts. Same wire form as the [`Message`]
+/// variants of the same position.
+#[derive(Debug, Serialize)]
+pub(crate) enum MessageRef<'a> {
+    /// [`Message::Hello`] (only here to keep the variant positions).
+    #[allow(dead_code)]
+    Hello(&'a Hello),
+    /// [`Message::Request`].
+    Request(RequestRef<'a>),
+}
+
+impl MessageRef<'_> {
+    /// Encodes the message, appending to `out`; with `spills`, large byte values are left out
+    /// and recorded there.
+    pub(crate) fn encode_with(
+        &self,
+        out: &mut Vec<u8>,
+        spills: Option<&mut Vec<Spill>>,
+    ) -> Result<(), EncodeError> {
+        encode(self, out, spills)
+    }
+}
+
+/// A request as the reader decodes it, the member name borrowed from the frame. Same wire form
+/// as [`Request`].
+#[derive(Debug, Deserialize)]
+pub(crate) struct RequestIn<'a> {
+    pub(crate) seq: u64,
+    pub(crate) target: ObjectId,
+    #[serde(borrow)]
+    pub(crate) op: OpRef<'a>,
+    #[serde(deserialize_with = "value::deserialize_values")]
+    pub(crate) args: Vec<Value>,
+    pub(crate) flags: u8,
+}
+
+/// A message as the reader decodes it. Same wire form as [`Message`]; only requests borrow.
+#[derive(Debug, Deserialize)]
+pub(crate) enum MessageIn<'a> {
+    Hello(Hello),
+    #[serde(borrow)]
+    Request(RequestIn<'a>),
+    #[serde(borrow)]
+    Batch(Vec<RequestIn<'a>>),
+    Reply {
+        seq: u64,
+        #[serde(deserialize_with = "value::deserialize_value")]
+        value: Value,
+    },
+    Error {
+        seq: u64,
+        error: RemoteError,
+    },
+    Release {
+        refs: Vec<(ObjectId, u64)>,
+    },
+    Cancel {
+        seq: u64,
+    },
+    Close {
+        reason: Option<String>,
+    },
+}
+
+impl<'a> MessageIn<'a> {
+    /// Decodes one message from a frame's payload, as [`Message::decode`] does.
+    pub(crate) fn decode(bytes: &'a [u8]) -> Result<MessageIn<'a>, DecodeError> {
+        decode_as(bytes)
+    }
+}
+
+impl From<RequestIn<'_>> for Request {
+    fn from(r: RequestIn<'_>) -> Request {
+        Request {
+            seq: r.seq,
+            target: r.target,
+            op: r.op.to_op(),
+            args: r.args,
+            flags: r.flags,
+        }
+    }
+}
+
+impl From<MessageIn<'_>> for Message {
+    fn from(m: MessageIn<'_>) -> Message {
+        match m {
+            MessageIn::Hello(h) => Message::Hello(h),
+            MessageIn::Request(r) => Message::Request(r.into()),
+            MessageIn::Batch(rs) => Message::Batch(rs.into_iter().map(Request::from).collect()),
+            MessageIn::Reply { seq, value } => Message::Reply { seq, value },
+            MessageIn::Error { seq, error } => Message::Error { seq, error },
+            MessageIn::Release { refs } => Message::Release { refs },
+            MessageIn::Cancel { seq } => Message::Cancel { seq },
+            MessageIn::Close { reason } => Message::Close { reason },
+        }
+    }
+}
