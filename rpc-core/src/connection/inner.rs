@@ -116,10 +116,7 @@ impl Inner {
 
     /// Registers a call waiting for its reply; with `timed`, the connection's call timeout
     /// (if any) applies to it.
-    pub(super) fn register(
-        &self,
-        timed: bool,
-    ) -> Result<(u64, tokio::sync::oneshot::Receiver<Result<Value>>)> {
+    pub(super) fn register(&self, timed: bool) -> Result<(u64, super::reply_slot::ReplyReceiver)> {
         let born = (timed && self.config.call_timeout.is_some()).then(|| self.epoch.load(Ordering::Relaxed));
         let mut pending = self.pending.lock();
         let first = born.is_some() && !pending.has_timed();
@@ -242,7 +239,7 @@ impl Inner {
         let waiter = self.pending.lock().take(seq);
         match waiter {
             Some(tx) => {
-                let _ = tx.send(result);
+                tx.send(result);
             }
             None => tracing::debug!(seq, "reply to a call nobody waits for"),
         }
@@ -359,7 +356,7 @@ impl Inner {
         }
         let waiters = self.pending.lock().close(reason.clone());
         for tx in waiters {
-            let _ = tx.send(Err(Error::ConnectionClosed(reason.clone())));
+            tx.send(Err(Error::ConnectionClosed(reason.clone())));
         }
         if self.outbox.close() {
             self.outbox_ready.notify_one();

@@ -13,6 +13,7 @@ mod outbox;
 mod pending;
 mod reader;
 mod reaper;
+mod reply_slot;
 mod writer;
 
 use std::fmt;
@@ -433,7 +434,7 @@ impl Outgoing for OutRequest<'_> {
 pub(crate) struct PendingCall {
     inner: Arc<Inner>,
     seq: u64,
-    rx: Option<tokio::sync::oneshot::Receiver<Result<Value>>>,
+    rx: Option<reply_slot::ReplyReceiver>,
 }
 
 impl PendingCall {
@@ -445,8 +446,9 @@ impl PendingCall {
         let received = rx.await;
         self.rx = None;
         match received {
-            Ok(result) => result,
-            Err(_) => Err(Error::ConnectionClosed(self.inner.close_reason())),
+            // The waiter was dropped unanswered: say why the connection closed, if it did.
+            Err(Error::ConnectionClosed(None)) => Err(Error::ConnectionClosed(self.inner.close_reason())),
+            other => other,
         }
     }
 }

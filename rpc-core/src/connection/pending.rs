@@ -5,13 +5,9 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use tokio::sync::oneshot;
-
+pub(crate) use super::reply_slot::ReplySender;
+use super::reply_slot::{self, ReplyReceiver};
 use crate::error::{Error, Result};
-use crate::value::Value;
-
-/// Where the reply of one request goes.
-pub(crate) type ReplySender = oneshot::Sender<Result<Value>>;
 
 /// Hashes the sequence numbers of our own requests with one multiplication. They are
 /// consecutive numbers this side chooses (a peer only names them in replies), so no one can
@@ -57,13 +53,13 @@ pub(crate) struct PendingCalls {
 impl PendingCalls {
     /// Allocates a sequence number and registers a waiter, unless the connection is closed.
     /// `born` is the current timeout epoch if the connection's timeout applies to the call.
-    pub(crate) fn register(&mut self, born: Option<u32>) -> Result<(u64, oneshot::Receiver<Result<Value>>)> {
+    pub(crate) fn register(&mut self, born: Option<u32>) -> Result<(u64, ReplyReceiver)> {
         if let Some(reason) = &self.closed {
             return Err(Error::ConnectionClosed(reason.clone()));
         }
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
-        let (tx, rx) = oneshot::channel();
+        let (tx, rx) = reply_slot::channel();
         self.timed += usize::from(born.is_some());
         self.calls.insert(seq, Waiter { tx, born });
         Ok((seq, rx))
@@ -116,7 +112,10 @@ impl PendingCalls {
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future;
+
     use super::*;
+    use crate::value::Value;
 
     #[test]
     fn sequence_numbers_are_distinct_and_replies_route() {
@@ -125,12 +124,14 @@ mod tests {
         let (b, mut rb) = p.register(None).expect("open");
         assert_ne!(a, b);
         assert_eq!(p.len(), 2);
-        p.take(b)
-            .expect("waiting")
-            .send(Ok(Value::Int(2)))
-            .expect("receiver alive");
-        assert!(matches!(rb.try_recv(), Ok(Ok(Value::Int(2)))));
-        assert!(ra.try_recv().is_err());
+        p.take(b).expect("waiting").send(Ok(Value::Int(2)));
+        let waker = futures::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(matches!(
+            std::pin::Pin::new(&mut rb).poll(&mut cx),
+            std::task::Poll::Ready(Ok(Value::Int(2)))
+        ));
+        assert!(std::pin::Pin::new(&mut ra).poll(&mut cx).is_pending());
         assert!(p.take(b).is_none(), "a reply is delivered once");
         assert_eq!(p.len(), 1);
     }

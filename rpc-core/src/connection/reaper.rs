@@ -36,7 +36,7 @@ pub(super) async fn run(inner: Arc<Inner>, limit: Duration) {
         let expired = inner.pending.lock().expire(epoch, TICKS + 1);
         for (seq, waiter) in expired {
             tracing::debug!(seq, ?limit, "call timed out");
-            let _ = waiter.send(Err(Error::Timeout(limit)));
+            waiter.send(Err(Error::Timeout(limit)));
             // Nobody will read the answer: let the peer stop working on it.
             let _ = inner.send(&Message::Cancel { seq });
         }
