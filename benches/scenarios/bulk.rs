@@ -1,14 +1,12 @@
 //! Bulk data: a 1 MiB bytes argument whose length comes back, one call at a time, beside a raw
-//! ping-pong of a 1 MiB frame and a small reply.
-
-use std::time::Instant;
+//! ping-pong of a 1 MiB frame and a small reply. Rates are taken at the median call time.
 
 use rpc::core::protocol::{Op, ROOT_ID};
 use rpc::{NetRef, Value};
 
 use super::frames::{reply_len, request_len};
-use super::timing::run_selected;
-use crate::common::{median, raw_ping_pong, RawClient};
+use super::timing::{raw_samples, run_selected, time_each};
+use crate::common::{raw_ping_pong, Latency};
 use crate::{row, Plan};
 
 /// The argument's size.
@@ -39,43 +37,35 @@ enum Pass {
     SerdeBytes,
 }
 
-/// `calls` sequential calls; returns payload bytes per second.
-async fn rpc_bulk(root: &NetRef, data: &[u8], calls: usize, pass: Pass) -> f64 {
-    let started = Instant::now();
-    for _ in 0..calls {
-        let n: usize = match pass {
-            Pass::Slice => root.call("size", (data,)).await,
-            Pass::SerdeBytes => root.call("size", (rpc::serde_bytes::Bytes::new(data),)).await,
-        }
-        .expect("size call");
-        assert_eq!(n, SIZE);
+/// One call of `size(data)`.
+async fn rpc_call(root: &NetRef, data: &[u8], pass: Pass) {
+    let n: usize = match pass {
+        Pass::Slice => root.call("size", (data,)).await,
+        Pass::SerdeBytes => root.call("size", (rpc::serde_bytes::Bytes::new(data),)).await,
     }
-    (calls * SIZE) as f64 / started.elapsed().as_secs_f64()
+    .expect("size call");
+    assert_eq!(n, SIZE);
 }
 
-/// `calls` raw round trips of the same frame sizes; returns payload bytes per second.
-async fn raw_bulk(raw: &mut RawClient, calls: usize) -> f64 {
-    let started = Instant::now();
-    for _ in 0..calls {
-        raw.round_trip().await;
-    }
-    (calls * SIZE) as f64 / started.elapsed().as_secs_f64()
-}
-
-/// Throughput of the bulk calls and of the raw baseline (median of the rounds).
+/// Payload bytes per second of the bulk calls and of the raw baseline, each at its median
+/// call time: sequential calls timed one by one in 25 alternating rounds, so that a slow
+/// stretch of the machine hits both sides and single slow calls do not count.
 async fn throughput(plan: &Plan, root: &NetRef, pass: Pass) -> (f64, f64) {
     let (request, reply) = frame_sizes();
     let mut raw = raw_ping_pong(request, reply).await;
     let data = vec![7u8; SIZE];
-    let calls = (plan.samples / 100).max(5);
-    rpc_bulk(root, &data, calls / 5 + 1, pass).await;
-    raw_bulk(&mut raw, calls / 5 + 1).await;
-    let (mut rpc_rates, mut raw_rates) = (Vec::new(), Vec::new());
-    for _ in 0..plan.rounds {
-        rpc_rates.push(rpc_bulk(root, &data, calls, pass).await);
-        raw_rates.push(raw_bulk(&mut raw, calls).await);
+    let per_round = (plan.samples / 1_000).max(1);
+    for _ in 0..per_round {
+        rpc_call(root, &data, pass).await;
+        raw.round_trip().await;
     }
-    (median(&mut rpc_rates), median(&mut raw_rates))
+    let (mut rpc_ns, mut raw_ns) = (Vec::new(), Vec::new());
+    for _ in 0..25 {
+        time_each(per_round, &mut rpc_ns, |_| rpc_call(root, &data, pass)).await;
+        raw_samples(per_round, 1, &mut raw, &mut raw_ns).await;
+    }
+    let rate = |ns: &mut Vec<u64>| SIZE as f64 / (Latency::of(ns).p50 / 1e6);
+    (rate(&mut rpc_ns), rate(&mut raw_ns))
 }
 
 /// Measures the bulk calls if the plan selects them and prints their row (GB/s).
