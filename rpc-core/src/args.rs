@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::value::{to_value, Value, ValueError};
+use crate::value::{arg_vec, to_value, Value, ValueError};
 
 /// Arguments of a call: `()`, a tuple of up to 12 serde values (`(11,)`, `("a", 2.5)`), or a
 /// ready `Vec<Value>`.
@@ -29,7 +29,9 @@ macro_rules! tuple_args {
             #[allow(non_snake_case)]
             fn into_args(self) -> Result<Vec<Value>, ValueError> {
                 let ($($name,)+) = self;
-                Ok(vec![$(to_value(&$name)?),+])
+                let mut values = arg_vec(0);
+                $(values.push(to_value(&$name)?);)+
+                Ok(values)
             }
         }
     };

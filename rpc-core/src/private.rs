@@ -31,9 +31,9 @@ pub fn take_args(
     method: &str,
     expected: usize,
     args: Vec<Value>,
-) -> Result<std::vec::IntoIter<Value>, RemoteError> {
+) -> Result<crate::value::ArgIter, RemoteError> {
     if args.len() == expected {
-        return Ok(args.into_iter());
+        return Ok(crate::value::ArgIter::new(args));
     }
     let plural = if expected == 1 { "" } else { "s" };
     Err(bad_arguments(format!(

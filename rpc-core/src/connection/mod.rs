@@ -412,6 +412,12 @@ struct OutRequest<'a> {
     flags: u8,
 }
 
+impl Drop for OutRequest<'_> {
+    fn drop(&mut self) {
+        crate::value::recycle_args(std::mem::take(&mut self.args));
+    }
+}
+
 impl Outgoing for OutRequest<'_> {
     fn encode(&self, out: &mut Vec<u8>, spills: Option<&mut Vec<Spill>>) -> Result<(), EncodeError> {
         let request = RequestRef {

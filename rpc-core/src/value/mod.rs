@@ -10,6 +10,7 @@
 mod de;
 mod natural;
 mod object;
+mod pool;
 mod probe;
 mod ser;
 mod wire;
@@ -18,6 +19,8 @@ use std::fmt;
 
 pub(crate) use object::OBJECT_TOKEN;
 pub use object::{Object, ObjectRef};
+pub use pool::ArgIter;
+pub(crate) use pool::{arg_vec, recycle as recycle_args};
 pub(crate) use wire::{
     deserialize_value, deserialize_values, serialize_value, serialize_values, take_depth_exceeded,
 };

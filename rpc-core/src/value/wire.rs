@@ -174,6 +174,7 @@ pub(crate) fn deserialize_values<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<
     d.deserialize_seq(SeqSeed {
         depth: 0,
         limit: DEPTH_LIMIT.with(Cell::get),
+        pooled: true,
     })
 }
 
@@ -222,6 +223,7 @@ impl<'de> Visitor<'de> for ValueSeed {
             7 => Value::Seq(variant.newtype_variant_seed(SeqSeed {
                 depth: inner.depth,
                 limit: inner.limit,
+                pooled: false,
             })?),
             8 => Value::Map(variant.newtype_variant_seed(MapSeed(inner))?),
             9 | 10 => {
@@ -259,6 +261,8 @@ const CAUTIOUS_CAPACITY: usize = 1024;
 
 #[derive(Clone, Copy)]
 struct SeqSeed {
+    /// Whether this is a call's argument list, decoded into a pooled vector.
+    pooled: bool,
     depth: usize,
     limit: usize,
 }
@@ -276,7 +280,12 @@ impl<'de> Visitor<'de> for SeqSeed {
         f.write_str("a sequence of values")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Value>, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(CAUTIOUS_CAPACITY));
+        let capacity = seq.size_hint().unwrap_or(0).min(CAUTIOUS_CAPACITY);
+        let mut out = if self.pooled {
+            super::pool::arg_vec(capacity)
+        } else {
+            Vec::with_capacity(capacity)
+        };
         let item = ValueSeed {
             depth: self.depth,
             limit: self.limit,
