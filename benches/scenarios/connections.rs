@@ -55,7 +55,8 @@ async fn raw_parallel(clients: Vec<RawClient>, trips: usize) -> (Vec<RawClient>,
     (back, rate)
 }
 
-/// Throughput of the parallel clients and of the raw baseline (median of the rounds).
+/// Throughput of the parallel clients and of the raw baseline (median of 10 alternating
+/// rounds).
 async fn throughput(plan: &Plan, port: u16) -> (f64, f64) {
     let mut conns = Vec::with_capacity(CLIENTS);
     for _ in 0..CLIENTS {
@@ -66,11 +67,12 @@ async fn throughput(plan: &Plan, port: u16) -> (f64, f64) {
     for _ in 0..CLIENTS {
         raws.push(Call::Null.raw().await);
     }
-    let calls = plan.samples / CLIENTS;
+    // Many short alternating rounds: a slow stretch of the machine hits both sides alike.
+    let calls = plan.samples / CLIENTS / 2;
     rpc_parallel(&roots, plan.warmup).await;
     let (mut raws, _) = raw_parallel(raws, plan.warmup).await;
     let (mut rpc_rates, mut raw_rates) = (Vec::new(), Vec::new());
-    for _ in 0..plan.rounds.min(3) {
+    for _ in 0..2 * plan.rounds {
         rpc_rates.push(rpc_parallel(&roots, calls).await);
         let (back, rate) = raw_parallel(raws, calls).await;
         raws = back;
