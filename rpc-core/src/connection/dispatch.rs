@@ -18,7 +18,9 @@ use crate::protocol::{OpRef, RequestIn, FLAG_ONEWAY};
 use crate::service::{CallResult, Outcome};
 use crate::value::{to_value, Value};
 
-pub(super) fn handle_request(inner: &Arc<Inner>, req: RequestIn<'_>) {
+/// `last`: no other request is waiting to be read, so an answer ready at once may be written
+/// straight away (see `direct`).
+pub(super) fn handle_request(inner: &Arc<Inner>, req: RequestIn<'_>, last: bool) {
     let RequestIn {
         seq,
         target,
@@ -76,6 +78,7 @@ pub(super) fn handle_request(inner: &Arc<Inner>, req: RequestIn<'_>) {
     }));
     drop(conn);
     let fut = match outcome {
+        Ok(Outcome::Ready(result)) if !oneway => return inner.reply_with(seq, result, last),
         Ok(Outcome::Ready(result)) => return answer(inner, seq, oneway, result),
         Err(panic) => return answer(inner, seq, oneway, Err(panic_error(panic))),
         Ok(Outcome::Pending(fut)) => fut,

@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::AbortHandle;
 
+use super::direct::WriteSide;
 use super::objects::{ExportTable, ImportTable, TableError};
 use super::outbox::{Closed, Outbox};
 use super::pending::PendingCalls;
@@ -55,6 +56,8 @@ pub(crate) struct Inner {
     pub(super) peer: Hello,
     pub(super) outbox: Outbox,
     pub(super) outbox_ready: Notify,
+    /// The transport's write half (see `direct`).
+    pub(super) write_side: WriteSide,
     pub(super) pending: Mutex<PendingCalls>,
     pub(super) in_flight: AtomicUsize,
     /// The call-timeout epoch (see `reaper`).
@@ -85,6 +88,7 @@ impl Inner {
             peer,
             outbox: Outbox::default(),
             outbox_ready: Notify::new(),
+            write_side: WriteSide::default(),
             pending: Mutex::new(PendingCalls::default()),
             in_flight: AtomicUsize::new(0),
             epoch: AtomicU32::new(0),
@@ -116,36 +120,45 @@ impl Inner {
 
     /// Registers a call waiting for its reply; with `timed`, the connection's call timeout
     /// (if any) applies to it.
-    pub(super) fn register(&self, timed: bool) -> Result<(u64, super::reply_slot::ReplyReceiver)> {
+    /// Also says whether it is the only call waiting (the caller then writes its request
+    /// itself if it can, see `direct`).
+    pub(super) fn register(&self, timed: bool) -> Result<(u64, super::reply_slot::ReplyReceiver, bool)> {
         let born = (timed && self.config.call_timeout.is_some()).then(|| self.epoch.load(Ordering::Relaxed));
         let mut pending = self.pending.lock();
         let first = born.is_some() && !pending.has_timed();
         let registered = pending.register(born);
+        let alone = pending.len() == 1;
         drop(pending);
         if first {
             self.timed_call.notify_one();
         }
-        registered
+        registered.map(|(seq, rx)| (seq, rx, alone))
     }
 
     /// Encodes a message (exporting any objects it carries) and queues it for the writer.
     pub(super) fn send(self: &Arc<Self>, msg: &Message) -> Result<()> {
-        self.queue(&mut Borrowed(msg), false)
+        self.queue(&mut Borrowed(msg), false, false)
     }
 
     /// Like [`send`](Inner::send) for a message given away: its large byte values are moved
     /// into the outgoing queue instead of being copied into the frame.
     pub(super) fn send_owned(self: &Arc<Self>, mut msg: impl Outgoing) -> Result<()> {
-        self.queue(&mut msg, true)
+        self.queue(&mut msg, true, false)
     }
 
-    fn queue(self: &Arc<Self>, msg: &mut impl Outgoing, spill: bool) -> Result<()> {
+    /// Like [`send_owned`](Inner::send_owned), and writes the frame straight to the transport
+    /// if the writer task is idle (see `direct`): for a message nothing else is likely to join.
+    pub(super) fn send_owned_direct(self: &Arc<Self>, mut msg: impl Outgoing) -> Result<()> {
+        self.queue(&mut msg, true, true)
+    }
+
+    fn queue(self: &Arc<Self>, msg: &mut impl Outgoing, spill: bool, direct: bool) -> Result<()> {
         // Encode into this thread's scratch buffer: no allocation per frame once it has grown.
         let mut frame = SCRATCH.with(Cell::take);
         frame.clear();
         let result = self
             .encode_frame(&mut frame, msg, spill)
-            .and_then(|parts| self.push(&mut frame, parts));
+            .and_then(|parts| self.push(&mut frame, parts, direct));
         if frame.capacity() <= SCRATCH_KEEP {
             SCRATCH.with(|s| s.set(frame));
         }
@@ -182,7 +195,7 @@ impl Inner {
     }
 
     /// Queues an encoded frame (and the byte values spilled from it) for the writer.
-    fn push(self: &Arc<Self>, frame: &mut Vec<u8>, parts: Vec<(usize, Vec<u8>)>) -> Result<()> {
+    fn push(self: &Arc<Self>, frame: &mut Vec<u8>, parts: Vec<(usize, Vec<u8>)>, direct: bool) -> Result<()> {
         match self.outbox.push_parts(frame, parts) {
             Ok(_) if self.outbox.unwritten() > self.config.max_unwritten_bytes => {
                 // The peer does not read what it is sent: drop it rather than buffer forever.
@@ -196,7 +209,7 @@ impl Inner {
                 Err(e)
             }
             Ok((wake, queued)) => {
-                if wake {
+                if wake && !(direct && self.write_side.try_direct(&self.outbox)) {
                     self.outbox_ready.notify_one();
                 } else if queued % NUDGE_EVERY == 0 {
                     nudge_writer();
@@ -221,7 +234,19 @@ impl Inner {
 
     /// Answers request `seq`; a reply that cannot be sent becomes an error reply.
     pub(super) fn reply(self: &Arc<Self>, seq: u64, result: CallResult) {
-        match self.send_owned(dispatch::reply_message(seq, result)) {
+        self.reply_with(seq, result, false);
+    }
+
+    /// Like [`reply`](Inner::reply); with `direct`, written straight to the transport if the
+    /// writer task is idle (an answer nothing else is about to join).
+    pub(super) fn reply_with(self: &Arc<Self>, seq: u64, result: CallResult, direct: bool) {
+        let msg = dispatch::reply_message(seq, result);
+        let sent = if direct {
+            self.send_owned_direct(msg)
+        } else {
+            self.send_owned(msg)
+        };
+        match sent {
             Ok(()) | Err(Error::ConnectionClosed(_)) => {}
             Err(e) => {
                 let (kind, type_name) = match e {

@@ -5,6 +5,7 @@
 //! service that answers the peer. Both sides are equal: either may call the other at any time,
 //! and each may expose a root service.
 
+mod direct;
 mod dispatch;
 mod handshake;
 mod inner;
@@ -203,7 +204,8 @@ impl Connection {
         tracing::debug!(parent: &span, "handshake done");
         let handle = Arc::new(Handle { inner: inner.clone() });
         inner.set_handle(&handle);
-        tokio::spawn(writer::run(inner.clone(), w).instrument(span.clone()));
+        inner.write_side.install(Box::pin(w));
+        tokio::spawn(writer::run(inner.clone()).instrument(span.clone()));
         if let Some(limit) = inner.config.call_timeout {
             tokio::spawn(reaper::run(inner.clone(), limit).instrument(span.clone()));
         }
@@ -332,19 +334,24 @@ impl Connection {
         timed: bool,
     ) -> Result<PendingCall> {
         let inner = self.inner();
-        let (seq, rx) = inner.register(timed)?;
+        let (seq, rx, alone) = inner.register(timed)?;
         let call = PendingCall {
             inner: inner.clone(),
             seq,
             rx: Some(rx),
         };
-        inner.send_owned(OutRequest {
+        let request = OutRequest {
             seq,
             target,
             op,
             args,
             flags: 0,
-        })?;
+        };
+        if alone {
+            inner.send_owned_direct(request)?;
+        } else {
+            inner.send_owned(request)?;
+        }
         Ok(call)
     }
 
@@ -354,7 +361,7 @@ impl Connection {
         let mut pending = Vec::with_capacity(calls.len());
         let mut requests = Vec::with_capacity(calls.len());
         for (target, op, args) in calls {
-            let (seq, rx) = inner.register(false)?;
+            let (seq, rx, _) = inner.register(false)?;
             pending.push(PendingCall {
                 inner: inner.clone(),
                 seq,

@@ -159,6 +159,22 @@ impl Outbox {
         std::mem::replace(&mut state.queued, next)
     }
 
+    /// Takes the queued frames if there is nothing else to do (no release to encode, no
+    /// shutdown): what a sender may write directly.
+    pub(crate) fn take_plain(&self) -> Option<Vec<Vec<u8>>> {
+        let mut state = self.state.lock();
+        let state = &mut *state;
+        let queued = &mut state.queued;
+        if queued.chunks.is_empty() || !queued.releases.is_empty() || queued.shutdown {
+            return None;
+        }
+        queued.frames = 0;
+        Some(std::mem::replace(
+            &mut queued.chunks,
+            std::mem::take(&mut state.spare_list),
+        ))
+    }
+
     /// Hands back the emptied list of a written batch for reuse.
     pub(crate) fn recycle_list(&self, mut list: Vec<Vec<u8>>) {
         list.clear();

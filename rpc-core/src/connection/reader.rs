@@ -61,6 +61,7 @@ async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, r: &mut R, buf: &mu
         while let Some(len) = decoder.next_frame(buf)? {
             // The message borrows from the buffer (a request's member name) until handled.
             let (msg, forged) = inner.decode(&buf[HEADER_LEN..HEADER_LEN + len]);
+            let last = !holds_a_frame(&buf[HEADER_LEN + len..]);
             let msg = msg.map_err(|e| Error::Protocol(e.to_string()))?;
             tracing::trace!(?msg, "received");
             let stop = match forged {
@@ -68,7 +69,7 @@ async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, r: &mut R, buf: &mu
                     refuse_forged(inner, msg, id);
                     None
                 }
-                None => handle(inner, msg)?,
+                None => handle(inner, msg, last)?,
             };
             buf.advance(HEADER_LEN + len);
             if let Some(stop) = stop {
@@ -85,9 +86,17 @@ async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, r: &mut R, buf: &mu
     }
 }
 
-fn handle(inner: &Arc<Inner>, msg: MessageIn<'_>) -> Result<Option<Stop>> {
+/// Whether `bytes` start with a whole frame.
+fn holds_a_frame(bytes: &[u8]) -> bool {
+    match bytes.first_chunk::<HEADER_LEN>() {
+        Some(header) => bytes.len() - HEADER_LEN >= u32::from_le_bytes(*header) as usize,
+        None => false,
+    }
+}
+
+fn handle(inner: &Arc<Inner>, msg: MessageIn<'_>, last: bool) -> Result<Option<Stop>> {
     match msg {
-        MessageIn::Request(req) => dispatch::handle_request(inner, req),
+        MessageIn::Request(req) => dispatch::handle_request(inner, req, last),
         MessageIn::Reply { seq, value } => inner.complete(seq, Ok(value)),
         MessageIn::Error { seq, error } => inner.complete(seq, Err(Error::Remote(error))),
         MessageIn::Release { refs } => {
@@ -98,7 +107,7 @@ fn handle(inner: &Arc<Inner>, msg: MessageIn<'_>) -> Result<Option<Stop>> {
         MessageIn::Cancel { seq } => inner.cancel(seq),
         MessageIn::Batch(requests) => {
             for req in requests {
-                dispatch::handle_request(inner, req);
+                dispatch::handle_request(inner, req, false);
             }
         }
         MessageIn::Close { reason: None } => return Ok(Some(Stop::PeerClosed)),

@@ -7,21 +7,24 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use super::direct::{BoxWrite, Job};
 use super::inner::Inner;
 use super::outbox::{Batch, LARGE_FRAME};
 use crate::error::Error;
 use crate::frame::{encode_frame, DEFAULT_MAX_FRAME_SIZE};
 use crate::protocol::Message;
 
-pub(super) async fn run<W: AsyncWrite + Unpin>(inner: Arc<Inner>, mut w: W) {
-    if let Err(e) = write_loop(&inner, &mut w).await {
+pub(super) async fn run(inner: Arc<Inner>) {
+    if let Err(e) = write_loop(&inner).await {
         tracing::debug!(error = %e, "write failed");
         inner.shutdown(Some(Arc::new(Error::Io(e))));
     }
-    let _ = w.shutdown().await;
+    if let Some(mut w) = inner.write_side.take() {
+        let _ = w.shutdown().await;
+    }
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(inner: &Inner, w: &mut W) -> std::io::Result<()> {
+async fn write_loop(inner: &Inner) -> std::io::Result<()> {
     let mut busy = false;
     loop {
         if busy {
@@ -29,21 +32,55 @@ async fn write_loop<W: AsyncWrite + Unpin>(inner: &Inner, w: &mut W) -> std::io:
             // leave in this write instead of one write each.
             tokio::task::yield_now().await;
         }
-        let mut batch = inner.outbox.take();
-        if batch.is_empty() {
-            inner.outbox_ready.notified().await;
-            batch = inner.outbox.take();
-        }
+        let job = loop {
+            match inner.write_side.take_job(&inner.outbox) {
+                Some(job) => break job,
+                None => inner.outbox_ready.notified().await,
+            }
+        };
+        let Job {
+            mut w,
+            leftover,
+            offset,
+            batch,
+            flush,
+        } = job;
         busy = batch.frames > 1;
         let shutdown = batch.shutdown;
-        write_batch(inner, w, batch).await?;
+        let written = write_leftover(inner, &mut w, leftover, offset, flush).await;
+        let written = match written {
+            Ok(()) => write_batch(inner, &mut w, batch).await,
+            Err(e) => Err(e),
+        };
+        inner.write_side.give_back(w);
+        written?;
         if shutdown {
             return Ok(());
         }
     }
 }
 
-async fn write_batch<W: AsyncWrite + Unpin>(inner: &Inner, w: &mut W, batch: Batch) -> std::io::Result<()> {
+/// Finishes what a sender's direct write left.
+async fn write_leftover(
+    inner: &Inner,
+    w: &mut BoxWrite,
+    leftover: Vec<Vec<u8>>,
+    offset: usize,
+    flush: bool,
+) -> std::io::Result<()> {
+    let had_any = !leftover.is_empty();
+    for (i, chunk) in leftover.into_iter().enumerate() {
+        let from = if i == 0 { offset } else { 0 };
+        w.write_all(&chunk[from..]).await?;
+        inner.outbox.recycle(chunk);
+    }
+    if had_any || flush {
+        w.flush().await?;
+    }
+    Ok(())
+}
+
+async fn write_batch(inner: &Inner, w: &mut BoxWrite, batch: Batch) -> std::io::Result<()> {
     let Batch {
         mut chunks, releases, ..
     } = batch;
