@@ -6,6 +6,7 @@
 //! sequential call. Such a write never waits: whatever the transport does not take at once
 //! stays behind as leftover, which the writer sends before anything else.
 
+use std::io::IoSlice;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -13,6 +14,9 @@ use parking_lot::Mutex;
 use tokio::io::AsyncWrite;
 
 use super::outbox::{Batch, Outbox};
+
+/// Most chunks a direct write hands the transport at once.
+const MAX_SLICES: usize = 8;
 
 /// The write half, type-erased.
 pub(super) type BoxWrite = Pin<Box<dyn AsyncWrite + Send>>;
@@ -97,19 +101,29 @@ impl WriteSide {
         };
         let waker = futures::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
+        // Chunks fully written, and bytes written of the next one.
         let (mut done, mut offset) = (0, 0);
-        while let Some(chunk) = chunks.get(done) {
-            match w.as_mut().poll_write(&mut cx, &chunk[offset..]) {
-                Poll::Ready(Ok(n)) if n > 0 => {
-                    offset += n;
-                    if offset == chunk.len() {
-                        done += 1;
-                        offset = 0;
-                    }
-                }
+        while done < chunks.len() {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let pending = &chunks[done..chunks.len().min(done + MAX_SLICES)];
+            for (slice, (i, chunk)) in slices.iter_mut().zip(pending.iter().enumerate()) {
+                *slice = IoSlice::new(if i == 0 { &chunk[offset..] } else { chunk });
+            }
+            let mut n = match w.as_mut().poll_write_vectored(&mut cx, &slices[..pending.len()]) {
+                Poll::Ready(Ok(n)) if n > 0 => n,
                 // Would block, failed or wrote nothing: the writer task takes over (and meets
                 // the error again, if it was one).
                 _ => break,
+            };
+            while n > 0 {
+                let rest = chunks[done].len() - offset;
+                if n < rest {
+                    offset += n;
+                    break;
+                }
+                n -= rest;
+                done += 1;
+                offset = 0;
             }
         }
         let mut chunks = chunks;
