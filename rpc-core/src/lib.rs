@@ -14,6 +14,12 @@
 //! properties and signals ([`events`]), a facade for code without async ([`blocking`]), and
 //! child processes as peers ([`connect_subproc`]).
 //!
+//! Any tokio runtime works. A client that keeps many calls in flight on one connection is
+//! fastest on a current-thread runtime (its tasks then batch their frames without waking
+//! other threads); a server with many clients wants the multi-thread runtime. A call with no
+//! other call outstanding writes its request itself, without a task hop; a synchronous method's
+//! answer does the same. `BENCHMARKS.md` in the repository has the figures.
+//!
 //! ```
 //! use rpc_core::{service, memory_pair, VoidService};
 //!
