@@ -21,7 +21,7 @@ use super::{dispatch, Connection, ConnectionConfig, ConnectionStats, Handle};
 use crate::error::{Error, RemoteError, RemoteErrorKind, Result};
 use crate::frame::{FrameError, HEADER_LEN};
 use crate::netref::{NetRef, Proxy};
-use crate::protocol::{DecodeError, Hello, Message, MessageIn, ObjectId, ROOT_ID};
+use crate::protocol::{self, DecodeError, Hello, Message, MessageIn, ObjectId, ROOT_ID};
 use crate::service::{CallResult, Outcome, Service};
 use crate::spill::{self, Outgoing, Spill};
 use crate::value::{self, Object, ObjectRef, Value, WireContext, WireRef};
@@ -228,7 +228,7 @@ impl Inner {
     ) -> (Result<MessageIn<'a>, DecodeError>, Option<ObjectId>) {
         value::set_depth_limit(self.config.max_depth);
         value::take_forged();
-        let msg = value::with_context(self.clone(), || MessageIn::decode(frame));
+        let msg = value::with_context(self.clone(), || protocol::decode_in(frame));
         (msg, value::take_forged())
     }
 

@@ -96,23 +96,23 @@ fn holds_a_frame(bytes: &[u8]) -> bool {
 
 fn handle(inner: &Arc<Inner>, msg: MessageIn<'_>, last: bool) -> Result<Option<Stop>> {
     match msg {
-        MessageIn::Request(req) => dispatch::handle_request(inner, req, last),
-        MessageIn::Reply { seq, value } => inner.complete(seq, Ok(value)),
-        MessageIn::Error { seq, error } => inner.complete(seq, Err(Error::Remote(error))),
-        MessageIn::Release { refs } => {
+        Message::Request(req) => dispatch::handle_request(inner, req, last),
+        Message::Reply { seq, value } => inner.complete(seq, Ok(value)),
+        Message::Error { seq, error } => inner.complete(seq, Err(Error::Remote(error))),
+        Message::Release { refs } => {
             inner
                 .release_exports(&refs)
                 .map_err(|e| Error::Protocol(e.to_string()))?;
         }
-        MessageIn::Cancel { seq } => inner.cancel(seq),
-        MessageIn::Batch(requests) => {
+        Message::Cancel { seq } => inner.cancel(seq),
+        Message::Batch(requests) => {
             for req in requests {
                 dispatch::handle_request(inner, req, false);
             }
         }
-        MessageIn::Close { reason: None } => return Ok(Some(Stop::PeerClosed)),
-        MessageIn::Close { reason: Some(reason) } => return Err(Error::PeerClosed(reason)),
-        MessageIn::Hello(_) => return Err(Error::Protocol("unexpected hello after the handshake".into())),
+        Message::Close { reason: None } => return Ok(Some(Stop::PeerClosed)),
+        Message::Close { reason: Some(reason) } => return Err(Error::PeerClosed(reason)),
+        Message::Hello(_) => return Err(Error::Protocol("unexpected hello after the handshake".into())),
     }
     Ok(None)
 }
@@ -123,11 +123,11 @@ fn refuse_forged(inner: &Arc<Inner>, msg: MessageIn<'_>, id: ObjectId) {
     let text = format!("reference to object {id}, which this side does not export");
     tracing::warn!(id, "message with a forged reference refused");
     match msg {
-        MessageIn::Request(req) => {
+        Message::Request(req) => {
             let error = RemoteError::new(RemoteErrorKind::Refused, "rpc::UnknownObject", text);
             inner.reply(req.seq, Err(error));
         }
-        MessageIn::Reply { seq, .. } => inner.complete(seq, Err(Error::Protocol(text))),
+        Message::Reply { seq, .. } => inner.complete(seq, Err(Error::Protocol(text))),
         _ => {}
     }
 }

@@ -1,12 +1,12 @@
 //! Borrowed forms of the messages, for the connection's hot paths: a caller encodes a request
 //! without copying the member name or owning the arguments' container, and the reader decodes
-//! a request with the member name borrowed from the frame (no allocation for it). Each type
-//! has exactly the wire form of its owned counterpart in the parent module.
+//! a request with the member name borrowed from the frame (no allocation for it), inside a
+//! [`Message<RequestIn>`](Message). Each type has exactly the wire form of its owned counterpart
+//! in the parent module.
 
 use serde::{Deserialize, Serialize};
 
 use super::{decode_as, encode, DecodeError, EncodeError, Hello, Message, ObjectId, Op, Request};
-use crate::error::RemoteError;
 use crate::spill::Spill;
 use crate::value::{self, Value};
 
@@ -82,39 +82,12 @@ pub(crate) struct RequestIn<'a> {
     pub(crate) flags: u8,
 }
 
-/// A message as the reader decodes it. Same wire form as [`Message`]; only requests borrow.
-#[derive(Debug, Deserialize)]
-pub(crate) enum MessageIn<'a> {
-    Hello(Hello),
-    #[serde(borrow)]
-    Request(RequestIn<'a>),
-    #[serde(borrow)]
-    Batch(Vec<RequestIn<'a>>),
-    Reply {
-        seq: u64,
-        #[serde(deserialize_with = "value::deserialize_value")]
-        value: Value,
-    },
-    Error {
-        seq: u64,
-        error: RemoteError,
-    },
-    Release {
-        refs: Vec<(ObjectId, u64)>,
-    },
-    Cancel {
-        seq: u64,
-    },
-    Close {
-        reason: Option<String>,
-    },
-}
+/// A message as the reader decodes it: requests borrow from the frame.
+pub(crate) type MessageIn<'a> = Message<RequestIn<'a>>;
 
-impl<'a> MessageIn<'a> {
-    /// Decodes one message from a frame's payload, as [`Message::decode`] does.
-    pub(crate) fn decode(bytes: &'a [u8]) -> Result<MessageIn<'a>, DecodeError> {
-        decode_as(bytes)
-    }
+/// Decodes one message from a frame's payload, as [`Message::decode`] does.
+pub(crate) fn decode_in(bytes: &[u8]) -> Result<MessageIn<'_>, DecodeError> {
+    decode_as(bytes)
 }
 
 impl From<RequestIn<'_>> for Request {
@@ -132,14 +105,14 @@ impl From<RequestIn<'_>> for Request {
 impl From<MessageIn<'_>> for Message {
     fn from(m: MessageIn<'_>) -> Message {
         match m {
-            MessageIn::Hello(h) => Message::Hello(h),
-            MessageIn::Request(r) => Message::Request(r.into()),
-            MessageIn::Batch(rs) => Message::Batch(rs.into_iter().map(Request::from).collect()),
-            MessageIn::Reply { seq, value } => Message::Reply { seq, value },
-            MessageIn::Error { seq, error } => Message::Error { seq, error },
-            MessageIn::Release { refs } => Message::Release { refs },
-            MessageIn::Cancel { seq } => Message::Cancel { seq },
-            MessageIn::Close { reason } => Message::Close { reason },
+            Message::Hello(h) => Message::Hello(h),
+            Message::Request(r) => Message::Request(r.into()),
+            Message::Batch(rs) => Message::Batch(rs.into_iter().map(Request::from).collect()),
+            Message::Reply { seq, value } => Message::Reply { seq, value },
+            Message::Error { seq, error } => Message::Error { seq, error },
+            Message::Release { refs } => Message::Release { refs },
+            Message::Cancel { seq } => Message::Cancel { seq },
+            Message::Close { reason } => Message::Close { reason },
         }
     }
 }
