@@ -100,13 +100,23 @@ pub fn encode_frame<E>(
         out.truncate(start);
         return Err(e);
     }
-    let len = out.len() - start - HEADER_LEN;
-    if len > max || len > u32::MAX as usize {
+    let sealed = seal_frame(out, start, 0, max);
+    if sealed.is_err() {
         out.truncate(start);
-        return Ok(Err(FrameError::TooLarge { len, max }));
+    }
+    Ok(sealed)
+}
+
+/// Fills in the length prefix of the frame that starts at `start` in `out` (its header
+/// reserved, its payload after it) whose payload also counts `extra` bytes sent apart from
+/// `out`. Fails when the payload is over `max` bytes (or a `u32`).
+pub(crate) fn seal_frame(out: &mut [u8], start: usize, extra: usize, max: usize) -> Result<(), FrameError> {
+    let len = out.len() - start - HEADER_LEN + extra;
+    if len > max || len > u32::MAX as usize {
+        return Err(FrameError::TooLarge { len, max });
     }
     out[start..start + HEADER_LEN].copy_from_slice(&(len as u32).to_le_bytes());
-    Ok(Ok(()))
+    Ok(())
 }
 
 #[cfg(test)]

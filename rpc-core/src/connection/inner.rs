@@ -19,7 +19,7 @@ use super::outbox::{Closed, Outbox};
 use super::pending::PendingCalls;
 use super::{dispatch, Connection, ConnectionConfig, ConnectionStats, Handle};
 use crate::error::{Error, RemoteError, RemoteErrorKind, Result};
-use crate::frame::{FrameError, HEADER_LEN};
+use crate::frame::{seal_frame, HEADER_LEN};
 use crate::netref::{NetRef, Proxy};
 use crate::protocol::{self, DecodeError, Hello, Message, MessageIn, ObjectId, ROOT_ID};
 use crate::service::{CallResult, Outcome, Service};
@@ -119,9 +119,8 @@ impl Inner {
     }
 
     /// Registers a call waiting for its reply; with `timed`, the connection's call timeout
-    /// (if any) applies to it.
-    /// Also says whether it is the only call waiting (the caller then writes its request
-    /// itself if it can, see `direct`).
+    /// (if any) applies to it. Also says whether it is the only call waiting (the caller then
+    /// writes its request itself if it can, see `direct`).
     pub(super) fn register(&self, timed: bool) -> Result<(u64, super::reply_slot::ReplyReceiver, bool)> {
         let born = (timed && self.config.call_timeout.is_some()).then(|| self.epoch.load(Ordering::Relaxed));
         let mut pending = self.pending.lock();
@@ -181,12 +180,9 @@ impl Inner {
             Err(crate::protocol::EncodeError::Object(e)) => return Err(Error::Limit(e)),
             Err(e) => return Err(Error::Encode(e.to_string())),
         }
-        let len = frame.len() - HEADER_LEN + spills.iter().map(|s| s.len).sum::<usize>();
-        let max = self.config.max_frame_size.min(u32::MAX as usize);
-        if len > max {
-            return Err(Error::Encode(FrameError::TooLarge { len, max }.to_string()));
-        }
-        frame[..HEADER_LEN].copy_from_slice(&(len as u32).to_le_bytes());
+        let spilled = spills.iter().map(|s| s.len).sum();
+        seal_frame(frame, 0, spilled, self.config.max_frame_size)
+            .map_err(|e| Error::Encode(e.to_string()))?;
         if spills.is_empty() {
             return Ok(Vec::new());
         }
