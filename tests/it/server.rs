@@ -76,6 +76,67 @@ async fn test_call(conn: &Connection) -> rpc::Result<i64> {
     guard("call", conn.root().call("test", (11,))).await
 }
 
+/// Counts the instances dropped.
+struct Tracked(Arc<AtomicUsize>);
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[service]
+impl Tracked {
+    async fn exposed_wait(&self, ms: u64) -> u64 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        ms
+    }
+
+    fn exposed_ping(&self) {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_connection_lets_go_of_its_service_instances_on_both_sides() {
+    let server_drops = Arc::new(AtomicUsize::new(0));
+    let drops = server_drops.clone();
+    let (port, stop, serving) = serve(Server::new(move || Tracked(drops.clone()))).await;
+    let client_drops = Arc::new(AtomicUsize::new(0));
+    for round in 1..=3 {
+        let service = Tracked(client_drops.clone());
+        let conn = guard("connect", rpc::connect_with_service("127.0.0.1", port, service))
+            .await
+            .expect("connect");
+        // Calls under the connection's timeout (its reaper runs), written directly and by the
+        // writer, and one still running when the connection closes.
+        guard("ping", conn.root().call::<()>("ping", ()))
+            .await
+            .expect("ping");
+        let root = conn.root();
+        let calls = (0..8).map(|_| root.call::<u64>("wait", (5,)));
+        for r in guard("waits", futures::future::join_all(calls)).await {
+            assert_eq!(r.expect("wait"), 5);
+        }
+        let hanging = tokio::spawn(async move { root.call::<u64>("wait", (60_000,)).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        conn.close().await;
+        drop(conn);
+        assert!(matches!(
+            guard("the hanging call", hanging).await.expect("task"),
+            Err(Error::ConnectionClosed(_))
+        ));
+        eventually("the server instance dropped", || {
+            server_drops.load(Ordering::SeqCst) == round
+        })
+        .await;
+        eventually("the client instance dropped", || {
+            client_drops.load(Ordering::SeqCst) == round
+        })
+        .await;
+    }
+    stop.shutdown();
+    guard("server stop", serving).await.expect("join").expect("serve");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn factory_server_gives_each_connection_its_own_instance() {
     let (port, stop, serving) = serve(Server::new(Counter::default)).await;
