@@ -6,7 +6,7 @@
 //! an ordinary encoding: the receiving side does not know.
 //!
 //! How the encoder tells the content of that value from any other slice: the wire form of
-//! `Value::Bytes` [offers](offer) its buffer right before serde writes it, and the
+//! `Value::Bytes` [offers](offering) its buffer right before serde writes it, and the
 //! [`SpillSink`] spills only a write of exactly that buffer (same address, same length).
 
 use std::cell::Cell;
