@@ -174,7 +174,7 @@ impl Inner {
     ) -> Result<Vec<(usize, Vec<u8>)>> {
         let mut spills = Vec::new();
         frame.extend_from_slice(&[0; HEADER_LEN]);
-        let encoded = value::with_context(self.clone(), || msg.encode(frame, spill.then_some(&mut spills)));
+        let encoded = value::with_context(self, || msg.encode(frame, spill.then_some(&mut spills)));
         match encoded {
             Ok(()) => {}
             Err(crate::protocol::EncodeError::Object(e)) => return Err(Error::Limit(e)),
@@ -224,7 +224,7 @@ impl Inner {
     ) -> (Result<MessageIn<'a>, DecodeError>, Option<ObjectId>) {
         value::set_depth_limit(self.config.max_depth);
         value::take_forged();
-        let msg = value::with_context(self.clone(), || protocol::decode_in(frame));
+        let msg = value::with_context(self, || protocol::decode_in(frame));
         (msg, value::take_forged())
     }
 

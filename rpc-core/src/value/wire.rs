@@ -3,7 +3,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use serde::de::{self, DeserializeSeed, EnumAccess, SeqAccess, VariantAccess, Visitor};
 use serde::ser::SerializeSeq;
@@ -18,7 +18,12 @@ pub const DEFAULT_MAX_DEPTH: usize = 128;
 thread_local! {
     static DEPTH_LIMIT: Cell<usize> = const { Cell::new(DEFAULT_MAX_DEPTH) };
     static DEPTH_EXCEEDED: Cell<bool> = const { Cell::new(false) };
-    static CONTEXT: RefCell<Option<Arc<dyn WireContext>>> = const { RefCell::new(None) };
+    /// The connection this thread encoded or decoded for last. Kept between messages (as a
+    /// `Weak`, which keeps nothing of the connection alive but its memory block), so that a
+    /// run of messages for one connection costs no reference counting.
+    static CONTEXT: RefCell<Option<Weak<dyn WireContext>>> = const { RefCell::new(None) };
+    /// Whether an encode or decode under [`with_context`] is running.
+    static ACTIVE: Cell<bool> = const { Cell::new(false) };
     static FORGED: Cell<Option<ObjectId>> = const { Cell::new(None) };
     static ENCODE_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
 }
@@ -41,15 +46,50 @@ pub(crate) trait WireContext: Send + Sync {
 }
 
 /// Runs `f` (an encode or decode) with `ctx` resolving object references.
-pub(crate) fn with_context<R>(ctx: Arc<dyn WireContext>, f: impl FnOnce() -> R) -> R {
-    let previous = CONTEXT.with(|c| c.borrow_mut().replace(ctx));
-    let out = f();
-    CONTEXT.with(|c| *c.borrow_mut() = previous);
-    out
+pub(crate) fn with_context<C: WireContext + 'static, R>(ctx: &Arc<C>, f: impl FnOnce() -> R) -> R {
+    let same = CONTEXT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .is_some_and(|w| std::ptr::addr_eq(w.as_ptr(), Arc::as_ptr(ctx)))
+    });
+    let previous = if same {
+        None
+    } else {
+        let weak: Weak<dyn WireContext> = Arc::downgrade(ctx) as Weak<dyn WireContext>;
+        Some(CONTEXT.with(|c| c.borrow_mut().replace(weak)))
+    };
+    let _restore = Restore {
+        was_active: ACTIVE.with(|a| a.replace(true)),
+        previous,
+    };
+    f()
 }
 
+/// Ends a [`with_context`], even if it unwinds.
+struct Restore {
+    was_active: bool,
+    /// The context replaced, if another one was.
+    previous: Option<Option<Weak<dyn WireContext>>>,
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        ACTIVE.with(|a| a.set(self.was_active));
+        if self.was_active {
+            if let Some(previous) = self.previous.take() {
+                // Nested in another connection's encode or decode: that one goes on with its own.
+                CONTEXT.with(|c| *c.borrow_mut() = previous);
+            }
+        }
+    }
+}
+
+/// The connection resolving object references, while [`with_context`] runs.
 fn context() -> Option<Arc<dyn WireContext>> {
-    CONTEXT.with(|c| c.borrow().clone())
+    if !ACTIVE.with(Cell::get) {
+        return None;
+    }
+    CONTEXT.with(|c| c.borrow().as_ref().and_then(Weak::upgrade))
 }
 
 /// The first forged reference met by a decode on this thread since the last call, if any.
@@ -342,5 +382,59 @@ impl<'de> Visitor<'de> for PairSeed {
             .next_element_seed(self.0)?
             .ok_or_else(|| de::Error::invalid_length(1, &self))?;
         Ok((k, v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+    use crate::protocol::Message;
+    use crate::value::Object;
+    use crate::VoidService;
+
+    /// Gives every exported object the next id of its own counter.
+    struct Numbering(AtomicU64);
+
+    impl WireContext for Numbering {
+        fn export(&self, _: &ObjectRef) -> Result<WireRef, String> {
+            Ok(WireRef::Sender(self.0.fetch_add(1, Ordering::SeqCst)))
+        }
+        fn import(&self, _: WireRef) -> Option<ObjectRef> {
+            None
+        }
+    }
+
+    fn encode_object() -> Result<(), crate::protocol::EncodeError> {
+        let msg = Message::Reply {
+            seq: 1,
+            value: Value::Object(ObjectRef::Local(Object::new(VoidService))),
+        };
+        msg.encode_into(&mut Vec::new())
+    }
+
+    #[test]
+    fn object_references_resolve_only_inside_with_context_and_with_the_right_one() {
+        let a = Arc::new(Numbering(AtomicU64::new(100)));
+        let b = Arc::new(Numbering(AtomicU64::new(200)));
+        with_context(&a, || encode_object().expect("inside a context"));
+        assert_eq!(a.0.load(Ordering::SeqCst), 101);
+        // The last context is remembered between messages, but not used outside of one.
+        assert!(encode_object().is_err(), "outside any context");
+        with_context(&a, || {
+            // Nested for another connection, then back to the outer one.
+            with_context(&b, || encode_object().expect("inner"));
+            encode_object().expect("outer again");
+        });
+        assert_eq!(
+            (a.0.load(Ordering::SeqCst), b.0.load(Ordering::SeqCst)),
+            (102, 201)
+        );
+        drop(a);
+        with_context(&b, || {
+            encode_object().expect("a dropped connection is no obstacle")
+        });
+        assert_eq!(b.0.load(Ordering::SeqCst), 202);
     }
 }
