@@ -13,14 +13,21 @@ use futures::FutureExt;
 use tracing::Instrument;
 
 use super::inner::Inner;
+use super::Connection;
 use crate::error::{RemoteError, RemoteErrorKind};
 use crate::protocol::{OpRef, RequestIn, FLAG_ONEWAY};
 use crate::service::{CallResult, Outcome};
 use crate::value::{to_value, Value};
 
 /// `last`: no other request is waiting to be read, so an answer ready at once may be written
-/// straight away (see `direct`).
-pub(super) fn handle_request(inner: &Arc<Inner>, req: RequestIn<'_>, last: bool) {
+/// straight away (see `direct`). `conn` holds a user-level handle for the reader's current run
+/// of frames, taken at the first request that needs it.
+pub(super) fn handle_request(
+    inner: &Arc<Inner>,
+    req: RequestIn<'_>,
+    last: bool,
+    conn: &mut Option<Connection>,
+) {
     let RequestIn {
         seq,
         target,
@@ -31,7 +38,10 @@ pub(super) fn handle_request(inner: &Arc<Inner>, req: RequestIn<'_>, last: bool)
     inner.requests_received.fetch_add(1, Ordering::Relaxed);
     let span = tracing::debug_span!("request", seq, target, op = ?op);
     let _enter = span.enter();
-    let Some(conn) = inner.connection() else {
+    if conn.is_none() {
+        *conn = inner.connection();
+    }
+    let Some(conn) = conn.as_ref() else {
         // Every handle is gone: the connection is shutting down.
         return;
     };
@@ -62,21 +72,20 @@ pub(super) fn handle_request(inner: &Arc<Inner>, req: RequestIn<'_>, last: bool)
     }
     let oneway = asked_oneway || declared_oneway;
     let outcome = catch_unwind(AssertUnwindSafe(|| match op {
-        OpRef::Call(name) => service.call(&conn, name, args),
-        OpRef::GetAttr(name) => service.getattr(&conn, name),
+        OpRef::Call(name) => service.call(conn, name, args),
+        OpRef::GetAttr(name) => service.getattr(conn, name),
         OpRef::SetAttr(name) => match <[Value; 1]>::try_from(args) {
-            Ok([value]) => service.setattr(&conn, name, value),
+            Ok([value]) => service.setattr(conn, name, value),
             Err(args) => Outcome::Ready(Err(RemoteError::new(
                 RemoteErrorKind::BadArguments,
                 "rpc::BadArguments",
                 format!("setting '{name}' takes 1 value but {} were given", args.len()),
             ))),
         },
-        OpRef::CallSelf => service.call_self(&conn, args),
+        OpRef::CallSelf => service.call_self(conn, args),
         OpRef::Describe => Outcome::Ready(to_value(&service.describe()).map_err(encode_error)),
         OpRef::Display => Outcome::Ready(Ok(Value::Str(service.display()))),
     }));
-    drop(conn);
     let fut = match outcome {
         Ok(Outcome::Ready(result)) if !oneway => return inner.reply_with(seq, result, last),
         Ok(Outcome::Ready(result)) => return answer(inner, seq, oneway, result),

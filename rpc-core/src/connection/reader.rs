@@ -8,6 +8,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::dispatch;
 use super::inner::Inner;
+use super::Connection;
 use crate::error::{Error, Result};
 use crate::error::{RemoteError, RemoteErrorKind};
 use crate::frame::{FrameDecoder, HEADER_LEN};
@@ -58,6 +59,9 @@ fn error_chain(e: &Error) -> String {
 async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, r: &mut R, buf: &mut BytesMut) -> Result<Stop> {
     let mut decoder = FrameDecoder::new(inner.config.max_frame_size);
     loop {
+        // A user-level handle for this run of frames (requests need one), dropped before the
+        // next read so that the reader never keeps the connection open.
+        let mut conn = None;
         while let Some(len) = decoder.next_frame(buf)? {
             // The message borrows from the buffer (a request's member name) until handled.
             let (msg, forged) = inner.decode(&buf[HEADER_LEN..HEADER_LEN + len]);
@@ -69,13 +73,14 @@ async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, r: &mut R, buf: &mu
                     refuse_forged(inner, msg, id);
                     None
                 }
-                None => handle(inner, msg, last)?,
+                None => handle(inner, msg, last, &mut conn)?,
             };
             buf.advance(HEADER_LEN + len);
             if let Some(stop) = stop {
                 return Ok(stop);
             }
         }
+        drop(conn);
         if buf.capacity() - buf.len() < MIN_READ_ROOM {
             buf.reserve(MIN_READ_ROOM);
         }
@@ -94,9 +99,14 @@ fn holds_a_frame(bytes: &[u8]) -> bool {
     }
 }
 
-fn handle(inner: &Arc<Inner>, msg: MessageIn<'_>, last: bool) -> Result<Option<Stop>> {
+fn handle(
+    inner: &Arc<Inner>,
+    msg: MessageIn<'_>,
+    last: bool,
+    conn: &mut Option<Connection>,
+) -> Result<Option<Stop>> {
     match msg {
-        Message::Request(req) => dispatch::handle_request(inner, req, last),
+        Message::Request(req) => dispatch::handle_request(inner, req, last, conn),
         Message::Reply { seq, value } => inner.complete(seq, Ok(value)),
         Message::Error { seq, error } => inner.complete(seq, Err(Error::Remote(error))),
         Message::Release { refs } => {
@@ -107,7 +117,7 @@ fn handle(inner: &Arc<Inner>, msg: MessageIn<'_>, last: bool) -> Result<Option<S
         Message::Cancel { seq } => inner.cancel(seq),
         Message::Batch(requests) => {
             for req in requests {
-                dispatch::handle_request(inner, req, false);
+                dispatch::handle_request(inner, req, false, conn);
             }
         }
         Message::Close { reason: None } => return Ok(Some(Stop::PeerClosed)),
