@@ -57,12 +57,15 @@ pub(crate) fn channel() -> (ReplySender, ReplyReceiver) {
     (ReplySender(Some(slot.clone())), ReplyReceiver(Some(slot)))
 }
 
-/// Returns a slot nobody else holds to this thread's pool.
-fn recycle(slot: Arc<Slot>) {
+/// Returns a slot nobody else holds to this thread's pool; `clean` if its state is known to
+/// be empty already.
+fn recycle(slot: Arc<Slot>, clean: bool) {
     if Arc::strong_count(&slot) != 1 {
         return;
     }
-    *slot.state.lock() = State::default();
+    if !clean {
+        *slot.state.lock() = State::default();
+    }
     let _ = POOL.try_with(|pool| {
         let mut pool = pool.borrow_mut();
         if pool.len() < POOL_MAX {
@@ -104,9 +107,12 @@ impl Future for ReplyReceiver {
         };
         let mut state = slot.state.lock();
         if let Some(result) = state.result.take() {
+            // Leave the slot empty for its next call.
+            let waker = state.waker.take();
             drop(state);
+            drop(waker);
             if let Some(slot) = self.0.take() {
-                recycle(slot);
+                recycle(slot, true);
             }
             return Poll::Ready(result);
         }
@@ -121,7 +127,7 @@ impl Future for ReplyReceiver {
 impl Drop for ReplyReceiver {
     fn drop(&mut self) {
         if let Some(slot) = self.0.take() {
-            recycle(slot);
+            recycle(slot, false);
         }
     }
 }
