@@ -109,7 +109,12 @@ impl WriteSide {
             for (slice, (i, chunk)) in slices.iter_mut().zip(pending.iter().enumerate()) {
                 *slice = IoSlice::new(if i == 0 { &chunk[offset..] } else { chunk });
             }
-            let mut n = match w.as_mut().poll_write_vectored(&mut cx, &slices[..pending.len()]) {
+            let written = match pending {
+                // One run of bytes: a plain write (cheaper than a vectored one for the kernel).
+                [_] => w.as_mut().poll_write(&mut cx, &slices[0]),
+                _ => w.as_mut().poll_write_vectored(&mut cx, &slices[..pending.len()]),
+            };
+            let mut n = match written {
                 Poll::Ready(Ok(n)) if n > 0 => n,
                 // Would block, failed or wrote nothing: the writer task takes over (and meets
                 // the error again, if it was one).
