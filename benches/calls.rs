@@ -237,6 +237,13 @@ async fn run(plan: Plan) {
          raw is 2 round trips for callback and churn rows, 1 for null and the rt rows)"
     );
     summary(&rates);
+    if plan.placement != Placement::Split {
+        println!(
+            "(placement: {}; for a client and a server as separate single-threaded processes, \
+             the shape of real deployments, run `cargo bench --bench calls -- --split`)",
+            plan.placement.describe()
+        );
+    }
 
     conn.close().await;
     server.stop().await;
