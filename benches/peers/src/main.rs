@@ -2,7 +2,8 @@
 //!
 //! Run from this directory: `cargo run --release` (`-- --quick` for a smoke run with small
 //! counts; `-- --tarpc-inline` to have the tarpc server run requests in its connection task
-//! instead of spawning a task per request). This crate is a workspace of its own, so the root
+//! instead of spawning a task per request; `-- --split` to run the servers on a current-thread
+//! runtime of their own thread and the clients on another, the shape of two processes). This crate is a workspace of its own, so the root
 //! workspace and CI never build it. Figures and findings: "rpc vs tarpc" in `BENCHMARKS.md`.
 //!
 //! Scenarios, all over loopback `127.0.0.1` with `TCP_NODELAY`, on a 2-worker multi-thread tokio
@@ -20,6 +21,9 @@
 //! count is bounded and the whole run fails if it takes more than 180 s.
 //! How each side is configured: see `rpc_side.rs`, `tarpc_side.rs` and `raw.rs`.
 
+// The same placement helper as `benches/calls` (one file, compiled into both).
+#[path = "../../common/placement.rs"]
+mod placement;
 mod raw;
 mod rpc_side;
 mod tarpc_side;
@@ -51,6 +55,9 @@ struct Plan {
     rate_rounds: usize,
     /// The tarpc server runs requests in its connection task instead of a task per request.
     tarpc_inline: bool,
+    /// Servers on a current-thread runtime of their own thread, clients on the main thread's
+    /// (`--split`), instead of everything on one 2-worker runtime.
+    split: bool,
 }
 
 impl Plan {
@@ -59,8 +66,8 @@ impl Plan {
         let args: Vec<String> = std::env::args().skip(1).collect();
         for arg in &args {
             assert!(
-                arg == "--quick" || arg == "--tarpc-inline",
-                "unknown argument {arg:?} (known: --quick, --tarpc-inline)"
+                arg == "--quick" || arg == "--tarpc-inline" || arg == "--split",
+                "unknown argument {arg:?} (known: --quick, --tarpc-inline, --split)"
             );
         }
         let quick = args.iter().any(|a| a == "--quick");
@@ -74,6 +81,7 @@ impl Plan {
             bulk_calls: if quick { 20 } else { 400 },
             rate_rounds: 5,
             tarpc_inline: args.iter().any(|a| a == "--tarpc-inline"),
+            split: args.iter().any(|a| a == "--split"),
         }
     }
 }
@@ -243,8 +251,12 @@ async fn run(plan: Plan) {
         raw_server,
     };
     println!(
-        "rpc vs tarpc 0.38 vs raw tokio TCP: loopback 127.0.0.1, TCP_NODELAY everywhere, tokio \
-         multi-thread runtime with 2 workers, one process"
+        "rpc vs tarpc 0.38 vs raw tokio TCP: loopback 127.0.0.1, TCP_NODELAY everywhere, one process, {}",
+        if plan.split {
+            "servers on a current-thread runtime of their own thread, clients on another (--split)"
+        } else {
+            "one tokio multi-thread runtime with 2 workers"
+        }
     );
     println!(
         "rpc: defaults (postcard frames); tarpc: serde transport, bincode codec, \
@@ -331,14 +343,20 @@ async fn run(plan: Plan) {
     peers.raw_server.stop();
 }
 
-/// Runs the comparison on a 2-worker runtime; fails after 180 s.
+/// Runs the comparison on a 2-worker runtime (or placed as `--split` asks); fails after 180 s.
 fn main() {
     let plan = Plan::from_args();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let mut builder = if plan.split {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(2);
+        b
+    };
+    let runtime = builder.enable_all().build().expect("tokio runtime");
+    if plan.split {
+        placement::start_server_thread();
+    }
     runtime.block_on(async {
         let harness = tokio::spawn(run(plan));
         tokio::time::timeout(Duration::from_secs(180), harness)

@@ -39,15 +39,18 @@ pub struct RawServer {
 impl RawServer {
     /// Binds a free port and starts accepting.
     pub async fn start() -> RawServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind raw server");
-        let port = listener.local_addr().expect("raw server address").port();
-        let accepting = tokio::spawn(async move {
-            loop {
-                let (stream, _) = listener.accept().await.expect("raw accept");
-                tokio::spawn(serve(stream));
-            }
-        });
-        RawServer { port, accepting }
+        crate::placement::on_server_side(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind raw server");
+            let port = listener.local_addr().expect("raw server address").port();
+            let accepting = tokio::spawn(async move {
+                loop {
+                    let (stream, _) = listener.accept().await.expect("raw accept");
+                    tokio::spawn(serve(stream));
+                }
+            });
+            RawServer { port, accepting }
+        })
+        .await
     }
 
     /// Stops accepting (open connections end when their client closes).

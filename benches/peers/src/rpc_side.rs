@@ -12,6 +12,8 @@ use rpc::{service, Connection, NetRef};
 use serde_bytes::ByteBuf;
 use tokio::task::JoinHandle;
 
+use crate::placement::on_server_side;
+
 /// The benchmarked service.
 pub struct Bench;
 
@@ -39,15 +41,17 @@ pub struct RpcPeer {
 }
 
 impl RpcPeer {
-    /// Starts the server and connects to it.
+    /// Starts the server (where servers run, see `placement`) and connects to it.
     pub async fn start() -> RpcPeer {
-        let server = Server::new(|| Bench)
-            .bind("127.0.0.1:0")
-            .await
-            .expect("bind rpc server");
-        let port = server.local_addr().expect("rpc server address").port();
-        let shutdown = server.shutdown_handle();
-        let serving = tokio::spawn(server.serve());
+        let (port, shutdown, serving) = on_server_side(async {
+            let server = Server::new(|| Bench)
+                .bind("127.0.0.1:0")
+                .await
+                .expect("bind rpc server");
+            let port = server.local_addr().expect("rpc server address").port();
+            (port, server.shutdown_handle(), tokio::spawn(server.serve()))
+        })
+        .await;
         let conn = rpc::connect("127.0.0.1", port).await.expect("rpc connect");
         let root = conn.root();
         RpcPeer {

@@ -21,6 +21,8 @@ use tarpc::{client, context, serde_transport};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
+use crate::placement::on_server_side;
+
 /// The benchmarked service.
 #[tarpc::service]
 pub trait Bench {
@@ -65,22 +67,26 @@ impl TarpcPeer {
     /// its connection's task instead of spawning a task per request (like rpc runs a synchronous
     /// method inline on its reader); the default is tarpc's documented spawning.
     pub async fn start(inline: bool) -> TarpcPeer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind tarpc server");
-        let port = listener.local_addr().expect("tarpc server address").port();
-        let accepting = tokio::spawn(async move {
-            loop {
-                let (stream, _) = listener.accept().await.expect("tarpc accept");
-                let transport = serde_transport::new(framed(stream), Bincode::default());
-                let requests = BaseChannel::with_defaults(transport).execute(BenchServer.serve());
-                if inline {
-                    tokio::spawn(requests.for_each(|request| request));
-                } else {
-                    tokio::spawn(requests.for_each(|request| async move {
-                        tokio::spawn(request);
-                    }));
+        let (port, accepting) = on_server_side(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind tarpc server");
+            let port = listener.local_addr().expect("tarpc server address").port();
+            let accepting = tokio::spawn(async move {
+                loop {
+                    let (stream, _) = listener.accept().await.expect("tarpc accept");
+                    let transport = serde_transport::new(framed(stream), Bincode::default());
+                    let requests = BaseChannel::with_defaults(transport).execute(BenchServer.serve());
+                    if inline {
+                        tokio::spawn(requests.for_each(|request| request));
+                    } else {
+                        tokio::spawn(requests.for_each(|request| async move {
+                            tokio::spawn(request);
+                        }));
+                    }
                 }
-            }
-        });
+            });
+            (port, accepting)
+        })
+        .await;
         let stream = TcpStream::connect(("127.0.0.1", port))
             .await
             .expect("tarpc connect");
