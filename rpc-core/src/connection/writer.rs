@@ -68,10 +68,19 @@ async fn write_leftover(
     offset: usize,
     flush: bool,
 ) -> std::io::Result<()> {
+    match leftover.as_slice() {
+        [] => {}
+        [one] => w.write_all(&one[offset..]).await?,
+        many => {
+            // All of it in as few writes as the transport takes: a frame's last bytes must not
+            // trail behind in a write (and a packet) of their own.
+            let mut slices: Vec<IoSlice<'_>> = many.iter().map(|c| IoSlice::new(c)).collect();
+            slices[0] = IoSlice::new(&many[0][offset..]);
+            write_all_vectored(w, &mut slices).await?;
+        }
+    }
     let had_any = !leftover.is_empty();
-    for (i, chunk) in leftover.into_iter().enumerate() {
-        let from = if i == 0 { offset } else { 0 };
-        w.write_all(&chunk[from..]).await?;
+    for chunk in leftover {
         inner.outbox.recycle(chunk);
     }
     if had_any || flush {
