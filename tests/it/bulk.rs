@@ -49,6 +49,16 @@ async fn large_byte_values_arrive_whole_among_small_calls() {
             }
         });
         futures::join!(join_all(big), join_all(small));
+        // Alone on the connection, a call writes its request itself; the memory pipe (256 KiB)
+        // takes only part of it, and the writer task must send the rest, in order.
+        for seed in 10..13u8 {
+            let sent = Parts {
+                head: ByteBuf::from(pattern(400_000, seed)),
+                ..parts(seed)
+            };
+            let back: Parts = root.call("echo_parts", (sent.clone(),)).await.expect("lone call");
+            assert_eq!(back, sent, "seed {seed}");
+        }
         // One-way calls queue the same way.
         for seed in 0..3u8 {
             root.call_oneway("echo_parts", (parts(seed),)).expect("one-way");
