@@ -253,17 +253,10 @@ async fn run(plan: Plan) {
 /// `--current-thread` ask.
 fn main() {
     let plan = Plan::from_args();
-    let mut builder = if plan.placement != Placement::Shared {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
-        b.worker_threads(2);
-        b
-    };
-    let runtime = builder.enable_all().build().expect("tokio runtime");
-    if plan.placement == Placement::Split {
-        common::start_server_thread();
-    }
+    let runtime = common::harness_runtime(
+        plan.placement != Placement::Shared,
+        plan.placement == Placement::Split,
+    );
     // Inside a spawned task, so that the callers run on the runtime's workers like the servers
     // do, not on the main thread (which would add a thread hop to every round trip).
     let bench = runtime.spawn(run(plan));

@@ -16,7 +16,7 @@ mod stats;
 
 pub use client::RawClient;
 pub use frames::ping_frame_of;
-pub use placement::{on_server_side, start_server_thread};
+pub use placement::{harness_runtime, on_server_side};
 pub use servers::{start_raw_fanout_server, start_raw_sink_server};
 pub use stats::{median, Latency};
 

@@ -8,9 +8,27 @@ use std::sync::OnceLock;
 /// The servers' runtime, when they have their own.
 static SERVER_RUNTIME: OnceLock<tokio::runtime::Handle> = OnceLock::new();
 
+/// The harness's runtime: one current-thread runtime with `one_thread`, else a multi-thread
+/// runtime with 2 workers; with `split` also starts the servers' own thread (see
+/// [`start_server_thread`]).
+pub fn harness_runtime(one_thread: bool, split: bool) -> tokio::runtime::Runtime {
+    let mut builder = if one_thread {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(2);
+        b
+    };
+    let runtime = builder.enable_all().build().expect("tokio runtime");
+    if split {
+        start_server_thread();
+    }
+    runtime
+}
+
 /// Starts the servers' own runtime on a thread of its own; every server started afterwards
 /// runs there. The thread lives as long as the process.
-pub fn start_server_thread() {
+fn start_server_thread() {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("bench-server".into())

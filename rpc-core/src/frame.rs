@@ -62,10 +62,9 @@ impl FrameDecoder {
     /// `buf.advance(HEADER_LEN + len)`. Reading the payload in place spares the shared buffer
     /// bookkeeping of a split.
     pub fn next_frame(&mut self, buf: &mut BytesMut) -> Result<Option<usize>, FrameError> {
-        if buf.len() < HEADER_LEN {
+        let Some(len) = announced_len(buf) else {
             return Ok(None);
-        }
-        let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+        };
         if len > self.max {
             return Err(FrameError::TooLarge { len, max: self.max });
         }
@@ -85,6 +84,18 @@ impl FrameDecoder {
             Err(FrameError::Truncated { buffered: buf.len() })
         }
     }
+}
+
+/// The payload length the frame at the start of `bytes` announces, once its header is there.
+pub(crate) fn announced_len(bytes: &[u8]) -> Option<usize> {
+    bytes
+        .first_chunk::<HEADER_LEN>()
+        .map(|header| u32::from_le_bytes(*header) as usize)
+}
+
+/// Whether `bytes` start with a whole frame.
+pub(crate) fn holds_a_frame(bytes: &[u8]) -> bool {
+    announced_len(bytes).is_some_and(|len| bytes.len() - HEADER_LEN >= len)
 }
 
 /// Appends one frame to `out`: reserves the header, lets `write` append the payload, then fills

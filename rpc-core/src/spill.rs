@@ -128,14 +128,15 @@ pub(crate) fn take_spilled(message: &mut impl Outgoing, spills: &[Spill]) -> Opt
     let mut values = message.values();
     let mut found = Vec::with_capacity(spills.len());
     for spill in spills {
-        let bytes = values.iter_mut().find_map(|v| find_in(v, spill))?;
+        let bytes = find(values.iter_mut().map(|v| &mut **v), spill)?;
         found.push((spill.at, bytes));
     }
     Some(found)
 }
 
-fn find(values: &mut [Value], spill: &Spill) -> Option<Vec<u8>> {
-    values.iter_mut().find_map(|v| find_in(v, spill))
+/// Takes the spilled buffer out of the first of `values` that holds it.
+fn find<'v>(values: impl IntoIterator<Item = &'v mut Value>, spill: &Spill) -> Option<Vec<u8>> {
+    values.into_iter().find_map(|v| find_in(v, spill))
 }
 
 fn find_in(value: &mut Value, spill: &Spill) -> Option<Vec<u8>> {
@@ -143,7 +144,7 @@ fn find_in(value: &mut Value, spill: &Spill) -> Option<Vec<u8>> {
         Value::Bytes(b) if b.as_ptr() as usize == spill.addr && b.len() == spill.len => {
             Some(std::mem::take(b))
         }
-        Value::Seq(items) => find(items, spill),
+        Value::Seq(items) => find(items.iter_mut(), spill),
         Value::Map(entries) => entries
             .iter_mut()
             .find_map(|(k, v)| find_in(k, spill).or_else(|| find_in(v, spill))),

@@ -346,17 +346,7 @@ async fn run(plan: Plan) {
 /// Runs the comparison on a 2-worker runtime (or placed as `--split` asks); fails after 180 s.
 fn main() {
     let plan = Plan::from_args();
-    let mut builder = if plan.split {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
-        b.worker_threads(2);
-        b
-    };
-    let runtime = builder.enable_all().build().expect("tokio runtime");
-    if plan.split {
-        placement::start_server_thread();
-    }
+    let runtime = placement::harness_runtime(plan.split, plan.split);
     runtime.block_on(async {
         let harness = tokio::spawn(run(plan));
         tokio::time::timeout(Duration::from_secs(180), harness)

@@ -11,7 +11,7 @@ use super::inner::Inner;
 use super::Connection;
 use crate::error::{Error, Result};
 use crate::error::{RemoteError, RemoteErrorKind};
-use crate::frame::{FrameDecoder, HEADER_LEN};
+use crate::frame::{holds_a_frame, FrameDecoder, HEADER_LEN};
 use crate::protocol::{Message, MessageIn, ObjectId};
 
 /// Keep at least this much room free in the read buffer.
@@ -88,14 +88,6 @@ async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, r: &mut R, buf: &mu
             decoder.decode_eof(buf)?;
             return Ok(Stop::Eof);
         }
-    }
-}
-
-/// Whether `bytes` start with a whole frame.
-fn holds_a_frame(bytes: &[u8]) -> bool {
-    match bytes.first_chunk::<HEADER_LEN>() {
-        Some(header) => bytes.len() - HEADER_LEN >= u32::from_le_bytes(*header) as usize,
-        None => false,
     }
 }
 

@@ -68,17 +68,7 @@ async fn write_leftover(
     offset: usize,
     flush: bool,
 ) -> std::io::Result<()> {
-    match leftover.as_slice() {
-        [] => {}
-        [one] => w.write_all(&one[offset..]).await?,
-        many => {
-            // All of it in as few writes as the transport takes: a frame's last bytes must not
-            // trail behind in a write (and a packet) of their own.
-            let mut slices: Vec<IoSlice<'_>> = many.iter().map(|c| IoSlice::new(c)).collect();
-            slices[0] = IoSlice::new(&many[0][offset..]);
-            write_all_vectored(w, &mut slices).await?;
-        }
-    }
+    write_chunks(w, &leftover, offset).await?;
     let had_any = !leftover.is_empty();
     for chunk in leftover {
         inner.outbox.recycle(chunk);
@@ -108,14 +98,7 @@ async fn write_batch(inner: &Inner, w: &mut BoxWrite, batch: Batch) -> std::io::
             inner.outbox.count_unwritten(last.len() - before);
         }
     }
-    match chunks.as_slice() {
-        [] => {}
-        [one] => w.write_all(one).await?,
-        many => {
-            let mut slices: Vec<IoSlice<'_>> = many.iter().map(|c| IoSlice::new(c)).collect();
-            write_all_vectored(w, &mut slices).await?;
-        }
-    }
+    write_chunks(w, &chunks, 0).await?;
     let written = chunks.len();
     for chunk in chunks.drain(..) {
         inner.outbox.recycle(chunk);
@@ -125,6 +108,21 @@ async fn write_batch(inner: &Inner, w: &mut BoxWrite, batch: Batch) -> std::io::
         w.flush().await?;
     }
     Ok(())
+}
+
+/// Writes `chunks` (the first from `offset` on) in as few writes as the transport takes: a
+/// single run with a plain write (a one-buffer `writev` costs more), several with vectored
+/// writes, so that a frame's last bytes do not trail behind in a write of their own.
+async fn write_chunks(w: &mut BoxWrite, chunks: &[Vec<u8>], offset: usize) -> std::io::Result<()> {
+    match chunks {
+        [] => Ok(()),
+        [one] => w.write_all(&one[offset..]).await,
+        many => {
+            let mut slices: Vec<IoSlice<'_>> = many.iter().map(|c| IoSlice::new(c)).collect();
+            slices[0] = IoSlice::new(&many[0][offset..]);
+            write_all_vectored(w, &mut slices).await
+        }
+    }
 }
 
 /// Writes all of `slices`, in as few calls as the transport allows.
