@@ -133,6 +133,7 @@ pub struct RemoteError {
     /// The error's own message (its `Display`).
     pub message: String,
     /// Messages of the error's `source()` chain, outermost first.
+    #[serde(deserialize_with = "crate::value::budget::deserialize_vec")]
     pub causes: Vec<String>,
 }
 

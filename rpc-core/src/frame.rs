@@ -2,7 +2,9 @@
 //!
 //! [`FrameDecoder`] is plain bookkeeping without I/O: feed it bytes, it hands out whole frames.
 //! A partial frame means "need more bytes", never an error; a length over the maximum is refused
-//! before anything is allocated.
+//! before anything is allocated. [`make_room`] grows a read buffer as a frame's bytes arrive,
+//! never on the word of its header alone, and [`shrink`] lets go of the room a large frame
+//! took once it is read.
 
 use bytes::{Buf, BytesMut};
 
@@ -46,8 +48,8 @@ impl FrameDecoder {
 
     /// Takes the next whole frame's payload out of `buf`, if one is there.
     ///
-    /// Returns `Ok(None)` when more bytes are needed (and reserves room for the rest of the
-    /// frame), or an error when the announced length is over the maximum.
+    /// Returns `Ok(None)` when more bytes are needed, or an error when the announced length is
+    /// over the maximum. Nothing is reserved: see [`make_room`].
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {
         let Some(len) = self.next_frame(buf)? else {
             return Ok(None);
@@ -68,9 +70,7 @@ impl FrameDecoder {
         if len > self.max {
             return Err(FrameError::TooLarge { len, max: self.max });
         }
-        let total = HEADER_LEN + len;
-        if buf.len() < total {
-            buf.reserve(total - buf.len());
+        if buf.len() < HEADER_LEN + len {
             return Ok(None);
         }
         Ok(Some(len))
@@ -83,6 +83,48 @@ impl FrameDecoder {
         } else {
             Err(FrameError::Truncated { buffered: buf.len() })
         }
+    }
+}
+
+/// Least free room a read buffer is given before each read.
+pub const MIN_READ_ROOM: usize = 8 * 1024;
+
+/// A read buffer keeps at most this much room once it has no frame in it.
+pub const KEEP_READ_ROOM: usize = 2 << 20;
+
+/// Makes room in `buf` for the next read: at least [`MIN_READ_ROOM`] free bytes, growing
+/// geometrically with what has arrived, but never past the end of the frame being read (whose
+/// announced length is trusted only up to `max_frame`). A header announcing a large frame thus
+/// costs nothing until the frame's bytes arrive.
+pub fn make_room(buf: &mut BytesMut, max_frame: usize) {
+    let room = buf.capacity() - buf.len();
+    if room >= MIN_READ_ROOM {
+        return;
+    }
+    // Room freed at the front by frames already consumed is reused first.
+    if buf.try_reclaim(MIN_READ_ROOM) {
+        return;
+    }
+    let len = buf.len();
+    let mut target = (buf.capacity() * 2).max(len + MIN_READ_ROOM);
+    if let Some(frame) = announced_len(buf).filter(|&n| n <= max_frame) {
+        let end = HEADER_LEN + frame;
+        if end > len {
+            target = target.min(end.max(len + MIN_READ_ROOM));
+        }
+    }
+    let mut grown = BytesMut::with_capacity(target);
+    grown.extend_from_slice(buf);
+    *buf = grown;
+}
+
+/// Lets go of a read buffer's room past [`KEEP_READ_ROOM`] once what it holds is small, so a
+/// connection that received one large frame does not keep its room while idle.
+pub fn shrink(buf: &mut BytesMut) {
+    if buf.capacity() > KEEP_READ_ROOM && buf.len() <= MIN_READ_ROOM {
+        let mut small = BytesMut::with_capacity(2 * MIN_READ_ROOM);
+        small.extend_from_slice(buf);
+        *buf = small;
     }
 }
 
@@ -185,6 +227,42 @@ mod tests {
             })
         );
         assert_eq!(buf.capacity(), cap);
+    }
+
+    #[test]
+    fn a_large_announced_frame_is_given_room_as_its_bytes_arrive() {
+        let len = 4 << 20;
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&(len as u32).to_le_bytes());
+        let mut dec = FrameDecoder::new(64 << 20);
+        assert_eq!(dec.next_frame(&mut buf), Ok(None));
+        make_room(&mut buf, 64 << 20);
+        assert!(
+            buf.capacity() < 64 * 1024,
+            "a header alone reserves nothing like 4 MiB: {}",
+            buf.capacity()
+        );
+        let mut grows = 0;
+        while buf.len() < HEADER_LEN + len {
+            let before = buf.capacity();
+            make_room(&mut buf, 64 << 20);
+            grows += usize::from(buf.capacity() != before);
+            let n = (buf.capacity() - buf.len()).min(HEADER_LEN + len - buf.len());
+            buf.resize(buf.len() + n, 0);
+            assert!(
+                buf.capacity() <= HEADER_LEN + len + MIN_READ_ROOM,
+                "never past the frame"
+            );
+        }
+        assert!(grows < 20, "geometric growth: {grows} reallocations");
+        assert_eq!(dec.next_frame(&mut buf), Ok(Some(len)));
+        buf.advance(HEADER_LEN + len);
+        shrink(&mut buf);
+        assert!(
+            buf.capacity() <= KEEP_READ_ROOM,
+            "the room is let go: {}",
+            buf.capacity()
+        );
     }
 
     #[test]

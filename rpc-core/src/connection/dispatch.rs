@@ -12,22 +12,24 @@ use std::sync::Arc;
 use futures::FutureExt;
 use tracing::Instrument;
 
-use super::inner::Inner;
+use super::inner::{Budget, Inner};
 use super::Connection;
-use crate::error::{RemoteError, RemoteErrorKind};
+use crate::error::{Error, RemoteError, RemoteErrorKind, Result};
 use crate::protocol::{OpRef, RequestIn, FLAG_ONEWAY};
 use crate::service::{CallResult, Outcome};
 use crate::value::{to_value, Value};
 
-/// `last`: no other request is waiting to be read, so an answer ready at once may be written
-/// straight away (see `direct`). `conn` holds a user-level handle for the reader's current run
-/// of frames, taken at the first request that needs it.
+/// `budget` is what the request was decoded under; `last`: no other request is waiting to be
+/// read, so an answer ready at once may be written straight away (see `direct`). `conn` holds
+/// a user-level handle for the reader's current run of frames, taken at the first request that
+/// needs it. Fails (closing the connection) only for a one-way call that must be refused.
 pub(super) fn handle_request(
     inner: &Arc<Inner>,
     req: RequestIn<'_>,
+    budget: &Budget,
     last: bool,
     conn: &mut Option<Connection>,
-) {
+) -> Result<()> {
     let RequestIn {
         seq,
         target,
@@ -36,6 +38,17 @@ pub(super) fn handle_request(
         flags,
     } = req;
     inner.requests_received.fetch_add(1, Ordering::Relaxed);
+    let asked_oneway = flags & FLAG_ONEWAY != 0;
+    if args.over {
+        let err = over_budget(inner, budget);
+        if asked_oneway {
+            // No reply can carry the refusal: the peer learns it from the close.
+            return Err(Error::Limit(format!("one-way call refused: {}", err.message)));
+        }
+        answer(inner, seq, false, Err(err));
+        return Ok(());
+    }
+    let (args, weight) = (args.values, args.weight);
     let span = tracing::debug_span!("request", seq, target, op = ?op);
     let _enter = span.enter();
     if conn.is_none() {
@@ -43,9 +56,8 @@ pub(super) fn handle_request(
     }
     let Some(conn) = conn.as_ref() else {
         // Every handle is gone: the connection is shutting down.
-        return;
+        return Ok(());
     };
-    let asked_oneway = flags & FLAG_ONEWAY != 0;
     let Some(service) = inner.target(target) else {
         let err = RemoteError::new(
             RemoteErrorKind::Refused,
@@ -53,7 +65,7 @@ pub(super) fn handle_request(
             format!("no object with id {target} on this side (never exported, or already released)"),
         );
         answer(inner, seq, asked_oneway, Err(err));
-        return;
+        return Ok(());
     };
     let limit = inner.config.max_in_flight;
     if inner.in_flight.load(Ordering::Relaxed) >= limit {
@@ -63,7 +75,7 @@ pub(super) fn handle_request(
             format!("too many requests in flight on this connection (limit {limit})"),
         );
         answer(inner, seq, asked_oneway, Err(err));
-        return;
+        return Ok(());
     }
     let declared_oneway = matches!(op, OpRef::Call(name) if service.is_oneway(name));
     if declared_oneway && !asked_oneway {
@@ -87,12 +99,23 @@ pub(super) fn handle_request(
         OpRef::Display => Outcome::Ready(Ok(Value::Str(service.display()))),
     }));
     let fut = match outcome {
-        Ok(Outcome::Ready(result)) if !oneway => return inner.reply_with(seq, result, last),
-        Ok(Outcome::Ready(result)) => return answer(inner, seq, oneway, result),
-        Err(panic) => return answer(inner, seq, oneway, Err(panic_error(panic))),
+        Ok(Outcome::Ready(result)) if !oneway => {
+            inner.reply_with(seq, result, last);
+            return Ok(());
+        }
+        Ok(Outcome::Ready(result)) => {
+            answer(inner, seq, oneway, result);
+            return Ok(());
+        }
+        Err(panic) => {
+            answer(inner, seq, oneway, Err(panic_error(panic)));
+            return Ok(());
+        }
         Ok(Outcome::Pending(fut)) => fut,
     };
-    let in_flight = InFlight::start(inner, (!oneway).then_some(seq));
+    // The arguments live on in the task (or the queue): their weight counts against the
+    // pending-work budget until it ends.
+    let in_flight = InFlight::start(inner, (!oneway).then_some(seq), weight);
     let run = async move {
         let result = AssertUnwindSafe(fut)
             .catch_unwind()
@@ -109,6 +132,30 @@ pub(super) fn handle_request(
     } else {
         inner.spawn_request(seq, run);
     }
+    Ok(())
+}
+
+/// The refusal of a request whose arguments went over the budget they were decoded under.
+fn over_budget(inner: &Inner, budget: &Budget) -> RemoteError {
+    let limit = budget.limits.max_decoded_size;
+    if budget.by_pending {
+        let held = inner.pending_bytes.load(Ordering::Relaxed);
+        let total = inner.config.pending_bytes_limit();
+        RemoteError::new(
+            RemoteErrorKind::Refused,
+            "rpc::Busy",
+            format!(
+                "the arguments would take the work pending on this connection over its budget of \
+                 {total} bytes ({held} bytes are held by running and queued requests); retry later"
+            ),
+        )
+    } else {
+        RemoteError::new(
+            RemoteErrorKind::Refused,
+            "rpc::TooLarge",
+            format!("the arguments decode to more than the budget of {limit} bytes"),
+        )
+    }
 }
 
 /// Sends the answer, or for a one-way call only logs a failure.
@@ -120,26 +167,30 @@ fn answer(inner: &Arc<Inner>, seq: u64, oneway: bool, result: CallResult) {
     }
 }
 
-/// Counts a request running as a task; the count drops when the task ends or is aborted.
+/// Counts a request running as a task (or queued, for a one-way call), and the weight of its
+/// arguments; both drop when the task ends or is aborted.
 struct InFlight {
     inner: Option<Arc<Inner>>,
     /// The request's sequence number, for requests that can be cancelled.
     seq: Option<u64>,
+    weight: usize,
 }
 
 impl InFlight {
-    fn start(inner: &Arc<Inner>, seq: Option<u64>) -> Self {
+    fn start(inner: &Arc<Inner>, seq: Option<u64>, weight: usize) -> Self {
         inner.in_flight.fetch_add(1, Ordering::Relaxed);
+        inner.pending_bytes.fetch_add(weight, Ordering::Relaxed);
         InFlight {
             inner: Some(inner.clone()),
             seq,
+            weight,
         }
     }
 
     /// The request finished: stop counting it and hand back the connection.
     fn finish(mut self) -> Arc<Inner> {
         let inner = self.inner.take().expect("finished once");
-        inner.request_done(self.seq);
+        inner.request_done(self.seq, self.weight);
         inner
     }
 }
@@ -147,7 +198,7 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.take() {
-            inner.request_done(self.seq);
+            inner.request_done(self.seq, self.weight);
         }
     }
 }

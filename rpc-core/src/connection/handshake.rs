@@ -4,8 +4,13 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::{Error, Result};
-use crate::frame::{encode_frame, FrameDecoder};
-use crate::protocol::{Hello, Message, Preamble, PREAMBLE_LEN, PROTOCOL_VERSION};
+use crate::frame::{encode_frame, make_room, FrameDecoder};
+use crate::protocol::{
+    DecodeLimits, Hello, Message, Preamble, PREAMBLE_LEN, PRE_HANDSHAKE_MAX_FRAME, PROTOCOL_VERSION,
+};
+
+/// First room of the handshake's read buffer.
+const READ_CHUNK: usize = 8 * 1024;
 
 /// Writes our side of the handshake.
 pub(super) async fn send_hello<W: AsyncWrite + Unpin>(
@@ -24,6 +29,7 @@ pub(super) async fn send_hello<W: AsyncWrite + Unpin>(
 }
 
 /// Reads the peer's side of the handshake. Returns its `Hello` and whatever bytes followed it.
+/// A frame of more than [`PRE_HANDSHAKE_MAX_FRAME`] bytes (or `max_frame`) is refused.
 pub(super) async fn read_hello<R: AsyncRead + Unpin>(
     r: &mut R,
     max_frame: usize,
@@ -51,21 +57,60 @@ pub(super) async fn read_hello<R: AsyncRead + Unpin>(
             peer: preamble.version,
         });
     }
-    let mut decoder = FrameDecoder::new(max_frame);
-    let mut buf = BytesMut::with_capacity(8 * 1024);
+    // A stranger gets a small frame, and only a hello (or a refusal) is decoded from it.
+    let max = max_frame.min(PRE_HANDSHAKE_MAX_FRAME);
+    let mut decoder = FrameDecoder::new(max);
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
     loop {
         if let Some(frame) = decoder.decode(&mut buf)? {
-            return match Message::decode(&frame) {
-                Ok(Message::Hello(hello)) => Ok((hello, buf)),
-                Ok(other) => Err(Error::Handshake(format!("expected hello, got {other:?}"))),
-                Err(e) => Err(Error::Handshake(format!("invalid hello: {e}"))),
-            };
+            return opening(&frame).map(|hello| (hello, buf));
         }
+        make_room(&mut buf, max);
         if r.read_buf(&mut buf).await? == 0 {
             decoder.decode_eof(&buf)?;
             return Err(Error::Handshake(
                 "the peer closed the connection before its hello".into(),
             ));
         }
+    }
+}
+
+/// The peer's first message: its hello, or a refusal (a `Close` naming why, e.g. a full
+/// server). Anything else is refused by its kind alone, without being decoded.
+fn opening(frame: &[u8]) -> Result<Hello> {
+    const HELLO: u8 = 0;
+    const CLOSE: u8 = 7;
+    let limits = DecodeLimits {
+        max_depth: 1,
+        max_decoded_size: PRE_HANDSHAKE_MAX_FRAME,
+    };
+    match frame.first() {
+        Some(&HELLO) | Some(&CLOSE) => {}
+        Some(&tag) => {
+            return Err(Error::Handshake(format!(
+                "expected a hello, got a message of kind {tag} instead"
+            )))
+        }
+        None => return Err(Error::Handshake("expected a hello, got an empty frame".into())),
+    }
+    match Message::decode_with(frame, limits) {
+        Ok(Message::Hello(hello)) => Ok(hello),
+        Ok(Message::Close { reason }) => Err(Error::PeerClosed(shortened(
+            reason.as_deref().unwrap_or("it refused the connection"),
+        ))),
+        Ok(other) => Err(Error::Handshake(format!(
+            "expected a hello, got a {}",
+            other.kind()
+        ))),
+        Err(e) => Err(Error::Handshake(format!("invalid hello: {e}"))),
+    }
+}
+
+/// At most a line of the peer's text, for errors and logs.
+fn shortened(text: &str) -> String {
+    const MAX: usize = 200;
+    match text.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
     }
 }

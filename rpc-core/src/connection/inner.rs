@@ -21,7 +21,9 @@ use super::{dispatch, Connection, ConnectionConfig, ConnectionStats, Handle};
 use crate::error::{Error, RemoteError, RemoteErrorKind, Result};
 use crate::frame::{seal_frame, HEADER_LEN};
 use crate::netref::{NetRef, Proxy};
-use crate::protocol::{self, DecodeError, Hello, Message, MessageIn, ObjectId, ROOT_ID};
+use crate::protocol::{
+    self, DecodeError, DecodeLimits, Decoded, Hello, Message, MessageIn, ObjectId, ROOT_ID,
+};
 use crate::service::{CallResult, Outcome, Service};
 use crate::spill::{self, Outgoing, Spill};
 use crate::value::{self, Object, ObjectRef, Value, WireContext, WireRef};
@@ -42,6 +44,20 @@ fn nudge_writer() {
     }
 }
 
+/// How long a closing connection's writer may take to send what is queued (the `Close` with
+/// its reason, replies already made) before it is stopped and everything it holds is let go.
+pub(super) const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Message tags of the two kinds that carry requests (see `protocol::Message`).
+const REQUEST_TAGS: [u8; 2] = [1, 2];
+
+/// What a frame is decoded under (see [`Inner::budget_for`]).
+pub(crate) struct Budget {
+    pub(super) limits: DecodeLimits,
+    /// The decode budget is what is left of the pending-work budget, not the whole of it.
+    pub(super) by_pending: bool,
+}
+
 /// Largest scratch buffer a thread keeps between frames.
 const SCRATCH_KEEP: usize = 64 * 1024;
 
@@ -60,6 +76,10 @@ pub(crate) struct Inner {
     pub(super) write_side: WriteSide,
     pub(super) pending: Mutex<PendingCalls>,
     pub(super) in_flight: AtomicUsize,
+    /// Bytes of arguments held by the peer's running and queued requests.
+    pub(super) pending_bytes: AtomicUsize,
+    /// Counts runs of frames read and batches written (see `idle`).
+    pub(super) activity: AtomicU64,
     /// The call-timeout epoch (see `reaper`).
     pub(super) epoch: AtomicU32,
     /// Wakes the reaper: a call with the connection's timeout started while none waited.
@@ -70,11 +90,13 @@ pub(crate) struct Inner {
     exports: Mutex<ExportTable>,
     /// Incoming requests running as tasks, by the peer's sequence number, for `Cancel`.
     running: Mutex<HashMap<u64, AbortHandle>>,
-    /// One queue per target object for one-way calls, so they run in the order sent.
-    oneway: Mutex<HashMap<ObjectId, mpsc::UnboundedSender<BoxFuture<'static, ()>>>>,
+    /// One queue per target object for one-way calls, so they run in the order sent; with
+    /// the task running it, stopped on close.
+    oneway: Mutex<HashMap<ObjectId, OnewayQueue>>,
     imports: Mutex<ImportTable<Proxy>>,
     handle: OnceLock<Weak<Handle>>,
     reader: OnceLock<AbortHandle>,
+    writer: OnceLock<AbortHandle>,
     runtime: tokio::runtime::Handle,
 }
 
@@ -91,6 +113,8 @@ impl Inner {
             write_side: WriteSide::default(),
             pending: Mutex::new(PendingCalls::default()),
             in_flight: AtomicUsize::new(0),
+            pending_bytes: AtomicUsize::new(0),
+            activity: AtomicU64::new(0),
             epoch: AtomicU32::new(0),
             timed_call: Notify::new(),
             requests_received: AtomicU64::new(0),
@@ -101,6 +125,7 @@ impl Inner {
             oneway: Mutex::new(HashMap::new()),
             handle: OnceLock::new(),
             reader: OnceLock::new(),
+            writer: OnceLock::new(),
             runtime: tokio::runtime::Handle::current(),
         })
     }
@@ -111,6 +136,15 @@ impl Inner {
 
     pub(super) fn set_reader(&self, reader: AbortHandle) {
         let _ = self.reader.set(reader);
+    }
+
+    pub(super) fn set_writer(&self, writer: AbortHandle) {
+        let _ = self.writer.set(writer);
+    }
+
+    /// Frames went one way or the other: the connection is not idle.
+    pub(super) fn touch(&self) {
+        self.activity.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A user-level handle, unless every handle is already gone.
@@ -193,17 +227,7 @@ impl Inner {
     /// Queues an encoded frame (and the byte values spilled from it) for the writer.
     fn push(self: &Arc<Self>, frame: &mut Vec<u8>, parts: Vec<(usize, Vec<u8>)>, direct: bool) -> Result<()> {
         match self.outbox.push_parts(frame, parts) {
-            Ok(_) if self.outbox.unwritten() > self.config.max_unwritten_bytes => {
-                // The peer does not read what it is sent: drop it rather than buffer forever.
-                let e = Error::Limit(format!(
-                    "the peer is not reading: {} bytes wait to be written (limit {})",
-                    self.outbox.unwritten(),
-                    self.config.max_unwritten_bytes
-                ));
-                tracing::warn!(error = %e, "closing connection");
-                self.shutdown(Some(Arc::new(e.clone())));
-                Err(e)
-            }
+            Ok(_) if self.outbox.unwritten() > self.config.max_unwritten_bytes => Err(self.not_reading()),
             Ok((wake, queued)) => {
                 if wake && !(direct && self.write_side.try_direct(&self.outbox)) {
                     self.outbox_ready.notify_one();
@@ -216,15 +240,45 @@ impl Inner {
         }
     }
 
-    /// Decodes one frame, resolving the object references it carries. The second item is the
-    /// first reference that named nothing this side gave out, if any.
+    /// The peer lets more output pile up than `max_unwritten_bytes`: closes the connection at
+    /// once (nothing queued is worth waiting for) and returns the error.
+    fn not_reading(self: &Arc<Self>) -> Error {
+        let e = Error::Limit(format!(
+            "the peer is not reading: {} bytes wait to be written (limit {})",
+            self.outbox.unwritten(),
+            self.config.max_unwritten_bytes
+        ));
+        tracing::warn!(error = %e, "closing connection");
+        self.shutdown_now(Some(Arc::new(e.clone())));
+        e
+    }
+
+    /// The limits to decode `frame` under: the connection's, except that a frame of requests
+    /// gets no more than what is left of the pending-work budget, so that the work pending and
+    /// the message being decoded together stay within it.
+    pub(super) fn budget_for(&self, frame: &[u8]) -> Budget {
+        let mut limits = self.config.decode_limits();
+        let mut by_pending = false;
+        if frame.first().is_some_and(|tag| REQUEST_TAGS.contains(tag)) {
+            let held = self.pending_bytes.load(Ordering::Relaxed);
+            let room = self.config.pending_bytes_limit().saturating_sub(held);
+            if room < limits.max_decoded_size {
+                limits.max_decoded_size = room;
+                by_pending = true;
+            }
+        }
+        Budget { limits, by_pending }
+    }
+
+    /// Decodes one frame under `limits`, resolving the object references it carries. The
+    /// second item is the first reference that named nothing this side gave out, if any.
     pub(super) fn decode<'a>(
         self: &Arc<Self>,
         frame: &'a [u8],
-    ) -> (Result<MessageIn<'a>, DecodeError>, Option<ObjectId>) {
-        value::set_depth_limit(self.config.max_depth);
+        limits: DecodeLimits,
+    ) -> (Result<Decoded<MessageIn<'a>>, DecodeError>, Option<ObjectId>) {
         value::take_forged();
-        let msg = value::with_context(self, || protocol::decode_in(frame));
+        let msg = value::with_context(self, || protocol::decode_in(frame, limits));
         (msg, value::take_forged())
     }
 
@@ -274,9 +328,10 @@ impl Inner {
         running.insert(seq, handle.abort_handle());
     }
 
-    /// An incoming request ended (or was aborted).
-    pub(super) fn request_done(&self, seq: Option<u64>) {
+    /// An incoming request ended (or was aborted), letting go of arguments of `weight` bytes.
+    pub(super) fn request_done(&self, seq: Option<u64>, weight: usize) {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.pending_bytes.fetch_sub(weight, Ordering::Relaxed);
         if let Some(seq) = seq {
             self.running.lock().remove(&seq);
         }
@@ -294,19 +349,23 @@ impl Inner {
         }
     }
 
-    /// Queues a one-way call behind the earlier ones to the same object.
+    /// Queues a one-way call behind the earlier ones to the same object. (What the queue
+    /// holds is weighed against the pending-work budget by the tasks themselves.)
     pub(super) fn enqueue_oneway(&self, target: ObjectId, task: BoxFuture<'static, ()>) {
         let mut queues = self.oneway.lock();
         let queue = queues.entry(target).or_insert_with(|| {
             let (tx, mut rx) = mpsc::unbounded_channel::<BoxFuture<'static, ()>>();
-            tokio::spawn(async move {
+            let runner = tokio::spawn(async move {
                 while let Some(task) = rx.recv().await {
                     task.await;
                 }
             });
-            tx
+            OnewayQueue {
+                tx,
+                runner: runner.abort_handle(),
+            }
         });
-        let _ = queue.send(task);
+        let _ = queue.tx.send(task);
     }
 
     /// The object a request targets: the root, or an exported object.
@@ -333,11 +392,19 @@ impl Inner {
         result
     }
 
-    /// One of our proxies went away: forget it and tell the owner.
-    pub(super) fn release_import(&self, id: ObjectId, count: u64, proxy: *const Proxy) {
+    /// One of our proxies went away: forget it and tell the owner. The release waits in the
+    /// outbox like any frame and counts against `max_unwritten_bytes` like one.
+    pub(super) fn release_import(self: &Arc<Self>, id: ObjectId, count: u64, proxy: *const Proxy) {
         self.imports.lock().remove_if(id, proxy);
-        if count > 0 && self.outbox.release(id, count) == Ok(true) {
-            self.outbox_ready.notify_one();
+        if count == 0 {
+            return;
+        }
+        match self.outbox.release(id, count) {
+            Ok(_) if self.outbox.unwritten() > self.config.max_unwritten_bytes => {
+                self.not_reading();
+            }
+            Ok(true) => self.outbox_ready.notify_one(),
+            Ok(false) | Err(Closed) => {}
         }
     }
 
@@ -366,14 +433,39 @@ impl Inner {
             exported_objects: self.exports.lock().len(),
             imported_objects: self.imports.lock().len(),
             unwritten_bytes: self.outbox.unwritten(),
+            pending_bytes: self.pending_bytes.load(Ordering::Relaxed),
         }
     }
 
-    /// Closes the connection once: fails pending calls, frees both object tables, stops both
-    /// tasks, runs `on_disconnect`.
+    /// Closes the connection once: fails pending calls, frees both object tables, stops the
+    /// tasks, runs `on_disconnect`. The writer gets [`CLOSE_GRACE`] to send what is queued
+    /// (the `Close` first of all), then it is stopped wherever it is.
     pub(super) fn shutdown(self: &Arc<Self>, reason: Option<Arc<Error>>) {
-        if self.closed.swap(true, Ordering::AcqRel) {
+        if !self.close(reason) {
             return;
+        }
+        if let Some(writer) = self.writer.get().cloned() {
+            self.runtime.spawn(async move {
+                tokio::time::sleep(CLOSE_GRACE).await;
+                writer.abort();
+            });
+        }
+    }
+
+    /// Like [`shutdown`](Inner::shutdown), for a peer that reads nothing: the writer is
+    /// stopped at once and what it queued is dropped.
+    pub(super) fn shutdown_now(self: &Arc<Self>, reason: Option<Arc<Error>>) {
+        self.close(reason);
+        if let Some(writer) = self.writer.get() {
+            writer.abort();
+        }
+        self.outbox.clear();
+    }
+
+    /// The closing common to both ways; false if the connection was already closed.
+    fn close(self: &Arc<Self>, reason: Option<Arc<Error>>) -> bool {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return false;
         }
         let waiters = self.pending.lock().close(reason.clone());
         for tx in waiters {
@@ -388,7 +480,10 @@ impl Inner {
         for (_, task) in self.running.lock().drain() {
             task.abort();
         }
-        self.oneway.lock().clear();
+        // One-way calls still queued are dropped with their arguments, not run.
+        for (_, queue) in self.oneway.lock().drain() {
+            queue.runner.abort();
+        }
         let freed = self.exports.lock().clear();
         drop(freed);
         self.imports.lock().clear();
@@ -400,7 +495,14 @@ impl Inner {
         let service = self.service.clone();
         self.runtime
             .spawn(async move { service.on_disconnect(conn).await });
+        true
     }
+}
+
+/// The queue of one-way calls to one object, and the task that runs them in order.
+struct OnewayQueue {
+    tx: mpsc::UnboundedSender<BoxFuture<'static, ()>>,
+    runner: AbortHandle,
 }
 
 impl WireContext for Inner {
@@ -423,6 +525,10 @@ impl WireContext for Inner {
             WireRef::Sender(id) => self.import(id).map(ObjectRef::Remote),
             WireRef::Receiver(id) => self.target(id).map(|s| ObjectRef::Local(Object::from_arc(s))),
         }
+    }
+
+    fn max_depth(&self) -> usize {
+        self.config.max_depth
     }
 }
 

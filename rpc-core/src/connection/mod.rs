@@ -8,6 +8,7 @@
 mod direct;
 mod dispatch;
 mod handshake;
+mod idle;
 mod inner;
 mod objects;
 mod outbox;
@@ -34,19 +35,56 @@ use crate::protocol::{
 };
 use crate::service::Service;
 use crate::spill::{Outgoing, Spill};
-use crate::value::{Value, DEFAULT_MAX_DEPTH};
+use crate::value::{DecodeLimits, Value, DEFAULT_MAX_DEPTH};
 
 pub(crate) use dispatch::panic_error;
 use inner::Inner;
 
 /// Settings of one connection. `Default` gives the documented defaults.
+///
+/// # Memory budgets
+///
+/// What one peer can make this side hold is bounded by budgets it cannot talk its way past,
+/// each enforced before the memory is spent:
+///
+/// | what | bound | default |
+/// |---|---|---|
+/// | the frame being read | [`max_frame_size`](Self::max_frame_size) (the buffer grows as bytes arrive, and shrinks back after a large frame) | 64 MiB |
+/// | a message once decoded | [`max_decoded_size`](Self::max_decoded_size), charged as the decoder allocates | the frame size |
+/// | arguments held by running and queued requests | [`max_pending_bytes`](Self::max_pending_bytes) | the frame size |
+/// | output queued for the peer (releases included) | [`max_unwritten_bytes`](Self::max_unwritten_bytes) | 256 MiB |
+/// | the handshake | [`PRE_HANDSHAKE_MAX_FRAME`](crate::protocol::PRE_HANDSHAKE_MAX_FRAME), a bounded hello, [`handshake_timeout`](Self::handshake_timeout) | 64 KiB, 10 s |
+/// | a silent connection | [`idle_timeout`](Self::idle_timeout) | off (servers: 10 min) |
+///
+/// A call whose arguments are over the decode budget, or would take the pending work over its
+/// budget, is refused with an error naming the limit (`rpc::TooLarge`, `rpc::Busy`) and the
+/// connection goes on; a one-way call refused that way closes the connection, since it has
+/// no reply to carry the error. A reply over the budget fails that call alone.
+///
+/// **Two peers streaming at each other cannot deadlock**: a side never stops reading because
+/// of its own output or its pending work. Over a budget it refuses (an error reply) or, for a
+/// peer that does not read what it is sent, disconnects; it never waits for the peer. Pausing
+/// the reader instead would let two peers that both write faster than the other reads each
+/// wait for the other forever, and would keep a waiting request from ever reading the reply
+/// of a callback it made.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ConnectionConfig {
     /// Largest frame accepted or sent, in bytes (default 64 MiB).
     pub max_frame_size: usize,
-    /// Deepest nesting of a received value (default 128).
+    /// Deepest nesting of a value received or sent (default 128).
     pub max_depth: usize,
+    /// Most bytes one received message may take once decoded (`None`, the default: the same
+    /// as [`max_frame_size`](Self::max_frame_size)).
+    pub max_decoded_size: Option<usize>,
+    /// Most bytes of arguments that requests of the peer running or queued (one-way calls)
+    /// may hold at once (`None`, the default: the same as
+    /// [`max_frame_size`](Self::max_frame_size)). A request that would go over is refused with
+    /// a `rpc::Busy` error.
+    pub max_pending_bytes: Option<usize>,
+    /// Close the connection when no frame went either way for this long and no call is
+    /// outstanding in either direction (default `None`: never; servers turn it on).
+    pub idle_timeout: Option<Duration>,
     /// Timeout of every call unless a call sets its own (default 30 s; `None` waits forever).
     pub call_timeout: Option<Duration>,
     /// How long the handshake may take (default 10 s).
@@ -67,6 +105,9 @@ impl Default for ConnectionConfig {
         ConnectionConfig {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             max_depth: DEFAULT_MAX_DEPTH,
+            max_decoded_size: None,
+            max_pending_bytes: None,
+            idle_timeout: None,
             call_timeout: Some(Duration::from_secs(30)),
             handshake_timeout: Duration::from_secs(10),
             max_in_flight: 65_536,
@@ -89,10 +130,48 @@ impl ConnectionConfig {
         self
     }
 
-    /// Sets the maximum nesting depth of received values.
+    /// Sets the maximum nesting depth of values received and sent.
     pub fn max_depth(mut self, depth: usize) -> Self {
         self.max_depth = depth;
         self
+    }
+
+    /// Sets the decode budget of one received message, in bytes.
+    pub fn max_decoded_size(mut self, bytes: usize) -> Self {
+        self.max_decoded_size = Some(bytes);
+        self
+    }
+
+    /// Sets the budget of arguments held by the peer's running and queued requests, in bytes.
+    pub fn max_pending_bytes(mut self, bytes: usize) -> Self {
+        self.max_pending_bytes = Some(bytes);
+        self
+    }
+
+    /// Sets the idle timeout (`None`: never close an idle connection).
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// The decode budget of one message: [`max_decoded_size`](Self::max_decoded_size), or
+    /// the frame size.
+    pub fn decoded_size_limit(&self) -> usize {
+        self.max_decoded_size.unwrap_or(self.max_frame_size)
+    }
+
+    /// The pending-work budget: [`max_pending_bytes`](Self::max_pending_bytes), or the frame
+    /// size.
+    pub fn pending_bytes_limit(&self) -> usize {
+        self.max_pending_bytes.unwrap_or(self.max_frame_size)
+    }
+
+    /// The limits a received message is decoded under.
+    pub fn decode_limits(&self) -> DecodeLimits {
+        DecodeLimits {
+            max_depth: self.max_depth,
+            max_decoded_size: self.decoded_size_limit(),
+        }
     }
 
     /// Sets the handshake timeout.
@@ -136,6 +215,8 @@ pub struct ConnectionStats {
     pub imported_objects: usize,
     /// Bytes queued for the peer and not yet written.
     pub unwritten_bytes: usize,
+    /// Bytes of arguments held by the peer's running and queued requests.
+    pub pending_bytes: usize,
 }
 
 /// One side of a connection. Cheap to clone; the connection closes when the last handle (and
@@ -205,9 +286,13 @@ impl Connection {
         let handle = Arc::new(Handle { inner: inner.clone() });
         inner.set_handle(&handle);
         inner.write_side.install(Box::pin(w));
-        tokio::spawn(writer::run(inner.clone()).instrument(span.clone()));
+        let writer = tokio::spawn(writer::run(inner.clone()).instrument(span.clone()));
+        inner.set_writer(writer.abort_handle());
         if let Some(limit) = inner.config.call_timeout {
             tokio::spawn(reaper::run(inner.clone(), limit).instrument(span.clone()));
+        }
+        if let Some(limit) = inner.config.idle_timeout {
+            tokio::spawn(idle::run(inner.clone(), limit).instrument(span.clone()));
         }
         let reader = tokio::spawn(reader::run(inner.clone(), r, leftover).instrument(span));
         inner.set_reader(reader.abort_handle());

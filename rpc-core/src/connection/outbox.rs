@@ -14,6 +14,10 @@ use crate::protocol::ObjectId;
 /// Frames at least this large are handed over as their own buffer instead of being copied.
 pub(crate) const LARGE_FRAME: usize = 32 * 1024;
 
+/// Most bytes one release takes on the wire (two varints); what a queued release counts
+/// against `max_unwritten_bytes` until it is written.
+pub(crate) const RELEASE_WIRE_MAX: usize = 20;
+
 /// Capacity of a fresh shared buffer.
 const BUFFER_CAPACITY: usize = 16 * 1024;
 
@@ -124,7 +128,8 @@ impl Outbox {
         Ok((was_empty, state.queued.frames))
     }
 
-    /// Queues a release; returns whether the writer must be woken.
+    /// Queues a release; returns whether the writer must be woken. It counts as unwritten
+    /// bytes (its largest wire size) until the writer encodes it.
     pub(crate) fn release(&self, id: ObjectId, count: u64) -> Result<bool, Closed> {
         let mut state = self.state.lock();
         if state.closed {
@@ -132,7 +137,18 @@ impl Outbox {
         }
         let was_empty = state.queued.is_empty();
         state.queued.releases.push((id, count));
+        self.unwritten.fetch_add(RELEASE_WIRE_MAX, Ordering::Relaxed);
         Ok(was_empty)
+    }
+
+    /// Drops everything queued (the writer is gone): nothing more is written or counted.
+    pub(crate) fn clear(&self) {
+        let mut state = self.state.lock();
+        state.closed = true;
+        state.queued = Batch::default();
+        state.spare = None;
+        state.spare_list = Vec::new();
+        self.unwritten.store(0, Ordering::Relaxed);
     }
 
     /// Asks the writer to finish what is queued and shut down; nothing more is taken after.
@@ -146,7 +162,8 @@ impl Outbox {
         true
     }
 
-    /// Takes everything queued.
+    /// Takes everything queued. The releases taken stop counting as unwritten: the writer
+    /// counts the frames it encodes them into instead.
     pub(crate) fn take(&self) -> Batch {
         let mut state = self.state.lock();
         if state.queued.is_empty() {
@@ -156,7 +173,18 @@ impl Outbox {
             chunks: std::mem::take(&mut state.spare_list),
             ..Batch::default()
         };
-        std::mem::replace(&mut state.queued, next)
+        let batch = std::mem::replace(&mut state.queued, next);
+        self.uncount(batch.releases.len() * RELEASE_WIRE_MAX);
+        batch
+    }
+
+    /// Stops counting `bytes` as unwritten.
+    fn uncount(&self, bytes: usize) {
+        let _ = self
+            .unwritten
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                Some(u.saturating_sub(bytes))
+            });
     }
 
     /// Takes the queued frames if there is nothing else to do (no release to encode, no
@@ -195,12 +223,7 @@ impl Outbox {
 
     /// Hands back a written buffer for reuse.
     pub(crate) fn recycle(&self, mut buf: Vec<u8>) {
-        let len = buf.len();
-        let _ = self
-            .unwritten
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
-                Some(u.saturating_sub(len))
-            });
+        self.uncount(buf.len());
         if buf.capacity() <= 4 * BUFFER_CAPACITY {
             buf.clear();
             self.state.lock().spare = Some(buf);

@@ -7,15 +7,13 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::dispatch;
+use super::inner::Budget;
 use super::inner::Inner;
 use super::Connection;
 use crate::error::{Error, Result};
 use crate::error::{RemoteError, RemoteErrorKind};
-use crate::frame::{holds_a_frame, FrameDecoder, HEADER_LEN};
-use crate::protocol::{Message, MessageIn, ObjectId};
-
-/// Keep at least this much room free in the read buffer.
-const MIN_READ_ROOM: usize = 8 * 1024;
+use crate::frame::{holds_a_frame, make_room, shrink, FrameDecoder, HEADER_LEN};
+use crate::protocol::{self, Decoded, Message, MessageIn, ObjectId};
 
 /// Why the reader stopped without an error.
 #[derive(Debug)]
@@ -57,33 +55,41 @@ fn error_chain(e: &Error) -> String {
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, r: &mut R, buf: &mut BytesMut) -> Result<Stop> {
-    let mut decoder = FrameDecoder::new(inner.config.max_frame_size);
+    let max_frame = inner.config.max_frame_size;
+    let mut decoder = FrameDecoder::new(max_frame);
     loop {
         // A user-level handle for this run of frames (requests need one), dropped before the
         // next read so that the reader never keeps the connection open.
         let mut conn = None;
+        let mut frames = 0;
         while let Some(len) = decoder.next_frame(buf)? {
+            frames += 1;
+            let frame = &buf[HEADER_LEN..HEADER_LEN + len];
+            let budget = inner.budget_for(frame);
             // The message borrows from the buffer (a request's member name) until handled.
-            let (msg, forged) = inner.decode(&buf[HEADER_LEN..HEADER_LEN + len]);
+            let (decoded, forged) = inner.decode(frame, budget.limits);
             let last = !holds_a_frame(&buf[HEADER_LEN + len..]);
-            let msg = msg.map_err(|e| Error::Protocol(e.to_string()))?;
-            tracing::trace!(?msg, "received");
+            let Decoded { msg, over } = decoded.map_err(|e| Error::Protocol(e.to_string()))?;
+            // The kind only: a message's content is the peer's, and may be huge.
+            tracing::trace!(kind = protocol::kind_name(&msg), "received");
             let stop = match forged {
                 Some(id) => {
                     refuse_forged(inner, msg, id);
                     None
                 }
-                None => handle(inner, msg, last, &mut conn)?,
+                None => handle(inner, msg, over, &budget, last, &mut conn)?,
             };
             buf.advance(HEADER_LEN + len);
             if let Some(stop) = stop {
                 return Ok(stop);
             }
         }
-        drop(conn);
-        if buf.capacity() - buf.len() < MIN_READ_ROOM {
-            buf.reserve(MIN_READ_ROOM);
+        if frames > 0 {
+            inner.touch();
         }
+        drop(conn);
+        shrink(buf);
+        make_room(buf, max_frame);
         if r.read_buf(buf).await? == 0 {
             decoder.decode_eof(buf)?;
             return Ok(Stop::Eof);
@@ -94,11 +100,20 @@ async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, r: &mut R, buf: &mu
 fn handle(
     inner: &Arc<Inner>,
     msg: MessageIn<'_>,
+    over: bool,
+    budget: &Budget,
     last: bool,
     conn: &mut Option<Connection>,
 ) -> Result<Option<Stop>> {
     match msg {
-        Message::Request(req) => dispatch::handle_request(inner, req, last, conn),
+        Message::Request(req) => dispatch::handle_request(inner, req, budget, last, conn)?,
+        Message::Reply { seq, .. } if over => {
+            let limit = budget.limits.max_decoded_size;
+            let e = Error::Limit(format!(
+                "the reply decodes to more than the budget of {limit} bytes"
+            ));
+            inner.complete(seq, Err(e));
+        }
         Message::Reply { seq, value } => inner.complete(seq, Ok(value)),
         Message::Error { seq, error } => inner.complete(seq, Err(Error::Remote(error))),
         Message::Release { refs } => {
@@ -109,7 +124,7 @@ fn handle(
         Message::Cancel { seq } => inner.cancel(seq),
         Message::Batch(requests) => {
             for req in requests {
-                dispatch::handle_request(inner, req, false, conn);
+                dispatch::handle_request(inner, req, budget, false, conn)?;
             }
         }
         Message::Close { reason: None } => return Ok(Some(Stop::PeerClosed)),

@@ -9,18 +9,32 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::direct::{BoxWrite, Job};
 use super::inner::Inner;
-use super::outbox::{Batch, LARGE_FRAME};
+use super::outbox::{Batch, LARGE_FRAME, RELEASE_WIRE_MAX};
 use crate::error::Error;
-use crate::frame::{encode_frame, DEFAULT_MAX_FRAME_SIZE};
-use crate::protocol::Message;
+use crate::frame::encode_frame;
+use crate::protocol::{Message, ObjectId};
 
 pub(super) async fn run(inner: Arc<Inner>) {
-    if let Err(e) = write_loop(&inner).await {
+    let guard = LetGo(inner);
+    let inner = &guard.0;
+    if let Err(e) = write_loop(inner).await {
         tracing::debug!(error = %e, "write failed");
         inner.shutdown(Some(Arc::new(Error::Io(e))));
     }
     if let Some(mut w) = inner.write_side.take() {
         let _ = w.shutdown().await;
+    }
+}
+
+/// However the writer ends (done, failed, or stopped by a closing connection while a write
+/// waits on a peer that does not read), the transport's write half and every queued byte are
+/// let go with it.
+struct LetGo(Arc<Inner>);
+
+impl Drop for LetGo {
+    fn drop(&mut self) {
+        drop(self.0.write_side.take());
+        self.0.outbox.clear();
     }
 }
 
@@ -52,6 +66,7 @@ async fn write_loop(inner: &Inner) -> std::io::Result<()> {
             Ok(()) => write_batch(inner, &mut w, batch).await,
             Err(e) => Err(e),
         };
+        inner.touch();
         inner.write_side.give_back(w);
         written?;
         if shutdown {
@@ -84,17 +99,13 @@ async fn write_batch(inner: &Inner, w: &mut BoxWrite, batch: Batch) -> std::io::
         mut chunks, releases, ..
     } = batch;
     if !releases.is_empty() {
-        let msg = Message::Release { refs: releases };
         // Into the last run of small frames when there is one, so it leaves in the same write.
         if chunks.last().is_none_or(|c| c.len() >= LARGE_FRAME) {
             chunks.push(Vec::new());
         }
         if let Some(last) = chunks.last_mut() {
             let before = last.len();
-            // Ids and counts only: this cannot fail or exceed a frame.
-            if let Ok(Ok(())) = encode_frame(last, DEFAULT_MAX_FRAME_SIZE, |o| msg.encode_into(o)) {
-                tracing::trace!(?msg, "sent");
-            }
+            encode_releases(last, releases, inner.config.max_frame_size);
             inner.outbox.count_unwritten(last.len() - before);
         }
     }
@@ -108,6 +119,22 @@ async fn write_batch(inner: &Inner, w: &mut BoxWrite, batch: Batch) -> std::io::
         w.flush().await?;
     }
     Ok(())
+}
+
+/// Appends `releases` to `out` as `Release` frames of at most `max_frame` bytes each: a batch
+/// too large for one frame is split, never dropped (the owner would keep those objects).
+fn encode_releases(out: &mut Vec<u8>, releases: Vec<(ObjectId, u64)>, max_frame: usize) {
+    // Two varints of at most 10 bytes each per release, behind a few bytes of message header.
+    let per_frame = (max_frame.saturating_sub(16) / RELEASE_WIRE_MAX).max(1);
+    let count = releases.len();
+    for part in releases.chunks(per_frame) {
+        let msg = Message::Release { refs: part.to_vec() };
+        // Ids and counts only, sized to fit: this cannot fail.
+        if let Err(e) = encode_frame(out, max_frame, |o| msg.encode_into(o)).map_err(|e| e.to_string()) {
+            tracing::error!(error = %e, "a release could not be encoded");
+        }
+    }
+    tracing::trace!(count, "releases sent");
 }
 
 /// Writes `chunks` (the first from `offset` on) in as few writes as the transport takes: a

@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{decode_as, encode, DecodeError, EncodeError, Hello, Message, ObjectId, Op, Request};
+use super::{
+    decode_as, encode, DecodeError, DecodeLimits, Decoded, EncodeError, Hello, Message, ObjectId, Op, Request,
+};
 use crate::spill::Spill;
 use crate::value::{self, Value};
 
@@ -77,17 +79,19 @@ pub(crate) struct RequestIn<'a> {
     pub(crate) target: ObjectId,
     #[serde(borrow)]
     pub(crate) op: OpRef<'a>,
-    #[serde(deserialize_with = "value::deserialize_values")]
-    pub(crate) args: Vec<Value>,
+    #[serde(deserialize_with = "value::deserialize_args")]
+    pub(crate) args: value::ArgsIn,
     pub(crate) flags: u8,
 }
 
 /// A message as the reader decodes it: requests borrow from the frame.
 pub(crate) type MessageIn<'a> = Message<RequestIn<'a>>;
 
-/// Decodes one message from a frame's payload, as [`Message::decode`] does.
-pub(crate) fn decode_in(bytes: &[u8]) -> Result<MessageIn<'_>, DecodeError> {
-    decode_as(bytes)
+/// Decodes one message from a frame's payload, as [`Message::decode_with`] does, except that a
+/// budget running out inside a value is reported (`over`) rather than an error: the requests
+/// whose arguments were not all kept say so themselves ([`value::ArgsIn::over`]).
+pub(crate) fn decode_in(bytes: &[u8], limits: DecodeLimits) -> Result<Decoded<MessageIn<'_>>, DecodeError> {
+    decode_as(bytes, limits)
 }
 
 impl From<RequestIn<'_>> for Request {
@@ -96,7 +100,7 @@ impl From<RequestIn<'_>> for Request {
             seq: r.seq,
             target: r.target,
             op: r.op.to_op(),
-            args: r.args,
+            args: r.args.values,
             flags: r.flags,
         }
     }

@@ -8,65 +8,19 @@
 use serde::{Deserialize, Serialize};
 
 mod borrowed;
+mod hello;
 
 pub(crate) use borrowed::{decode_in, MessageIn, MessageRef, OpRef, RequestIn, RequestRef};
+pub use hello::{
+    Hello, Preamble, MAGIC, MAX_ALIASES, MAX_NAME_LEN, PREAMBLE_LEN, PRE_HANDSHAKE_MAX_FRAME,
+    PROTOCOL_VERSION,
+};
 
 use crate::error::RemoteError;
 use crate::spill::{Spill, SpillSink};
+use crate::value::budget::{self, LimitHit, Scope};
+pub use crate::value::DecodeLimits;
 use crate::value::{self, Value};
-
-/// The magic bytes that start every connection.
-pub const MAGIC: [u8; 8] = *b"\x00RPC-RS\n";
-
-/// The version of this wire protocol. Peers of different versions refuse each other.
-pub const PROTOCOL_VERSION: u32 = 1;
-
-/// Length of the [`Preamble`] on the wire.
-pub const PREAMBLE_LEN: usize = 12;
-
-/// The fixed bytes each side sends first: [`MAGIC`] and a little-endian `u32` version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Preamble {
-    /// The protocol version the sender speaks.
-    pub version: u32,
-}
-
-impl Preamble {
-    /// The preamble of this build.
-    pub fn current() -> Self {
-        Preamble {
-            version: PROTOCOL_VERSION,
-        }
-    }
-
-    /// The bytes on the wire.
-    pub fn to_bytes(self) -> [u8; PREAMBLE_LEN] {
-        let mut out = [0; PREAMBLE_LEN];
-        out[..8].copy_from_slice(&MAGIC);
-        out[8..].copy_from_slice(&self.version.to_le_bytes());
-        out
-    }
-
-    /// Parses the peer's preamble; `None` if the magic bytes are wrong.
-    pub fn parse(bytes: &[u8; PREAMBLE_LEN]) -> Option<Self> {
-        if bytes[..8] != MAGIC {
-            return None;
-        }
-        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-        Some(Preamble { version })
-    }
-}
-
-/// The first message of each side.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Hello {
-    /// The name of the sender's root service.
-    pub service: String,
-    /// Other names the root service answers to.
-    pub aliases: Vec<String>,
-    /// Feature bits (none are defined yet).
-    pub features: u64,
-}
 
 /// Request flag: the caller wants no reply (a one-way call).
 pub const FLAG_ONEWAY: u8 = 1;
@@ -133,6 +87,15 @@ pub enum DecodeError {
     /// A value nests deeper than the configured limit.
     #[error("value nested deeper than the configured limit")]
     TooDeep,
+    /// The message would take more memory than the decode budget allows.
+    #[error("message decodes to more than the budget of {limit} bytes")]
+    OverBudget {
+        /// The budget, in bytes.
+        limit: usize,
+    },
+    /// A bounded field is over its bound (a name too long, too many aliases).
+    #[error("{0}")]
+    Limit(String),
     /// The frame holds more than one message.
     #[error("{0} unexpected bytes after the message")]
     TrailingBytes(usize),
@@ -149,7 +112,7 @@ pub enum Message<R = Request> {
     /// A call.
     Request(R),
     /// Several requests in one frame (a batch); each is answered on its own.
-    Batch(Vec<R>),
+    Batch(#[serde(deserialize_with = "budget::deserialize_vec")] Vec<R>),
     /// The result of the request `seq`.
     Reply {
         /// The request's sequence number.
@@ -171,6 +134,7 @@ pub enum Message<R = Request> {
     /// The sender drops references it held: `(object id, count)` pairs.
     Release {
         /// The references released.
+        #[serde(deserialize_with = "budget::deserialize_vec")]
         refs: Vec<(ObjectId, u64)>,
     },
     /// The sender no longer wants the result of request `seq`.
@@ -231,33 +195,76 @@ impl Message {
         encode(self, out, spills)
     }
 
-    /// Decodes one message from a frame's payload; trailing bytes are an error.
+    /// Decodes one message from a frame's payload under the default [`DecodeLimits`];
+    /// trailing bytes are an error.
     pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
-        decode_as(bytes)
+        Self::decode_with(bytes, DecodeLimits::default())
+    }
+
+    /// Decodes one message from a frame's payload under `limits`: a value nested deeper than
+    /// allowed, or a message that would take more memory than its budget, is an error found
+    /// before that memory is spent.
+    pub fn decode_with(bytes: &[u8], limits: DecodeLimits) -> Result<Message, DecodeError> {
+        let decoded = decode_as(bytes, limits)?;
+        if decoded.over {
+            return Err(DecodeError::OverBudget {
+                limit: limits.max_decoded_size,
+            });
+        }
+        Ok(decoded.msg)
+    }
+
+    /// The name of the message's kind, for logs (never the content, which a peer controls).
+    pub fn kind(&self) -> &'static str {
+        kind_name(self)
     }
 }
 
-/// Decodes one `T` from a frame's payload; trailing bytes are an error.
-fn decode_as<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DecodeError> {
-    value::take_depth_exceeded();
+/// See [`Message::kind`].
+pub(crate) fn kind_name<R>(msg: &Message<R>) -> &'static str {
+    match msg {
+        Message::Hello(_) => "hello",
+        Message::Request(_) => "request",
+        Message::Batch(_) => "batch",
+        Message::Reply { .. } => "reply",
+        Message::Error { .. } => "error",
+        Message::Release { .. } => "release",
+        Message::Cancel { .. } => "cancel",
+        Message::Close { .. } => "close",
+    }
+}
+
+/// A decoded message, and whether its budget ran out inside a value: the message was read to
+/// its end, but the values past that point were not kept (see [`crate::value::budget`]).
+pub(crate) struct Decoded<T> {
+    pub(crate) msg: T,
+    pub(crate) over: bool,
+}
+
+/// Decodes one `T` from a frame's payload under `limits`; trailing bytes are an error.
+fn decode_as<'a, T: Deserialize<'a>>(
+    bytes: &'a [u8],
+    limits: DecodeLimits,
+) -> Result<Decoded<T>, DecodeError> {
+    let scope = Scope::enter(limits);
     match postcard::take_from_bytes(bytes) {
-        Ok((msg, [])) => Ok(msg),
+        Ok((msg, [])) => Ok(Decoded {
+            msg,
+            over: scope.over(),
+        }),
         Ok((_, rest)) => Err(DecodeError::TrailingBytes(rest.len())),
-        Err(_) if value::take_depth_exceeded() => Err(DecodeError::TooDeep),
-        Err(e) => Err(DecodeError::Malformed(e)),
+        Err(e) => Err(match scope.take_hit() {
+            Some(LimitHit::TooDeep(_)) => DecodeError::TooDeep,
+            Some(LimitHit::OverBudget(limit)) => DecodeError::OverBudget { limit },
+            Some(LimitHit::Field(what)) => DecodeError::Limit(what),
+            None => DecodeError::Malformed(e),
+        }),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn preamble_round_trip_and_garbage() {
-        let p = Preamble::current();
-        assert_eq!(Preamble::parse(&p.to_bytes()), Some(p));
-        assert_eq!(Preamble::parse(b"GET / HTTP/1"), None);
-    }
 
     #[test]
     fn messages_round_trip() {
@@ -320,7 +327,9 @@ mod tests {
             m.encode_into(&mut buf).expect("encode");
             assert_eq!(Message::decode(&buf).expect("decode"), m);
             // The reader's borrowing form reads the same bytes as the same message.
-            let borrowed = borrowed::decode_in(&buf).expect("decode borrowed");
+            let borrowed = borrowed::decode_in(&buf, DecodeLimits::default())
+                .expect("decode borrowed")
+                .msg;
             assert_eq!(Message::from(borrowed), m);
         }
         for op in [Op::Describe, Op::Display] {
@@ -333,7 +342,14 @@ mod tests {
             });
             let mut buf = Vec::new();
             m.encode_into(&mut buf).expect("encode");
-            assert_eq!(Message::from(borrowed::decode_in(&buf).expect("decode")), m);
+            assert_eq!(
+                Message::from(
+                    borrowed::decode_in(&buf, DecodeLimits::default())
+                        .expect("decode")
+                        .msg
+                ),
+                m
+            );
         }
     }
 

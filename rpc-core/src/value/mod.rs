@@ -7,6 +7,7 @@
 //! one-entry map), `None` and `()` are [`Value::Unit`], and `Some(x)` is `x` itself.
 //! A sequence of `u8` (a `Vec<u8>`, `serde_bytes`, `bytes::Bytes`) travels as [`Value::Bytes`].
 
+pub(crate) mod budget;
 mod de;
 mod natural;
 mod object;
@@ -17,14 +18,14 @@ mod wire;
 
 use std::fmt;
 
+pub use budget::{DecodeLimits, DEFAULT_MAX_DECODED_SIZE, DEFAULT_MAX_DEPTH};
 pub(crate) use object::OBJECT_TOKEN;
 pub use object::{Object, ObjectRef};
 pub use pool::ArgIter;
 pub(crate) use pool::{arg_vec, recycle as recycle_args};
 pub(crate) use wire::{
-    deserialize_value, deserialize_values, serialize_value, serialize_values, take_depth_exceeded,
+    deserialize_args, deserialize_value, deserialize_values, serialize_value, serialize_values, ArgsIn,
 };
-pub use wire::{set_depth_limit, DEFAULT_MAX_DEPTH};
 pub(crate) use wire::{take_encode_error, take_forged, with_context, WireContext, WireRef};
 
 /// A dynamically typed value.

@@ -1,5 +1,6 @@
 //! The wire form of [`Value`]: a tagged encoding for postcard (which is not self-describing),
-//! decoded with a nesting-depth limit so a hostile peer cannot overflow the stack.
+//! encoded and decoded with a nesting-depth limit so that neither side overflows its stack, and
+//! decoded under the [budget](super::budget) so a hostile peer cannot make us hold more than it.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -9,15 +10,18 @@ use serde::de::{self, DeserializeSeed, EnumAccess, SeqAccess, VariantAccess, Vis
 use serde::ser::SerializeSeq;
 use serde::{Deserializer, Serialize, Serializer};
 
+use super::budget::{
+    self, charge_value, room_for_one, skipping, LimitHit, DEFAULT_MAX_DEPTH, REFERENCE_COST,
+};
 use super::{ObjectRef, Value};
 use crate::protocol::ObjectId;
 
-/// Default limit on how deeply values may nest when decoded from the wire.
-pub const DEFAULT_MAX_DEPTH: usize = 128;
+/// Room of one value in a vector.
+const VALUE_SIZE: usize = size_of::<Value>();
 
 thread_local! {
-    static DEPTH_LIMIT: Cell<usize> = const { Cell::new(DEFAULT_MAX_DEPTH) };
-    static DEPTH_EXCEEDED: Cell<bool> = const { Cell::new(false) };
+    /// The nesting limit of encodes on this thread: the connection's, inside [`with_context`].
+    static ENCODE_DEPTH_LIMIT: Cell<usize> = const { Cell::new(DEFAULT_MAX_DEPTH) };
     /// The connection this thread encoded or decoded for last. Kept between messages (as a
     /// `Weak`, which keeps nothing of the connection alive but its memory block), so that a
     /// run of messages for one connection costs no reference counting.
@@ -43,6 +47,10 @@ pub(crate) trait WireContext: Send + Sync {
     fn export(&self, object: &ObjectRef) -> Result<WireRef, String>;
     /// Resolves a received reference; `None` if it names nothing this side gave out.
     fn import(&self, reference: WireRef) -> Option<ObjectRef>;
+    /// The deepest nesting of a value this side sends (the limit it also decodes with).
+    fn max_depth(&self) -> usize {
+        DEFAULT_MAX_DEPTH
+    }
 }
 
 /// Runs `f` (an encode or decode) with `ctx` resolving object references.
@@ -60,6 +68,7 @@ pub(crate) fn with_context<C: WireContext + 'static, R>(ctx: &Arc<C>, f: impl Fn
     };
     let _restore = Restore {
         was_active: ACTIVE.with(|a| a.replace(true)),
+        depth_limit: ENCODE_DEPTH_LIMIT.with(|d| d.replace(ctx.max_depth())),
         previous,
     };
     f()
@@ -68,6 +77,7 @@ pub(crate) fn with_context<C: WireContext + 'static, R>(ctx: &Arc<C>, f: impl Fn
 /// Ends a [`with_context`], even if it unwinds.
 struct Restore {
     was_active: bool,
+    depth_limit: usize,
     /// The context replaced, if another one was.
     previous: Option<Option<Weak<dyn WireContext>>>,
 }
@@ -75,6 +85,7 @@ struct Restore {
 impl Drop for Restore {
     fn drop(&mut self) {
         ACTIVE.with(|a| a.set(self.was_active));
+        ENCODE_DEPTH_LIMIT.with(|d| d.set(self.depth_limit));
         if self.was_active {
             if let Some(previous) = self.previous.take() {
                 // Nested in another connection's encode or decode: that one goes on with its own.
@@ -102,17 +113,6 @@ pub(crate) fn take_encode_error() -> Option<String> {
     ENCODE_ERROR.with(|e| e.borrow_mut().take())
 }
 
-/// Whether a decode on this thread hit the depth limit since the last call; resets the flag.
-pub(crate) fn take_depth_exceeded() -> bool {
-    DEPTH_EXCEEDED.with(|d| d.replace(false))
-}
-
-/// Sets, for the current thread, the nesting-depth limit applied when values are decoded from
-/// the wire. Connections set it from their configuration before decoding each frame.
-pub fn set_depth_limit(limit: usize) {
-    DEPTH_LIMIT.with(|d| d.set(limit));
-}
-
 const VARIANTS: &[&str] = &[
     "Unit",
     "Bool",
@@ -127,12 +127,51 @@ const VARIANTS: &[&str] = &[
     "ReceiverRef",
 ];
 
+/// Where a value sits: how deep, and how deep it may go.
+#[derive(Clone, Copy)]
+struct Level {
+    depth: usize,
+    limit: usize,
+}
+
+impl Level {
+    /// The top level of a message's values, under this thread's encode limit.
+    fn top() -> Level {
+        Level {
+            depth: 0,
+            limit: ENCODE_DEPTH_LIMIT.with(Cell::get),
+        }
+    }
+
+    fn inner(self) -> Level {
+        Level {
+            depth: self.depth + 1,
+            ..self
+        }
+    }
+}
+
+/// Refuses to encode `e` with its reason recorded for the caller.
+fn encode_refused<E: serde::ser::Error>(e: String) -> E {
+    let error = E::custom(&e);
+    ENCODE_ERROR.with(|slot| *slot.borrow_mut() = Some(e));
+    error
+}
+
 /// Serializes a value in its wire form.
-pub(crate) struct Wire<'a>(pub &'a Value);
+struct Wire<'a>(&'a Value, Level);
 
 impl Serialize for Wire<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
+        let Wire(value, level) = *self;
+        if level.depth > level.limit {
+            // The peer would refuse it; and a deep enough value would overflow our own stack.
+            return Err(encode_refused(format!(
+                "value nested deeper than the limit of {}",
+                level.limit
+            )));
+        }
+        match value {
             Value::Unit => s.serialize_unit_variant("Value", 0, "Unit"),
             Value::Bool(b) => s.serialize_newtype_variant("Value", 1, "Bool", b),
             Value::Int(i) => s.serialize_newtype_variant("Value", 2, "Int", i),
@@ -145,8 +184,12 @@ impl Serialize for Wire<'_> {
                     s.serialize_newtype_variant("Value", 6, "Bytes", serde_bytes::Bytes::new(b))
                 })
             }
-            Value::Seq(items) => s.serialize_newtype_variant("Value", 7, "Seq", &WireSeq(items)),
-            Value::Map(entries) => s.serialize_newtype_variant("Value", 8, "Map", &WireMap(entries)),
+            Value::Seq(items) => {
+                s.serialize_newtype_variant("Value", 7, "Seq", &WireSeq(items, level.inner()))
+            }
+            Value::Map(entries) => {
+                s.serialize_newtype_variant("Value", 8, "Map", &WireMap(entries, level.inner()))
+            }
             Value::Object(object) => {
                 let exported = match context() {
                     Some(ctx) => ctx.export(object),
@@ -155,10 +198,7 @@ impl Serialize for Wire<'_> {
                 match exported {
                     Ok(WireRef::Sender(id)) => s.serialize_newtype_variant("Value", 9, "SenderRef", &id),
                     Ok(WireRef::Receiver(id)) => s.serialize_newtype_variant("Value", 10, "ReceiverRef", &id),
-                    Err(e) => {
-                        ENCODE_ERROR.with(|slot| *slot.borrow_mut() = Some(e.clone()));
-                        Err(serde::ser::Error::custom(e))
-                    }
+                    Err(e) => Err(encode_refused(e)),
                 }
             }
         }
@@ -166,25 +206,25 @@ impl Serialize for Wire<'_> {
 }
 
 /// Serializes a slice of values in their wire form.
-pub(crate) struct WireSeq<'a>(pub &'a [Value]);
+struct WireSeq<'a>(&'a [Value], Level);
 
 impl Serialize for WireSeq<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
         for v in self.0 {
-            seq.serialize_element(&Wire(v))?;
+            seq.serialize_element(&Wire(v, self.1))?;
         }
         seq.end()
     }
 }
 
-struct WireMap<'a>(&'a [(Value, Value)]);
+struct WireMap<'a>(&'a [(Value, Value)], Level);
 
 impl Serialize for WireMap<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
         for (k, v) in self.0 {
-            seq.serialize_element(&(Wire(k), Wire(v)))?;
+            seq.serialize_element(&(Wire(k, self.1), Wire(v, self.1)))?;
         }
         seq.end()
     }
@@ -192,47 +232,67 @@ impl Serialize for WireMap<'_> {
 
 /// `serialize_with` helper for a `Value` field.
 pub(crate) fn serialize_value<S: Serializer>(v: &Value, s: S) -> Result<S::Ok, S::Error> {
-    Wire(v).serialize(s)
+    Wire(v, Level::top()).serialize(s)
 }
 
 /// `deserialize_with` helper for a `Value` field.
 pub(crate) fn deserialize_value<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-    ValueSeed {
-        depth: 0,
-        limit: DEPTH_LIMIT.with(Cell::get),
-    }
-    .deserialize(d)
+    ValueSeed(Level::decoding()).deserialize(d)
 }
 
 /// `serialize_with` helper for a `Vec<Value>` field.
 pub(crate) fn serialize_values<S: Serializer>(v: &[Value], s: S) -> Result<S::Ok, S::Error> {
-    WireSeq(v).serialize(s)
+    WireSeq(v, Level::top()).serialize(s)
 }
 
 /// `deserialize_with` helper for a `Vec<Value>` field.
 pub(crate) fn deserialize_values<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
     d.deserialize_seq(SeqSeed {
-        depth: 0,
-        limit: DEPTH_LIMIT.with(Cell::get),
+        level: Level::decoding(),
         pooled: true,
     })
 }
 
-#[derive(Clone, Copy)]
-struct ValueSeed {
-    depth: usize,
-    limit: usize,
+/// A call's arguments as the connection's reader decodes them, weighed.
+#[derive(Debug, Default)]
+pub(crate) struct ArgsIn {
+    /// The arguments (incomplete if `over`).
+    pub(crate) values: Vec<Value>,
+    /// Bytes the arguments occupy in memory, as charged to the decode budget.
+    pub(crate) weight: usize,
+    /// The decode budget ran out before the arguments were all kept: they must not be used.
+    pub(crate) over: bool,
 }
+
+/// `deserialize_with` helper for a call's arguments, weighed (see [`ArgsIn`]).
+pub(crate) fn deserialize_args<'de, D: Deserializer<'de>>(d: D) -> Result<ArgsIn, D::Error> {
+    let before = budget::used();
+    let values = deserialize_values(d)?;
+    Ok(ArgsIn {
+        values,
+        weight: budget::used() - before,
+        over: skipping(),
+    })
+}
+
+impl Level {
+    /// The top level of a value being decoded, under this thread's decode limit.
+    fn decoding() -> Level {
+        Level {
+            depth: 0,
+            limit: budget::depth_limit(),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct ValueSeed(Level);
 
 impl<'de> DeserializeSeed<'de> for ValueSeed {
     type Value = Value;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        if self.depth > self.limit {
-            DEPTH_EXCEEDED.with(|d| d.set(true));
-            return Err(de::Error::custom(format_args!(
-                "value nested deeper than the limit of {}",
-                self.limit
-            )));
+        if self.0.depth > self.0.limit {
+            return Err(budget::fail(LimitHit::TooDeep(self.0.limit)));
         }
         d.deserialize_enum("Value", VARIANTS, self)
     }
@@ -245,10 +305,7 @@ impl<'de> Visitor<'de> for ValueSeed {
     }
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
         let (tag, variant): (u32, _) = data.variant()?;
-        let inner = ValueSeed {
-            depth: self.depth + 1,
-            limit: self.limit,
-        };
+        let inner = self.0.inner();
         Ok(match tag {
             0 => {
                 variant.unit_variant()?;
@@ -258,11 +315,10 @@ impl<'de> Visitor<'de> for ValueSeed {
             2 => Value::Int(variant.newtype_variant()?),
             3 => Value::UInt(variant.newtype_variant()?),
             4 => Value::Float(variant.newtype_variant()?),
-            5 => Value::Str(variant.newtype_variant()?),
-            6 => Value::Bytes(variant.newtype_variant::<serde_bytes::ByteBuf>()?.into_vec()),
+            5 => variant.newtype_variant_seed(StrSeed)?,
+            6 => variant.newtype_variant_seed(BytesSeed)?,
             7 => Value::Seq(variant.newtype_variant_seed(SeqSeed {
-                depth: inner.depth,
-                limit: inner.limit,
+                level: inner,
                 pooled: false,
             })?),
             8 => Value::Map(variant.newtype_variant_seed(MapSeed(inner))?),
@@ -273,8 +329,11 @@ impl<'de> Visitor<'de> for ValueSeed {
                 } else {
                     WireRef::Receiver(id)
                 };
+                // Imported even when skipping: a reference received is counted, so that
+                // dropping it (right here, then) releases it on the peer.
                 match context().and_then(|ctx| ctx.import(reference)) {
-                    Some(object) => Value::Object(object),
+                    Some(object) if charge_value(REFERENCE_COST) => Value::Object(object),
+                    Some(_) => Value::Unit,
                     None => {
                         // Remember it and go on: the message is answered with an error.
                         FORGED.with(|f| {
@@ -296,15 +355,59 @@ impl<'de> Visitor<'de> for ValueSeed {
     }
 }
 
-/// Never reserve more than this many elements on the word of the peer.
-const CAUTIOUS_CAPACITY: usize = 1024;
+/// A string value, paid for before it is copied out of the frame.
+struct StrSeed;
+
+impl<'de> DeserializeSeed<'de> for StrSeed {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for StrSeed {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
+        Ok(if charge_value(s.len()) {
+            Value::Str(s.to_owned())
+        } else {
+            Value::Unit
+        })
+    }
+}
+
+/// A byte value, paid for before it is copied out of the frame.
+struct BytesSeed;
+
+impl<'de> DeserializeSeed<'de> for BytesSeed {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_bytes(self)
+    }
+}
+
+impl Visitor<'_> for BytesSeed {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("bytes")
+    }
+    fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<Value, E> {
+        Ok(if charge_value(b.len()) {
+            Value::Bytes(b.to_vec())
+        } else {
+            Value::Unit
+        })
+    }
+}
 
 #[derive(Clone, Copy)]
 struct SeqSeed {
     /// Whether this is a call's argument list, decoded into a pooled vector.
     pooled: bool,
-    depth: usize,
-    limit: usize,
+    level: Level,
 }
 
 impl<'de> DeserializeSeed<'de> for SeqSeed {
@@ -320,24 +423,28 @@ impl<'de> Visitor<'de> for SeqSeed {
         f.write_str("a sequence of values")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Value>, A::Error> {
-        let capacity = seq.size_hint().unwrap_or(0).min(CAUTIOUS_CAPACITY);
         let mut out = if self.pooled {
-            super::pool::arg_vec(capacity)
+            let n = budget::cautious_len(seq.size_hint());
+            if charge_value(n * VALUE_SIZE) {
+                super::pool::arg_vec(n)
+            } else {
+                Vec::new()
+            }
         } else {
-            Vec::with_capacity(capacity)
+            budget::cautious_vec(seq.size_hint(), charge_value)
         };
-        let item = ValueSeed {
-            depth: self.depth,
-            limit: self.limit,
-        };
+        let item = ValueSeed(self.level);
         while let Some(v) = seq.next_element_seed(item)? {
-            out.push(v);
+            // Past the budget the rest is read (to the end of the message) but not kept.
+            if !skipping() && room_for_one(&mut out, charge_value) {
+                out.push(v);
+            }
         }
         Ok(out)
     }
 }
 
-struct MapSeed(ValueSeed);
+struct MapSeed(Level);
 
 impl<'de> DeserializeSeed<'de> for MapSeed {
     type Value = Vec<(Value, Value)>;
@@ -352,15 +459,17 @@ impl<'de> Visitor<'de> for MapSeed {
         f.write_str("a sequence of key-value pairs")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(CAUTIOUS_CAPACITY));
+        let mut out = budget::cautious_vec(seq.size_hint(), charge_value);
         while let Some(pair) = seq.next_element_seed(PairSeed(self.0))? {
-            out.push(pair);
+            if !skipping() && room_for_one(&mut out, charge_value) {
+                out.push(pair);
+            }
         }
         Ok(out)
     }
 }
 
-struct PairSeed(ValueSeed);
+struct PairSeed(Level);
 
 impl<'de> DeserializeSeed<'de> for PairSeed {
     type Value = (Value, Value);
@@ -376,10 +485,10 @@ impl<'de> Visitor<'de> for PairSeed {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let k = seq
-            .next_element_seed(self.0)?
+            .next_element_seed(ValueSeed(self.0))?
             .ok_or_else(|| de::Error::invalid_length(0, &self))?;
         let v = seq
-            .next_element_seed(self.0)?
+            .next_element_seed(ValueSeed(self.0))?
             .ok_or_else(|| de::Error::invalid_length(1, &self))?;
         Ok((k, v))
     }
