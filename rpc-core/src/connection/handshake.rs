@@ -77,7 +77,7 @@ pub(super) async fn read_hello<R: AsyncRead + Unpin>(
 
 /// The peer's first message: its hello, or a refusal (a `Close` naming why, e.g. a full
 /// server). Anything else is refused by its kind alone, without being decoded.
-fn opening(frame: &[u8]) -> Result<Hello> {
+pub(crate) fn opening(frame: &[u8]) -> Result<Hello> {
     const HELLO: u8 = 0;
     const CLOSE: u8 = 7;
     let limits = DecodeLimits {

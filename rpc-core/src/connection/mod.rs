@@ -38,6 +38,8 @@ use crate::spill::{Outgoing, Spill};
 use crate::value::{DecodeLimits, Value, DEFAULT_MAX_DEPTH};
 
 pub(crate) use dispatch::panic_error;
+#[allow(unused_imports)] // for the fuzzing entry points
+pub(crate) use handshake::opening;
 use inner::Inner;
 
 /// Settings of one connection. `Default` gives the documented defaults.

@@ -403,14 +403,13 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_refused() {
-        let mut v = Value::Unit;
+        // By hand, as a peer with a higher limit would send it: a reply (tag 3) to call 1 of
+        // a unit in 200 sequences (tag 7) of one value each.
+        let mut buf = vec![3, 1];
         for _ in 0..200 {
-            v = Value::Seq(vec![v]);
+            buf.extend([7, 1]);
         }
-        let mut buf = Vec::new();
-        Message::Reply { seq: 1, value: v }
-            .encode_into(&mut buf)
-            .expect("encode");
+        buf.push(0);
         let err = Message::decode(&buf).expect_err("too deep");
         assert!(matches!(err, DecodeError::TooDeep), "{err}");
         // A malformed frame after it is not mistaken for a deep one.

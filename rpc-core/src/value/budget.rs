@@ -254,15 +254,15 @@ mod tests {
     fn vectors_are_charged_for_their_room_before_it_is_allocated() {
         let scope = Scope::enter(DecodeLimits {
             max_depth: 8,
-            max_decoded_size: 100,
+            max_decoded_size: 90,
         });
         let mut v: Vec<u64> = cautious_vec(Some(2), charge_value);
         assert_eq!((v.capacity(), scope.used()), (2, 16));
         v.extend([1, 2]);
-        assert!(room_for_one(&mut v, charge_value), "4 more u64 fit: 48 of 100");
+        assert!(room_for_one(&mut v, charge_value), "4 more u64 fit: 48 of 90");
         assert_eq!((v.capacity(), scope.used()), (6, 48));
         v.extend([3, 4, 5, 6]);
-        assert!(!room_for_one(&mut v, charge_value), "6 more would make 96 + 48");
+        assert!(!room_for_one(&mut v, charge_value), "6 more would make 96 of 90");
         assert_eq!(v.capacity(), 6, "nothing allocated for what was not paid");
         assert!(scope.over(), "a value over budget skips the rest");
         assert!(!charge_value(1), "and nothing more is paid for");
