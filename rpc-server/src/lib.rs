@@ -43,4 +43,4 @@ mod listener;
 mod server;
 
 pub use error::{Error, Result};
-pub use server::{BoundServer, Server, ServerConfig, ShutdownHandle, ThreadedServer};
+pub use server::{BoundServer, Server, ServerConfig, ShutdownHandle, ThreadedServer, DEFAULT_IDLE_TIMEOUT};

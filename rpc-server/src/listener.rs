@@ -1,8 +1,12 @@
 //! What a server listens on: TCP or a Unix domain socket.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use rpc_core::frame::encode_frame;
+use rpc_core::protocol::{Message, Preamble, PRE_HANDSHAKE_MAX_FRAME};
 use rpc_core::{Connection, ConnectionConfig, Service};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 #[cfg(unix)]
 use tokio::net::UnixListener;
@@ -38,7 +42,26 @@ impl Listener {
     }
 }
 
+/// How long turning a client away may take.
+const REFUSAL_DEADLINE: Duration = Duration::from_secs(1);
+
 impl Accepted {
+    /// Turns the client away with `reason`: our preamble and a `Close` naming it (the client's
+    /// handshake fails with that reason rather than a reset), then waits briefly for the client
+    /// to hang up so that its unread greeting does not turn our close into a reset.
+    pub(crate) async fn refuse(self, reason: &str) {
+        let refusal = async {
+            match self {
+                Accepted::Tcp(s) => refuse_on(s, reason).await,
+                #[cfg(unix)]
+                Accepted::Unix(s) => refuse_on(s, reason).await,
+            }
+        };
+        if let Ok(Err(e)) = tokio::time::timeout(REFUSAL_DEADLINE, refusal).await {
+            tracing::debug!(error = %e, "refusal not delivered");
+        }
+    }
+
     /// Runs the handshake and starts the connection.
     pub(crate) async fn start(
         self,
@@ -51,4 +74,26 @@ impl Accepted {
             Accepted::Unix(s) => rpc_core::transport::unix_connection(s, service, config).await,
         }
     }
+}
+
+async fn refuse_on<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, reason: &str) -> std::io::Result<()> {
+    let mut out = Preamble::current().to_bytes().to_vec();
+    let close = Message::Close {
+        reason: Some(reason.to_owned()),
+    };
+    encode_frame(&mut out, PRE_HANDSHAKE_MAX_FRAME, |o| close.encode_into(o))
+        .map_err(std::io::Error::other)?
+        .map_err(std::io::Error::other)?;
+    s.write_all(&out).await?;
+    s.shutdown().await?;
+    // Read (and drop) what the client sent until it hangs up, a greeting's worth at most.
+    let mut sink = [0u8; 4096];
+    let mut left = PRE_HANDSHAKE_MAX_FRAME + 64;
+    while left > 0 {
+        match s.read(&mut sink).await? {
+            0 => break,
+            n => left = left.saturating_sub(n),
+        }
+    }
+    Ok(())
 }

@@ -2,10 +2,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rpc_core::{ConnectionConfig, Service};
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -14,15 +15,31 @@ use crate::listener::{Accepted, Listener};
 
 type Factory = Arc<dyn Fn() -> Arc<dyn Service> + Send + Sync>;
 
+/// Default idle timeout of a server's connections: 10 minutes.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// Settings of a server.
+///
+/// A socket is a *stranger* from its accept until its handshake is done: strangers have their
+/// own quota ([`max_handshaking`](Self::max_handshaking)) and deadline (the connection's
+/// [`handshake_timeout`](ConnectionConfig::handshake_timeout)), and never take one of the
+/// [`max_connections`](Self::max_connections) slots, so silent sockets cannot lock real
+/// clients out. A client that arrives while every slot is taken is told "server full" (its
+/// connect fails with [`rpc_core::Error::PeerClosed`] naming the limit) instead of a reset.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerConfig {
-    /// Settings of every connection.
+    /// Settings of every connection (except its idle timeout: see
+    /// [`idle_timeout`](Self::idle_timeout)).
     pub connection: ConnectionConfig,
-    /// Most connections served at once; more are closed right after being accepted
-    /// (default 10,000).
+    /// Most connections served at once, handshakes done (default 10,000).
     pub max_connections: usize,
+    /// Most sockets in their handshake at once; more are closed at once (default 256).
+    pub max_handshaking: usize,
+    /// Close a connection when nothing went either way for this long and no call is
+    /// outstanding (default [`DEFAULT_IDLE_TIMEOUT`], 10 minutes; `None`: never). Overrides
+    /// the connection settings' own.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -30,7 +47,16 @@ impl Default for ServerConfig {
         ServerConfig {
             connection: ConnectionConfig::default(),
             max_connections: 10_000,
+            max_handshaking: 256,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
         }
+    }
+}
+
+impl ServerConfig {
+    /// The settings each connection gets.
+    fn connection_config(&self) -> ConnectionConfig {
+        self.connection.clone().idle_timeout(self.idle_timeout)
     }
 }
 
@@ -84,6 +110,18 @@ impl Server {
     /// Sets the most connections served at once.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.config.max_connections = n;
+        self
+    }
+
+    /// Sets the most sockets in their handshake at once.
+    pub fn max_handshaking(mut self, n: usize) -> Self {
+        self.config.max_handshaking = n;
+        self
+    }
+
+    /// Sets the idle timeout of every connection (`None`: never close an idle connection).
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.idle_timeout = timeout;
         self
     }
 
@@ -169,7 +207,9 @@ impl BoundServer {
             listener,
             shutdown,
         } = self;
-        let limit = Arc::new(Semaphore::new(server.config.max_connections));
+        let config = &server.config;
+        let slots = Arc::new(Semaphore::new(config.max_connections));
+        let strangers = Arc::new(Semaphore::new(config.max_handshaking));
         let mut tasks = JoinSet::new();
         loop {
             let (stream, peer) = tokio::select! {
@@ -185,20 +225,38 @@ impl BoundServer {
                 },
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
             };
-            let Ok(permit) = limit.clone().try_acquire_owned() else {
-                tracing::warn!(%peer, limit = server.config.max_connections, "connection limit reached, refusing");
+            let Ok(stranger) = strangers.clone().try_acquire_owned() else {
+                tracing::warn!(%peer, limit = config.max_handshaking, "too many handshakes at once, dropping");
                 drop(stream);
                 continue;
             };
             let span = tracing::debug_span!("peer", %peer);
+            if slots.available_permits() == 0 {
+                tracing::warn!(%peer, limit = config.max_connections, "connection limit reached, refusing");
+                let reason = server_full(config.max_connections);
+                tasks.spawn(
+                    async move {
+                        stream.refuse(&reason).await;
+                        drop(stranger);
+                    }
+                    .instrument(span),
+                );
+                continue;
+            }
             let service = (server.factory)();
-            let config = server.config.connection.clone();
-            let stop = shutdown.clone();
+            let admission = Admission {
+                stranger,
+                slots: slots.clone(),
+                max_connections: config.max_connections,
+            };
             tasks.spawn(
-                async move {
-                    let _permit = permit;
-                    serve_connection(stream, service, config, stop).await;
-                }
+                serve_connection(
+                    stream,
+                    service,
+                    config.connection_config(),
+                    shutdown.clone(),
+                    Some(admission),
+                )
                 .instrument(span),
             );
         }
@@ -218,11 +276,24 @@ impl BoundServer {
             accepted = listener.accept() => accepted?,
         };
         let service = (server.factory)();
-        serve_connection(stream, service, server.config.connection.clone(), shutdown)
+        let config = server.config.connection_config();
+        serve_connection(stream, service, config, shutdown, None)
             .instrument(tracing::debug_span!("peer", %peer))
             .await;
         Ok(())
     }
+}
+
+/// What a stranger needs to become a served connection: it holds a handshake permit until its
+/// handshake is done, then takes a connection slot if one is free.
+struct Admission {
+    stranger: OwnedSemaphorePermit,
+    slots: Arc<Semaphore>,
+    max_connections: usize,
+}
+
+fn server_full(max_connections: usize) -> String {
+    format!("server full: it serves at most {max_connections} connections at once (max_connections)")
 }
 
 async fn serve_connection(
@@ -230,6 +301,7 @@ async fn serve_connection(
     service: Arc<dyn Service>,
     config: ConnectionConfig,
     shutdown: ShutdownHandle,
+    admission: Option<Admission>,
 ) {
     // A peer that stalls its handshake must not hold up a shutdown.
     let started = tokio::select! {
@@ -241,6 +313,25 @@ async fn serve_connection(
         Err(e) => {
             tracing::warn!(error = %e, "handshake failed");
             return;
+        }
+    };
+    let _slot = match admission {
+        None => None,
+        Some(Admission {
+            stranger,
+            slots,
+            max_connections,
+        }) => {
+            drop(stranger);
+            match slots.try_acquire_owned() {
+                Ok(slot) => Some(slot),
+                Err(_) => {
+                    // The last slot went while this one shook hands.
+                    tracing::warn!(limit = max_connections, "connection limit reached, refusing");
+                    conn.close_with_reason(server_full(max_connections)).await;
+                    return;
+                }
+            }
         }
     };
     tracing::debug!("connection open");

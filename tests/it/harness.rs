@@ -44,6 +44,7 @@ pub struct TestService {
     pub connects: Arc<AtomicUsize>,
     pub disconnects: Arc<AtomicUsize>,
     pub volume: std::sync::atomic::AtomicU8,
+    pub ticks: Arc<AtomicUsize>,
 }
 
 #[service]
@@ -113,6 +114,23 @@ impl TestService {
 
     async fn exposed_forever(&self) {
         futures::future::pending::<()>().await
+    }
+
+    /// Holds its argument until cancelled.
+    async fn exposed_hold(&self, data: Vec<u8>) -> usize {
+        futures::future::pending::<()>().await;
+        data.len()
+    }
+
+    /// Sleeps, then counts one more tick.
+    async fn exposed_tick(&self, ms: u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        self.ticks.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// `n` units: a small frame that decodes to a large value.
+    fn exposed_units(&self, n: usize) -> Vec<()> {
+        vec![(); n]
     }
 
     #[attribute]

@@ -10,6 +10,7 @@ mod calls;
 mod concurrency;
 mod events;
 mod harness;
+mod hostile;
 mod iteration;
 mod netrefs;
 mod raw;

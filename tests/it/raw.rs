@@ -192,8 +192,16 @@ pub(crate) async fn read_message(r: &mut (impl AsyncRead + Unpin)) -> Message {
 /// A [`Connection`] serving [`TestService`] on one end of a pipe, and the other end, driven by
 /// hand, with both handshakes done.
 pub(crate) async fn hand_driven(config: ConnectionConfig) -> (Connection, DuplexStream) {
+    hand_driven_with(Arc::new(TestService::default()), config).await
+}
+
+/// Like [`hand_driven`], serving `service` (which must be named "TEST").
+pub(crate) async fn hand_driven_with(
+    service: Arc<dyn rpc::Service>,
+    config: ConnectionConfig,
+) -> (Connection, DuplexStream) {
     let (a, mut raw) = tokio::io::duplex(64 * 1024);
-    let start = Connection::start(a, Arc::new(TestService::default()), config);
+    let start = Connection::start(a, service, config);
     let peer = async {
         raw.write_all(&raw_greeting()).await.expect("send greeting");
         let mut pre = [0u8; PREAMBLE_LEN];

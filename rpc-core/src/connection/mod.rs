@@ -356,6 +356,21 @@ impl Connection {
         self.closed().await;
     }
 
+    /// Closes the connection telling the peer why: its side fails with
+    /// [`Error::PeerClosed`] naming `reason` (a server turning a client away, an operator
+    /// ending a session). This side's close reason is [`Error::Limit`]`(reason)`.
+    pub async fn close_with_reason(&self, reason: impl Into<String>) {
+        let inner = self.inner();
+        let reason = reason.into();
+        if !inner.closed.load(Ordering::Acquire) {
+            let _ = inner.send(&Message::Close {
+                reason: Some(reason.clone()),
+            });
+        }
+        inner.shutdown(Some(Arc::new(Error::Limit(reason))));
+        self.closed().await;
+    }
+
     /// A signal that turns `true` when the connection closes, without keeping it open.
     pub(crate) fn closed_signal(&self) -> tokio::sync::watch::Receiver<bool> {
         self.inner().closed_tx.subscribe()

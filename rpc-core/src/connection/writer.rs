@@ -167,3 +167,30 @@ async fn write_all_vectored<W: AsyncWrite + Unpin>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::FrameDecoder;
+
+    #[test]
+    fn a_release_batch_too_large_for_one_frame_is_split_not_dropped() {
+        let releases: Vec<(ObjectId, u64)> = (1..=1_000).map(|id| (id << 40, id)).collect();
+        let mut out = Vec::new();
+        encode_releases(&mut out, releases.clone(), 512);
+        let mut buf = bytes::BytesMut::from(&out[..]);
+        let mut decoder = FrameDecoder::new(512);
+        let mut got = Vec::new();
+        let mut frames = 0;
+        while let Some(frame) = decoder.decode(&mut buf).expect("every frame within 512 bytes") {
+            frames += 1;
+            match Message::decode(&frame).expect("a release") {
+                Message::Release { refs } => got.extend(refs),
+                other => panic!("expected a release, got {other:?}"),
+            }
+        }
+        assert!(buf.is_empty());
+        assert!(frames > 1, "split: {frames} frames");
+        assert_eq!(got, releases, "every release, in order");
+    }
+}
