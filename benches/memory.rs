@@ -10,14 +10,27 @@
 use std::alloc::System;
 use std::time::{Duration, Instant};
 
+use peakmem_alloc::PeakMemAlloc;
+
 use rpc::server::Server;
 use rpc::{service, ConnectionConfig, VoidService};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// Counts every allocation (stats_alloc) and tracks the peak of live bytes (peakmem-alloc).
 #[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+static GLOBAL: PeakMemAlloc<&StatsAlloc<System>> = PeakMemAlloc::new(&INSTRUMENTED_SYSTEM);
+
+#[path = "memory/attacks.rs"]
+mod attacks;
+
+/// Bytes allocated and not yet freed, process-wide (stats_alloc counts a reallocation's growth
+/// or shrinkage in these two totals too).
+fn live_bytes() -> i64 {
+    let s = INSTRUMENTED_SYSTEM.stats();
+    s.bytes_allocated as i64 - s.bytes_deallocated as i64
+}
 
 /// The service: as little work as a call can do.
 struct Null;
@@ -54,6 +67,8 @@ enum Call {
 struct Counts {
     calls: u64,
     idle: usize,
+    /// Smaller attacks (the same shapes).
+    quick: bool,
 }
 
 fn counts() -> Counts {
@@ -61,11 +76,13 @@ fn counts() -> Counts {
         Counts {
             calls: 20_000,
             idle: 10_000,
+            quick: false,
         }
     } else {
         Counts {
             calls: 500,
             idle: 200,
+            quick: true,
         }
     }
 }
@@ -86,6 +103,7 @@ fn main() {
     let run = async move {
         let limit = tokio::time::timeout(Duration::from_secs(300), async {
             allocations_per_call(counts.calls).await;
+            attacks::run(counts.quick).await;
             idle_connections(counts.idle).await;
         });
         limit.await.expect("the memory benchmark finished within 300 s");
@@ -117,7 +135,7 @@ async fn allocations_per_call(calls: u64) {
         for i in 0..calls / 10 {
             call(&root, which, i as i64, &data).await;
         }
-        let region = Region::new(GLOBAL);
+        let region = Region::new(&INSTRUMENTED_SYSTEM);
         for i in 0..calls {
             call(&root, which, i as i64, &data).await;
         }
@@ -179,7 +197,7 @@ async fn raw_ping_pong_allocations(rounds: u64) -> (f64, f64) {
         c.write_all(&buf).await.expect("write");
         c.read_exact(&mut buf).await.expect("read");
     }
-    let region = Region::new(GLOBAL);
+    let region = Region::new(&INSTRUMENTED_SYSTEM);
     for _ in 0..rounds {
         c.write_all(&buf).await.expect("write");
         c.read_exact(&mut buf).await.expect("read");
@@ -249,7 +267,7 @@ async fn idle_connections(n: usize) {
 
     tokio::time::sleep(Duration::from_millis(100)).await;
     let (client_rss_before, server_rss_before) = (rss_bytes("self"), rss_bytes(&server_pid));
-    let region = Region::new(GLOBAL);
+    let region = Region::new(&INSTRUMENTED_SYSTEM);
     let started = Instant::now();
     let mut conns = Vec::with_capacity(n);
     for _ in 0..n {

@@ -270,7 +270,8 @@ async fn a_clean_close_to_a_peer_that_never_reads_lets_go_after_a_grace() {
 
 #[tokio::test]
 async fn releases_for_a_peer_that_never_reads_count_against_its_output_budget() {
-    let limit = 256 * 1024;
+    // 50,000 releases take about 200 KB on the wire.
+    let limit = 64 * 1024;
     let (conn, _raw) = hand_driven(ConnectionConfig::default().max_unwritten_bytes(limit)).await;
     // 50,000 references to objects of the peer: each becomes a proxy, dropped with the
     // (refused) call, and so a release to send. The peer reads none of them.
@@ -476,4 +477,31 @@ fn hand_made_requests_decode_as_requests() {
     .expect("encode")
     .expect("size");
     assert_eq!(call, expected);
+}
+
+/// After a flood of references that closes the connection, nothing of it stays behind.
+#[tokio::test]
+async fn a_reference_flood_leaves_nothing_behind_once_closed() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let service = Arc::new(Hoarder { drops: drops.clone() });
+    let (conn, raw) = hand_driven_with(
+        service,
+        ConnectionConfig::default().max_unwritten_bytes(256 * 1024),
+    )
+    .await;
+    let (_rr, mut rw) = tokio::io::split(raw);
+    for seq in 1..=4 {
+        let call = request(seq, "make_bytes", 0, 1, |o| {
+            o.push(7);
+            varint(o, 50_000);
+            for id in 1..=50_000 {
+                o.push(9);
+                varint(o, id + seq * 100_000);
+            }
+        });
+        let _ = rw.write_all(&call).await;
+    }
+    guard("the connection closing", conn.closed()).await;
+    drop(conn);
+    eventually("service dropped", || drops.load(Ordering::SeqCst) == 1).await;
 }

@@ -102,13 +102,14 @@ pub(crate) struct Inner {
 
 impl Inner {
     pub(super) fn new(config: ConnectionConfig, service: Arc<dyn Service>, peer: Hello) -> Arc<Inner> {
+        let outbox = Outbox::new(config.max_frame_size);
         Arc::new(Inner {
             id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
             exports: Mutex::new(ExportTable::new(config.max_exported_objects)),
             config,
             service,
             peer,
-            outbox: Outbox::default(),
+            outbox,
             outbox_ready: Notify::new(),
             write_side: WriteSide::default(),
             pending: Mutex::new(PendingCalls::default()),
@@ -226,6 +227,11 @@ impl Inner {
 
     /// Queues an encoded frame (and the byte values spilled from it) for the writer.
     fn push(self: &Arc<Self>, frame: &mut Vec<u8>, parts: Vec<(usize, Vec<u8>)>, direct: bool) -> Result<()> {
+        let size = frame.len() + parts.iter().map(|(_, part)| part.len()).sum::<usize>();
+        if self.outbox.unwritten() + size > self.config.max_unwritten_bytes {
+            // Checked before queuing: what waits for the peer never exceeds the limit.
+            return Err(self.not_reading());
+        }
         match self.outbox.push_parts(frame, parts) {
             Ok(_) if self.outbox.unwritten() > self.config.max_unwritten_bytes => Err(self.not_reading()),
             Ok((wake, queued)) => {

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
-use crate::protocol::ObjectId;
+use crate::frame::{encode_frame, DEFAULT_MAX_FRAME_SIZE};
+use crate::protocol::{Message, ObjectId};
 
 /// Frames at least this large are handed over as their own buffer instead of being copied.
 pub(crate) const LARGE_FRAME: usize = 32 * 1024;
@@ -17,6 +18,10 @@ pub(crate) const LARGE_FRAME: usize = 32 * 1024;
 /// Most bytes one release takes on the wire (two varints); what a queued release counts
 /// against `max_unwritten_bytes` until it is written.
 pub(crate) const RELEASE_WIRE_MAX: usize = 20;
+
+/// Releases gathered beyond this many are encoded into a frame at once, so what they hold is
+/// what they will take on the wire (no list growing by doubling on the word of the peer).
+const RELEASE_RUN: usize = 4096;
 
 /// Capacity of a fresh shared buffer.
 const BUFFER_CAPACITY: usize = 16 * 1024;
@@ -78,11 +83,18 @@ impl State {
 }
 
 /// The queue between senders and the writer task.
-#[derive(Default)]
 pub(crate) struct Outbox {
     state: Mutex<State>,
     /// Bytes queued or taken by the writer and not yet written.
     unwritten: AtomicUsize,
+    /// Largest frame sent (release frames are cut to it).
+    max_frame: usize,
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        Outbox::new(DEFAULT_MAX_FRAME_SIZE)
+    }
 }
 
 /// The outbox no longer takes frames: the connection is closing.
@@ -90,6 +102,15 @@ pub(crate) struct Outbox {
 pub(crate) struct Closed;
 
 impl Outbox {
+    /// An empty outbox for frames of at most `max_frame` bytes.
+    pub(crate) fn new(max_frame: usize) -> Self {
+        Outbox {
+            state: Mutex::default(),
+            unwritten: AtomicUsize::new(0),
+            max_frame,
+        }
+    }
+
     /// Appends one encoded frame. Returns whether the writer must be woken (the outbox was
     /// empty) and how many frames now wait. `frame` is copied if small; a large one is taken
     /// (and `frame` left empty).
@@ -138,6 +159,15 @@ impl Outbox {
         let was_empty = state.queued.is_empty();
         state.queued.releases.push((id, count));
         self.unwritten.fetch_add(RELEASE_WIRE_MAX, Ordering::Relaxed);
+        if state.queued.releases.len() >= RELEASE_RUN {
+            let run = std::mem::take(&mut state.queued.releases);
+            let mut encoded = Vec::new();
+            encode_releases(&mut encoded, &run, self.max_frame);
+            self.uncount(run.len() * RELEASE_WIRE_MAX);
+            self.unwritten.fetch_add(encoded.len(), Ordering::Relaxed);
+            state.queued.frames += 1;
+            state.append(&encoded);
+        }
         Ok(was_empty)
     }
 
@@ -231,6 +261,20 @@ impl Outbox {
     }
 }
 
+/// Appends `releases` to `out` as `Release` frames of at most `max_frame` bytes each: a batch
+/// too large for one frame is split, never dropped (the owner would keep those objects).
+pub(crate) fn encode_releases(out: &mut Vec<u8>, releases: &[(ObjectId, u64)], max_frame: usize) {
+    // Two varints of at most 10 bytes each per release, behind a few bytes of message header.
+    let per_frame = (max_frame.saturating_sub(16) / RELEASE_WIRE_MAX).max(1);
+    for part in releases.chunks(per_frame) {
+        let msg = Message::Release { refs: part.to_vec() };
+        // Ids and counts only, sized to fit: this cannot fail.
+        if let Err(e) = encode_frame(out, max_frame, |o| msg.encode_into(o)).map_err(|e| e.to_string()) {
+            tracing::error!(error = %e, "a release could not be encoded");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +323,27 @@ mod tests {
             "head after the small frame, the part, the tail"
         );
         assert_eq!(batch.chunks[1].as_ptr(), addr, "the part is moved, not copied");
+    }
+
+    #[test]
+    fn a_long_run_of_releases_waits_encoded_not_as_a_growing_list() {
+        let outbox = Outbox::new(1 << 20);
+        for id in 1..=RELEASE_RUN as u64 + 10 {
+            outbox.release(id, 1).expect("open");
+        }
+        let batch = outbox.take();
+        assert_eq!(batch.releases.len(), 10, "only the last few wait as a list");
+        let frames: usize = batch.chunks.iter().map(Vec::len).sum();
+        assert_eq!(outbox.unwritten(), frames, "counted as the bytes they became");
+        let mut buf = bytes::BytesMut::from(&batch.chunks.concat()[..]);
+        let frame = crate::frame::FrameDecoder::new(1 << 20)
+            .decode(&mut buf)
+            .expect("valid")
+            .expect("a whole frame");
+        match Message::decode(&frame).expect("a release") {
+            Message::Release { refs } => assert_eq!(refs.len(), RELEASE_RUN),
+            other => panic!("expected a release, got {other:?}"),
+        }
     }
 
     #[test]

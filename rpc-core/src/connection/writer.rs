@@ -9,10 +9,8 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::direct::{BoxWrite, Job};
 use super::inner::Inner;
-use super::outbox::{Batch, LARGE_FRAME, RELEASE_WIRE_MAX};
+use super::outbox::{encode_releases, Batch, LARGE_FRAME};
 use crate::error::Error;
-use crate::frame::encode_frame;
-use crate::protocol::{Message, ObjectId};
 
 pub(super) async fn run(inner: Arc<Inner>) {
     let guard = LetGo(inner);
@@ -105,7 +103,8 @@ async fn write_batch(inner: &Inner, w: &mut BoxWrite, batch: Batch) -> std::io::
         }
         if let Some(last) = chunks.last_mut() {
             let before = last.len();
-            encode_releases(last, releases, inner.config.max_frame_size);
+            encode_releases(last, &releases, inner.config.max_frame_size);
+            tracing::trace!(count = releases.len(), "releases sent");
             inner.outbox.count_unwritten(last.len() - before);
         }
     }
@@ -119,22 +118,6 @@ async fn write_batch(inner: &Inner, w: &mut BoxWrite, batch: Batch) -> std::io::
         w.flush().await?;
     }
     Ok(())
-}
-
-/// Appends `releases` to `out` as `Release` frames of at most `max_frame` bytes each: a batch
-/// too large for one frame is split, never dropped (the owner would keep those objects).
-fn encode_releases(out: &mut Vec<u8>, releases: Vec<(ObjectId, u64)>, max_frame: usize) {
-    // Two varints of at most 10 bytes each per release, behind a few bytes of message header.
-    let per_frame = (max_frame.saturating_sub(16) / RELEASE_WIRE_MAX).max(1);
-    let count = releases.len();
-    for part in releases.chunks(per_frame) {
-        let msg = Message::Release { refs: part.to_vec() };
-        // Ids and counts only, sized to fit: this cannot fail.
-        if let Err(e) = encode_frame(out, max_frame, |o| msg.encode_into(o)).map_err(|e| e.to_string()) {
-            tracing::error!(error = %e, "a release could not be encoded");
-        }
-    }
-    tracing::trace!(count, "releases sent");
 }
 
 /// Writes `chunks` (the first from `offset` on) in as few writes as the transport takes: a
@@ -172,12 +155,13 @@ async fn write_all_vectored<W: AsyncWrite + Unpin>(
 mod tests {
     use super::*;
     use crate::frame::FrameDecoder;
+    use crate::protocol::{Message, ObjectId};
 
     #[test]
     fn a_release_batch_too_large_for_one_frame_is_split_not_dropped() {
         let releases: Vec<(ObjectId, u64)> = (1..=1_000).map(|id| (id << 40, id)).collect();
         let mut out = Vec::new();
-        encode_releases(&mut out, releases.clone(), 512);
+        encode_releases(&mut out, &releases, 512);
         let mut buf = bytes::BytesMut::from(&out[..]);
         let mut decoder = FrameDecoder::new(512);
         let mut got = Vec::new();
