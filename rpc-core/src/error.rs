@@ -89,6 +89,14 @@ impl Clone for Error {
     }
 }
 
+/// At most `max` characters of a peer's text, for errors and logs (a peer controls the length).
+pub(crate) fn shortened(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}... ({} bytes in all)", &text[..end], text.len()),
+        None => text.to_owned(),
+    }
+}
+
 impl Error {
     /// The remote error, if this is one.
     pub fn as_remote(&self) -> Option<&RemoteError> {

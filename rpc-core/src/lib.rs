@@ -14,6 +14,12 @@
 //! properties and signals ([`events`]), a facade for code without async ([`blocking`]), and
 //! child processes as peers ([`connect_subproc`]).
 //!
+//! Every connection holds a peer to budgets (frame, decoded size, pending work, queued output,
+//! nesting, handshake, idle time) that it cannot talk its way past; [`ConnectionConfig`] lists
+//! them with their defaults, and the rule that keeps two peers streaming at each other from
+//! deadlocking: a side never stops reading because of its own output or pending work, it
+//! refuses or disconnects instead.
+//!
 //! Any tokio runtime works. A client that keeps many calls in flight on one connection is
 //! fastest on a current-thread runtime (its tasks then batch their frames without waking
 //! other threads); a server with many clients wants the multi-thread runtime. A call with no

@@ -505,3 +505,45 @@ async fn a_reference_flood_leaves_nothing_behind_once_closed() {
     drop(conn);
     eventually("service dropped", || drops.load(Ordering::SeqCst) == 1).await;
 }
+
+// ---- A peer's long words stay out of errors and logs ----
+
+#[tokio::test]
+async fn a_member_name_longer_than_any_is_refused_without_echoing_it() {
+    let (conn, mut raw) = hand_driven(ConnectionConfig::default()).await;
+    let name = "x".repeat(100_000);
+    raw.write_all(&request(1, &name, 0, 0, |_| {}))
+        .await
+        .expect("send");
+    match next_message(&mut raw).await {
+        Message::Error { seq: 1, error } => {
+            assert_eq!(error.type_name, "rpc::UnknownMember");
+            assert!(error.message.len() < 100, "{}", error.message);
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    expect_test_answered(&mut raw, 2).await;
+    assert!(!conn.is_closed());
+}
+
+#[tokio::test]
+async fn a_peer_close_reason_is_kept_to_a_line() {
+    let (conn, mut raw) = hand_driven(ConnectionConfig::default()).await;
+    let close = Message::Close {
+        reason: Some("y".repeat(1_000_000)),
+    };
+    raw.write_all(&frame_of(&close)).await.expect("send");
+    guard("the close", conn.closed()).await;
+    let reason = conn.close_reason().expect("a reason");
+    match &*reason {
+        Error::PeerClosed(text) => {
+            assert!(text.len() < 1_100, "{} bytes kept", text.len());
+            assert!(
+                text.ends_with("(1000000 bytes in all)"),
+                "{}",
+                &text[text.len() - 40..]
+            );
+        }
+        other => panic!("expected the peer's reason, got {other:?}"),
+    }
+}

@@ -15,7 +15,7 @@ use tracing::Instrument;
 use super::inner::{Budget, Inner};
 use super::Connection;
 use crate::error::{Error, RemoteError, RemoteErrorKind, Result};
-use crate::protocol::{OpRef, RequestIn, FLAG_ONEWAY};
+use crate::protocol::{OpRef, RequestIn, FLAG_ONEWAY, MAX_NAME_LEN};
 use crate::service::{CallResult, Outcome};
 use crate::value::{to_value, Value};
 
@@ -49,6 +49,18 @@ pub(super) fn handle_request(
         return Ok(());
     }
     let (args, weight) = (args.values, args.weight);
+    if let OpRef::Call(name) | OpRef::GetAttr(name) | OpRef::SetAttr(name) = op {
+        if name.len() > MAX_NAME_LEN {
+            // No service has such a member; and the name must not reach errors and logs.
+            let err = RemoteError::new(
+                RemoteErrorKind::NotFound,
+                "rpc::UnknownMember",
+                format!("a member name of {} bytes (at most {MAX_NAME_LEN})", name.len()),
+            );
+            answer(inner, seq, asked_oneway, Err(err));
+            return Ok(());
+        }
+    }
     let span = tracing::debug_span!("request", seq, target, op = ?op);
     let _enter = span.enter();
     if conn.is_none() {

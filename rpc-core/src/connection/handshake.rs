@@ -3,11 +3,14 @@
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::error::{Error, Result};
+use crate::error::{shortened, Error, Result};
 use crate::frame::{encode_frame, make_room, FrameDecoder};
 use crate::protocol::{
     DecodeLimits, Hello, Message, Preamble, PREAMBLE_LEN, PRE_HANDSHAKE_MAX_FRAME, PROTOCOL_VERSION,
 };
+
+/// Most characters of a peer's close reason kept.
+pub(super) const REASON_MAX: usize = 1024;
 
 /// First room of the handshake's read buffer.
 const READ_CHUNK: usize = 8 * 1024;
@@ -97,20 +100,12 @@ pub(crate) fn opening(frame: &[u8]) -> Result<Hello> {
         Ok(Message::Hello(hello)) => Ok(hello),
         Ok(Message::Close { reason }) => Err(Error::PeerClosed(shortened(
             reason.as_deref().unwrap_or("it refused the connection"),
+            REASON_MAX,
         ))),
         Ok(other) => Err(Error::Handshake(format!(
             "expected a hello, got a {}",
             other.kind()
         ))),
         Err(e) => Err(Error::Handshake(format!("invalid hello: {e}"))),
-    }
-}
-
-/// At most a line of the peer's text, for errors and logs.
-fn shortened(text: &str) -> String {
-    const MAX: usize = 200;
-    match text.char_indices().nth(MAX) {
-        Some((end, _)) => format!("{}...", &text[..end]),
-        None => text.to_owned(),
     }
 }

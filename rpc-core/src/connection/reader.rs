@@ -7,10 +7,11 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::dispatch;
+use super::handshake::REASON_MAX;
 use super::inner::Budget;
 use super::inner::Inner;
 use super::Connection;
-use crate::error::{Error, Result};
+use crate::error::{shortened, Error, Result};
 use crate::error::{RemoteError, RemoteErrorKind};
 use crate::frame::{holds_a_frame, make_room, shrink, FrameDecoder, HEADER_LEN};
 use crate::protocol::{self, Decoded, Message, MessageIn, ObjectId};
@@ -128,7 +129,10 @@ fn handle(
             }
         }
         Message::Close { reason: None } => return Ok(Some(Stop::PeerClosed)),
-        Message::Close { reason: Some(reason) } => return Err(Error::PeerClosed(reason)),
+        Message::Close { reason: Some(reason) } => {
+            // The peer's words, for our logs and errors: a line, not a frame's worth.
+            return Err(Error::PeerClosed(shortened(&reason, REASON_MAX)));
+        }
         Message::Hello(_) => return Err(Error::Protocol("unexpected hello after the handshake".into())),
     }
     Ok(None)
