@@ -239,7 +239,7 @@ pub async fn run(quick: bool) {
         let mut streams = Vec::with_capacity(attack.connections);
         let baseline = live_bytes();
         GLOBAL.reset_peak_memory();
-        let ended = assault(port, &attack, &mut streams, &mut sink).await;
+        let ended = assault(port, &attack, &mut streams, &mut sink, baseline).await;
         let peak = GLOBAL.get_peak_memory();
         // The server lets go of the connection once the attacker is gone.
         let mut after = live_bytes() - baseline;
@@ -280,15 +280,24 @@ pub async fn run(quick: bool) {
 
 /// Sends the attack on its connections; an attacker that "never reads" then waits a second
 /// reading nothing. Then reads until the server hangs up (or 2 s pass) and says how it ended.
-async fn assault(port: u16, attack: &Attack, streams: &mut Vec<TcpStream>, sink: &mut [u8]) -> String {
+async fn assault(
+    port: u16,
+    attack: &Attack,
+    streams: &mut Vec<TcpStream>,
+    sink: &mut [u8],
+    baseline: i64,
+) -> String {
     for _ in 0..attack.connections {
         let mut s = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
         // Bounded: a server that stops reading must not stall the benchmark.
         let _ = tokio::time::timeout(Duration::from_secs(5), s.write_all(&attack.bytes)).await;
         streams.push(s);
     }
+    // What the server still holds for a peer that keeps its socket open, unread.
+    let mut unread = None;
     if attack.name.contains("never reads") {
         tokio::time::sleep(Duration::from_secs(1)).await;
+        unread = Some(live_bytes() - baseline);
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
     let mut closed = 0;
@@ -305,9 +314,16 @@ async fn assault(port: u16, attack: &Attack, streams: &mut Vec<TcpStream>, sink:
         }
     }
     streams.clear();
-    match closed {
+    let ended = match closed {
         0 => "still open".to_owned(),
         n if n == attack.connections => "closed by the server".to_owned(),
         n => format!("{n} of {} closed by the server", attack.connections),
+    };
+    match unread {
+        Some(held) => format!(
+            "{ended}; {:.1} MiB held at 1 s, the peer's socket still open and unread",
+            held as f64 / (1 << 20) as f64
+        ),
+        None => ended,
     }
 }

@@ -177,6 +177,22 @@ impl ClientService {
     }
 }
 
+/// Counts live instances: one more while it exists.
+pub struct Live(Arc<AtomicUsize>);
+
+impl Live {
+    pub fn new(count: &Arc<AtomicUsize>) -> Live {
+        count.fetch_add(1, Ordering::SeqCst);
+        Live(count.clone())
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// How a pair of peers is connected.
 #[derive(Debug, Clone, Copy)]
 pub enum Transport {
@@ -254,13 +270,12 @@ pub async fn pair(transport: Transport) -> Pair {
 
 /// A client that serves nothing.
 pub async fn void_pair(transport: Transport) -> Pair {
-    pair_with(
-        transport,
-        VoidService,
-        TestService::default(),
-        ConnectionConfig::default(),
-    )
-    .await
+    void_pair_with(transport, ConnectionConfig::default()).await
+}
+
+/// A client that serves nothing, both sides with `config`.
+pub async fn void_pair_with(transport: Transport, config: ConnectionConfig) -> Pair {
+    pair_with(transport, VoidService, TestService::default(), config).await
 }
 
 /// Polls `done` until it holds, for at most about 5 s; releases and other background effects

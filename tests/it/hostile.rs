@@ -13,7 +13,7 @@ use rpc::{service, Connection, ConnectionConfig, Error};
 use tokio::io::{AsyncRead, AsyncWriteExt, DuplexStream};
 use tokio::net::TcpStream;
 
-use crate::harness::{eventually, pair_with, TestService, Transport};
+use crate::harness::{eventually, pair_with, void_pair_with, TestService, Transport};
 use crate::raw::*;
 
 // ---- Hand-made requests (values a well-behaved encoder would not make) ----
@@ -100,13 +100,7 @@ async fn arguments_over_the_decode_budget_are_refused_alone() {
 #[tokio::test]
 async fn a_reply_over_the_decode_budget_fails_that_call_alone() {
     let config = ConnectionConfig::default().max_decoded_size(64 * 1024);
-    let p = pair_with(
-        Transport::Memory,
-        rpc::VoidService,
-        TestService::default(),
-        config,
-    )
-    .await;
+    let p = void_pair_with(Transport::Memory, config).await;
     let root = p.client.root();
     let err = root
         .call::<Vec<()>>("units", (10_000,))
@@ -221,16 +215,14 @@ fn greedy_requests(calls: u64, size: u64) -> Vec<u8> {
 async fn a_disconnected_peer_that_never_reads_no_longer_pins_the_connection() {
     let drops = Arc::new(AtomicUsize::new(0));
     let d = drops.clone();
-    let bound = Server::new(move || Hoarder { drops: d.clone() })
-        .connection_config(ConnectionConfig::default().max_unwritten_bytes(1 << 20))
-        .bind("127.0.0.1:0")
+    let server = start(
+        Server::new(move || Hoarder { drops: d.clone() })
+            .connection_config(ConnectionConfig::default().max_unwritten_bytes(1 << 20)),
+    )
+    .await;
+    let mut raw = TcpStream::connect(("127.0.0.1", server.port))
         .await
-        .expect("bind");
-    let port = bound.local_addr().expect("addr").port();
-    let stop = bound.shutdown_handle();
-    tokio::spawn(bound.serve());
-
-    let mut raw = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+        .expect("connect");
     raw.write_all(&raw_greeting()).await.expect("greeting");
     // 64 MiB of replies asked for; the socket buffers take a few, the queue the rest until
     // its limit closes the connection. The raw side keeps its socket open and reads nothing.
@@ -241,7 +233,6 @@ async fn a_disconnected_peer_that_never_reads_no_longer_pins_the_connection() {
         drops.load(Ordering::SeqCst) == 1
     })
     .await;
-    stop.shutdown();
     drop(raw);
 }
 
@@ -300,13 +291,7 @@ async fn an_idle_connection_is_closed_after_its_timeout_and_only_then() {
     let config = ConnectionConfig::default()
         .idle_timeout(Some(Duration::from_secs(60)))
         .call_timeout(None);
-    let p = pair_with(
-        Transport::Memory,
-        rpc::VoidService,
-        TestService::default(),
-        config,
-    )
-    .await;
+    let p = void_pair_with(Transport::Memory, config).await;
     let root = p.client.root();
     // Traffic every 30 s keeps it open.
     for _ in 0..10 {
@@ -330,14 +315,8 @@ async fn an_idle_connection_is_closed_after_its_timeout_and_only_then() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_sockets_take_no_connection_slot_and_a_full_server_says_so() {
-    let bound = Server::new(TestService::default)
-        .max_connections(2)
-        .bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = bound.local_addr().expect("addr").port();
-    let stop = bound.shutdown_handle();
-    tokio::spawn(bound.serve());
+    let server = start(Server::new(TestService::default).max_connections(2)).await;
+    let port = server.port;
 
     let mut silent = Vec::new();
     for _ in 0..20 {
@@ -364,7 +343,6 @@ async fn silent_sockets_take_no_connection_slot_and_a_full_server_says_so() {
         rpc::connect("127.0.0.1", port).await.is_ok()
     })
     .await;
-    stop.shutdown();
     drop(silent);
 }
 

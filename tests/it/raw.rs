@@ -37,11 +37,12 @@ impl Drop for Running {
 }
 
 pub(crate) async fn start_server(config: ConnectionConfig) -> Running {
-    let bound = Server::new(TestService::default)
-        .connection_config(config)
-        .bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
+    start(Server::new(TestService::default).connection_config(config)).await
+}
+
+/// Runs `server` on a free loopback port.
+pub(crate) async fn start(server: Server) -> Running {
+    let bound = server.bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
     let port = bound.local_addr().expect("local addr").port();
     let stop = bound.shutdown_handle();
     tokio::spawn(bound.serve());

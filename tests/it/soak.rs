@@ -29,7 +29,7 @@ use parking_lot::Mutex;
 use rpc::server::Server;
 use rpc::{service, Callback, Connection, ConnectionConfig, Error, NetRef, VoidService};
 
-use crate::harness::eventually;
+use crate::harness::{eventually, Live};
 
 /// Concurrent calls per client.
 const WINDOW: u32 = 10;
@@ -43,22 +43,6 @@ const MASK: u64 = 0x5a5a_0000_0000_5a5a;
 /// The answer that belongs to `call` of `client`.
 fn encode(client: u32, call: u32) -> u64 {
     (u64::from(client) << 32) | u64::from(call)
-}
-
-/// Counts live instances: one more while it exists.
-struct Live(Arc<AtomicUsize>);
-
-impl Live {
-    fn new(count: &Arc<AtomicUsize>) -> Live {
-        count.fetch_add(1, Ordering::SeqCst);
-        Live(count.clone())
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 /// A server-side object handed out by reference.

@@ -5,7 +5,7 @@
 //! [`TestService`]: crate::harness::TestService
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use futures::future::join_all;
@@ -16,26 +16,10 @@ use rpc::{service, Callback, Connection, Error, NetRef, Object, RemoteErrorKind}
 
 use super::schedule::{Profile, XorShift};
 use super::MAX_CONNS;
-use crate::harness::ClientService;
+use crate::harness::{ClientService, Live};
 
 // ---------------------------------------------------------------------------------------------
 // Services
-
-/// Counts live instances: one more while it exists.
-struct Live(Arc<AtomicUsize>);
-
-impl Live {
-    fn new(count: &Arc<AtomicUsize>) -> Live {
-        count.fetch_add(1, Ordering::SeqCst);
-        Live(count.clone())
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
 
 /// An object handed out by reference.
 pub struct Tagged {
