@@ -1,7 +1,11 @@
 //! Memory benchmarks: heap allocations per call on the steady-state hot path, and the memory
 //! an idle connection costs, with 10,000 idle connections held to one server.
 //!
-//! Run: `cargo bench --bench memory` (a quick run with small counts without `--bench`).
+//! Run: `cargo bench --bench memory` (a quick run with small counts without `--bench`, as
+//! `cargo test --bench memory` and CI run it). Either way the run fails (exit status 1) if a
+//! figure the README promises is not met: a null or echo call allocating, a 1 MiB call copying
+//! its argument more than once per side, an idle connection over 32 KiB, a hostile connection
+//! making the server hold more than its budgets or keeping anything after it is gone.
 //!
 //! A counting global allocator (`stats_alloc`) sees every allocation of the process: client and
 //! server run in this one process over loopback TCP, so "per call" counts both sides. Raw TCP
@@ -80,7 +84,7 @@ fn counts() -> Counts {
         }
     } else {
         Counts {
-            calls: 500,
+            calls: 2_000,
             idle: 200,
             quick: true,
         }
@@ -109,6 +113,25 @@ fn main() {
         limit.await.expect("the memory benchmark finished within 300 s");
     };
     rt.block_on(async { tokio::spawn(run).await.expect("benchmark task") });
+    let failed = FAILED.lock().expect("failures");
+    if !failed.is_empty() {
+        eprintln!("\nthe memory benchmark's checks failed:");
+        for f in failed.iter() {
+            eprintln!("  {f}");
+        }
+        std::process::exit(1);
+    }
+}
+
+/// The checks that failed: the figures the README promises that do not depend on timing.
+static FAILED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Records `what` as a failed check unless `ok`; the run goes on and fails at its end.
+fn check(ok: bool, what: String) {
+    if !ok {
+        eprintln!("CHECK FAILED: {what}");
+        FAILED.lock().expect("failures").push(what);
+    }
 }
 
 /// Heap allocations of the whole process per sequential call, after a warm-up.
@@ -132,7 +155,8 @@ async fn allocations_per_call(calls: u64) {
         ("echo(i64)", Call::Echo, calls),
         ("size(1 MiB serde_bytes)", Call::Bulk, calls / 100),
     ] {
-        for i in 0..calls / 10 {
+        // Warm-up: pools filled, buffers grown, before anything is counted.
+        for i in 0..(calls / 10).max(20) {
             call(&root, which, i as i64, &data).await;
         }
         let region = Region::new(&INSTRUMENTED_SYSTEM);
@@ -142,13 +166,24 @@ async fn allocations_per_call(calls: u64) {
         let stats = region.change();
         let per = |x: usize| x as f64 / calls as f64;
         let bytes = per(stats.bytes_allocated);
-        print!(
-            "{name:<28}{:>12.2}{bytes:>14.1}",
-            per(stats.allocations + stats.reallocations),
-        );
-        if let Call::Bulk = which {
-            // Each copy of the argument lands in a fresh buffer (the reader's is reused).
-            print!("  = {:.2} x the argument", bytes / BULK as f64);
+        let allocations = stats.allocations + stats.reallocations;
+        print!("{name:<28}{:>12.2}{bytes:>14.1}", per(allocations));
+        match which {
+            // The README's promise: a null call, and a small echo, allocate nothing. (A
+            // worker thread met for the first time may still fill its pools once: a handful
+            // in a run, not one per call.)
+            Call::Null | Call::Echo => check(
+                per(allocations) < 0.01,
+                format!("{name}: {allocations} allocations in {calls} calls, none per call expected"),
+            ),
+            Call::Bulk => {
+                // Each copy of the argument lands in a fresh buffer (the reader's is reused).
+                print!("  = {:.2} x the argument", bytes / BULK as f64);
+                check(
+                    bytes <= 2.1 * BULK as f64,
+                    format!("{name}: {bytes:.0} bytes allocated per call, one copy per side expected"),
+                );
+            }
         }
         println!();
     }
@@ -303,11 +338,17 @@ async fn idle_connections(n: usize) {
             .zip(after)
             .map(|(b, a)| a.saturating_sub(b) as f64 / n as f64 / 1024.0)
     };
-    if let Some(kib) = per(client_rss_before, client_rss_after) {
-        println!("  client resident memory: {kib:.1} KiB per connection (goal: at most 32 KiB)");
-    }
-    if let Some(kib) = per(server_rss_before, server_rss_after) {
-        println!("  server resident memory: {kib:.1} KiB per connection (goal: at most 32 KiB)");
+    for (side, before, after) in [
+        ("client", client_rss_before, client_rss_after),
+        ("server", server_rss_before, server_rss_after),
+    ] {
+        if let Some(kib) = per(before, after) {
+            println!("  {side} resident memory: {kib:.1} KiB per connection (goal: at most 32 KiB)");
+            check(
+                kib <= 32.0,
+                format!("an idle connection costs the {side} {kib:.1} KiB, over 32 KiB"),
+            );
+        }
     }
     for conn in &conns {
         assert!(!conn.is_closed(), "every idle connection is still open");

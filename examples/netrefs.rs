@@ -95,10 +95,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    println!(
-        "after dropping both: the server holds {} objects for us",
-        store.held().await?
-    );
+    let left = store.held().await?;
+    println!("after dropping both: the server holds {left} objects for us");
+    if left != 0 || conn.stats().imported_objects != 0 {
+        return Err(format!("{left} objects left over on the server after dropping every reference").into());
+    }
 
     conn.close().await;
     stop.shutdown();

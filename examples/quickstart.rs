@@ -24,20 +24,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let n: i64 = root.call("test", (11,)).await?;
     println!("root.test(11)                = {n}");
+    check(n == 12, "test(11) should be 12")?;
 
     let a: i64 = root.getattr("the_real_answer_though").await?;
     println!("root.the_real_answer_though  = {a}");
+    check(a == 43, "the_real_answer_though should be 43")?;
 
     let s: String = root.call("slow", (50,)).await?;
     println!("root.slow(50)                = {s:?}");
+    check(s == "slept 50 ms", "slow(50) should say it slept 50 ms")?;
 
     match root.call::<()>("fail", ()).await {
         Err(e) => println!("root.fail()                  -> {e}"),
-        Ok(()) => println!("root.fail() unexpectedly succeeded"),
+        Ok(()) => return Err("root.fail() unexpectedly succeeded".into()),
     }
     match root.call::<String>("get_question", ()).await {
         Err(e) => println!("root.get_question()          -> {e}"),
-        Ok(q) => println!("root.get_question() unexpectedly answered {q:?}"),
+        Ok(q) => return Err(format!("root.get_question() unexpectedly answered {q:?}").into()),
     }
 
     conn.close().await;
@@ -45,4 +48,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     serving.await??;
     println!("done");
     Ok(())
+}
+
+/// The demo is also a check: a wrong answer makes it exit with an error.
+fn check(ok: bool, what: &str) -> Result<(), Box<dyn std::error::Error>> {
+    if ok {
+        Ok(())
+    } else {
+        Err(what.into())
+    }
 }

@@ -45,22 +45,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let dispatcher = Dispatcher::new();
     let main_thread = std::thread::current().id();
-    let (done_tx, done_rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel::<(Result<String, String>, bool)>();
     let started = Instant::now();
     let result = conn.root().async_("crunch", (2_000u64,))?;
     result.add_callback(dispatcher.deliver(move |r| {
         let on_main = std::thread::current().id() == main_thread;
-        let text = match r.value() {
-            Some(Ok(v)) => format!("{v:?}"),
-            Some(Err(e)) => format!("error: {e}"),
-            None => "nothing".to_owned(),
+        let outcome = match r.value() {
+            Some(Ok(rpc::Value::Str(s))) => Ok(s),
+            Some(Ok(v)) => Err(format!("an unexpected result: {v:?}")),
+            Some(Err(e)) => Err(format!("the task failed: {e}")),
+            None => Err("no result".to_owned()),
         };
-        let _ = done_tx.send((text, on_main));
+        let _ = done_tx.send((outcome, on_main));
     }));
 
     // The "event loop": tick every 100 ms, run whatever the dispatcher has for us.
     let mut ticks = 0u32;
-    let (text, on_main) = loop {
+    let (outcome, on_main) = loop {
         dispatcher.run_pending();
         if let Ok(done) = done_rx.try_recv() {
             break done;
@@ -71,10 +72,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::thread::sleep(Duration::from_millis(100));
         ticks += 1;
     };
+    let text = outcome?;
     println!(
-        "main: result {text} after {:.1} s",
+        "main: result {text:?} after {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    if !text.starts_with("crunched for 2000 ms") {
+        return Err(format!("the worker answered {text:?}").into());
+    }
     println!("main: delivered on the main thread: {on_main}; the loop ticked {ticks} times meanwhile");
     if !on_main || ticks < 15 {
         return Err("the result was not delivered on the main loop, or the loop was blocked".into());

@@ -19,7 +19,7 @@ use rpc::{service, ConnectionConfig, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{live_bytes, GLOBAL};
+use super::{check, live_bytes, GLOBAL};
 
 /// The frame limit of the attacked server; every budget defaults to it.
 const FRAME: usize = 8 << 20;
@@ -265,6 +265,20 @@ pub async fn run(quick: bool) {
             bound as f64 / FRAME as f64,
             after as f64 / 1024.0,
             if peak > bound { "  OVER THE BOUND" } else { "" },
+        );
+        check(
+            peak <= bound,
+            format!(
+                "{}: the server held {peak} bytes, over its bound of {bound}",
+                attack.name
+            ),
+        );
+        check(
+            after < 64 * 1024,
+            format!(
+                "{}: {after} bytes still held once the attacker is gone",
+                attack.name
+            ),
         );
         drop(attack);
     }
