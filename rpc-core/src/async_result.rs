@@ -184,13 +184,11 @@ impl AsyncResult {
 
 /// Waits for the reply or the expiry, whichever comes first, then settles the result.
 async fn drive(
-    call: PendingCall,
+    mut call: PendingCall,
     handle: std::sync::Weak<Detach>,
     shared: Arc<Shared>,
     mut stop: oneshot::Receiver<()>,
 ) {
-    let reply = call.wait();
-    tokio::pin!(reply);
     let done = loop {
         let expiry = shared.state.lock().expiry;
         let changed = shared.expiry_changed.notified();
@@ -201,17 +199,20 @@ async fn drive(
             }
         };
         tokio::select! {
-            r = &mut reply => break match r {
+            r = call.wait_mut() => break match r {
                 Ok(v) => Done::Value(v),
                 Err(e) => Done::Error(e),
             },
             _ = sleep => break Done::Expired,
             _ = changed => continue,
-            // Every handle is gone: detach (the reply, if it comes, is dropped).
-            _ = &mut stop => return,
+            // Every handle is gone: detach. The call runs to its end on the peer, and its
+            // reply, if it comes, is dropped.
+            _ = &mut stop => return call.detach(),
         }
     };
-    // Dropping `reply` here (on expiry) removes the pending entry: a late reply is discarded.
+    // Dropping `call` (on expiry) removes the pending entry and cancels the call on the peer:
+    // a late reply is discarded.
+    drop(call);
     let (callbacks, wakers) = {
         let mut state = shared.state.lock();
         state.done = Some(done);

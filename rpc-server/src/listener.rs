@@ -15,7 +15,23 @@ use tokio::net::UnixListener;
 pub(crate) enum Listener {
     Tcp(TcpListener),
     #[cfg(unix)]
-    Unix(UnixListener),
+    Unix(UnixSocket),
+}
+
+/// A listening Unix socket, whose file is removed when it closes.
+#[cfg(unix)]
+pub(crate) struct UnixSocket {
+    pub(crate) listener: UnixListener,
+    pub(crate) path: std::path::PathBuf,
+}
+
+#[cfg(unix)]
+impl Drop for UnixSocket {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            tracing::debug!(error = %e, path = %self.path.display(), "socket file not removed");
+        }
+    }
 }
 
 /// An accepted byte stream, not yet handshaken.
@@ -35,7 +51,7 @@ impl Listener {
             }
             #[cfg(unix)]
             Listener::Unix(l) => {
-                let (s, _) = l.accept().await?;
+                let (s, _) = l.listener.accept().await?;
                 Ok((Accepted::Unix(s), "unix".to_owned()))
             }
         }

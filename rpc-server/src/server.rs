@@ -134,7 +134,8 @@ impl Server {
         Ok(self.into_bound(Listener::Tcp(listener)))
     }
 
-    /// Listens on a Unix domain socket at `path`.
+    /// Listens on a Unix domain socket at `path`; the socket file is removed when the server
+    /// ends (or the bound server is dropped).
     #[cfg(unix)]
     pub fn bind_unix(self, path: impl AsRef<std::path::Path>) -> Result<BoundServer> {
         let path = path.as_ref();
@@ -142,7 +143,11 @@ impl Server {
             addr: path.display().to_string(),
             source,
         })?;
-        Ok(self.into_bound(Listener::Unix(listener)))
+        let socket = crate::listener::UnixSocket {
+            listener,
+            path: path.to_owned(),
+        };
+        Ok(self.into_bound(Listener::Unix(socket)))
     }
 
     fn into_bound(self, listener: Listener) -> BoundServer {

@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use rpc::core::protocol::{Message, Op, ROOT_ID};
+use rpc::core::protocol::{Message, Op, FLAG_ONEWAY, ROOT_ID};
 use rpc::{
     async_, service, timed, AsyncResult, Batch, ConnectionConfig, Error, RemoteErrorKind, VoidService,
 };
 use tokio::io::AsyncWriteExt;
 
-use crate::harness::{void_pair, Transport, TRANSPORTS};
-use crate::raw::{frame_of, hand_driven, read_message};
+use crate::harness::{eventually, void_pair, Signal, TestService, Transport, TRANSPORTS};
+use crate::raw::{frame_of, guard, hand_driven, hand_driven_with, int_arg, read_message, request};
 
 #[tokio::test(start_paused = true)]
 async fn an_async_result_is_pending_then_ready() {
@@ -106,25 +106,24 @@ async fn ten_thousand_concurrent_async_results_all_resolve() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_async_result_leaves_no_entry() {
-    let (client, server) = rpc::memory_pair(VoidService, crate::harness::TestService::default())
-        .await
-        .expect("pair");
-    let res = async_(&client.root(), "slow").call((50,)).expect("sent");
+    let service = TestService::default();
+    let ticks = service.ticks.clone();
+    let (client, server) = rpc::memory_pair(VoidService, service).await.expect("pair");
+    let res = async_(&client.root(), "tick").call((50,)).expect("sent");
     assert_eq!(client.stats().pending_calls, 1);
     drop(res);
-    for _ in 0..500 {
-        if client.stats().pending_calls == 0 && server.stats().running_requests == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    assert_eq!(client.stats().pending_calls, 0);
-    assert_eq!(
-        server.stats().running_requests,
-        0,
-        "the detached call ran to its end"
-    );
+    eventually("the entry of the dropped result going", || {
+        client.stats().pending_calls == 0
+    })
+    .await;
+    // Dropping the result detaches the call; it is not cancelled: it ticks when it ends.
+    eventually("the detached call running to its end", || {
+        ticks.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    eventually("the server done with it", || server.stats().running_requests == 0).await;
     assert_eq!(client.root().call::<i64>("test", (1,)).await.expect("alive"), 2);
+    assert_eq!(client.stats().pending_calls, 0);
 }
 
 /// Counts how many of its calls were dropped (cancelled) before finishing.
@@ -132,6 +131,8 @@ async fn a_dropped_async_result_leaves_no_entry() {
 struct Cancellable {
     dropped: Arc<AtomicUsize>,
     log: Arc<Mutex<Vec<u32>>>,
+    /// Raised by `forever` once it runs.
+    started: Signal,
 }
 
 struct CountDrop(Arc<AtomicUsize>);
@@ -146,6 +147,7 @@ impl Drop for CountDrop {
 impl Cancellable {
     async fn exposed_forever(&self) {
         let _guard = CountDrop(self.dropped.clone());
+        self.started.raise();
         futures::future::pending::<()>().await
     }
 
@@ -174,28 +176,24 @@ impl Cancellable {
 async fn dropping_a_pending_call_cancels_it_on_the_server() {
     for t in TRANSPORTS {
         let dropped = Arc::new(AtomicUsize::new(0));
+        let started = Signal::default();
         let service = Cancellable {
             dropped: dropped.clone(),
+            started: started.clone(),
             ..Default::default()
         };
         let p = crate::harness::pair_with(t, VoidService, service, ConnectionConfig::default()).await;
         let root = p.client.root();
         let call = tokio::spawn(async move { root.call::<()>("forever", ()).await });
-        crate::harness::eventually("the call pending", || p.client.stats().pending_calls == 1).await;
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The method runs on the server before the call is dropped.
+        guard("the method starting", started.wait()).await;
+        assert_eq!(dropped.load(Ordering::SeqCst), 0);
         call.abort();
-        for _ in 0..500 {
-            if dropped.load(Ordering::SeqCst) == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        assert_eq!(
-            dropped.load(Ordering::SeqCst),
-            1,
-            "{t:?}: the server aborted the method"
-        );
-        assert_eq!(p.client.stats().pending_calls, 0);
+        eventually("the server aborting the method", || {
+            dropped.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        assert_eq!(p.client.stats().pending_calls, 0, "{t:?}");
     }
 }
 
@@ -224,7 +222,7 @@ async fn a_timed_out_call_is_cancelled_too() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_way_calls_run_in_send_order_and_send_no_reply() {
+async fn one_way_calls_run_in_send_order() {
     for t in TRANSPORTS {
         let p = crate::harness::pair_with(
             t,
@@ -242,7 +240,8 @@ async fn one_way_calls_run_in_send_order_and_send_no_reply() {
                 typed.record(n).expect("queued");
             }
         }
-        // A one-way failure is only logged on the server; nothing comes back.
+        // A one-way failure is only logged on the server; nothing comes back (on the wire:
+        // `one_way_requests_get_no_reply_on_the_wire`), and the calls after it still run.
         root.call_oneway("fail", ()).expect("queued");
         root.call_oneway("no_such_method", ()).expect("queued");
         let mut log = Vec::new();
@@ -254,12 +253,68 @@ async fn one_way_calls_run_in_send_order_and_send_no_reply() {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         assert_eq!(log, (0..200).collect::<Vec<_>>(), "{t:?}");
-        assert_eq!(p.client.stats().pending_calls, 0);
         // A plain call of a #[oneway] method is acknowledged at once.
         root.call::<()>("record_sync", (7u32,))
             .await
             .expect("acknowledged");
     }
+}
+
+/// On the wire: the server answers no one-way request (succeeding, failing, panicking, or of an
+/// unknown method), even one that shares its sequence number 0 with a plain call running at the
+/// same time, as a client's first call does: that call is completed by its own reply only.
+#[tokio::test]
+async fn one_way_requests_get_no_reply_on_the_wire() {
+    let service = TestService::default();
+    let (ticks, started, release) = (
+        service.ticks.clone(),
+        service.started.clone(),
+        service.release.clone(),
+    );
+    let (conn, mut raw) = hand_driven_with(Arc::new(service), ConnectionConfig::default()).await;
+    // A plain call with seq 0, held running on the server while the one-way traffic goes by.
+    raw.write_all(&request(0, "gated", 0, 1, |o| int_arg(o, 5)))
+        .await
+        .expect("send");
+    guard("the plain call starting", started.wait()).await;
+    let one_way = |method: &str, args: &[i64]| {
+        request(0, method, FLAG_ONEWAY, args.len() as u64, |o| {
+            args.iter().for_each(|&a| int_arg(o, a))
+        })
+    };
+    for frame in [
+        one_way("tick", &[0]), // succeeds, in a task
+        one_way("test", &[1]), // succeeds at once
+        one_way("fail", &[]),
+        one_way("boom", &[]),
+        one_way("no_such_method", &[]),
+    ] {
+        raw.write_all(&frame).await.expect("send");
+    }
+    // A plain call sent after them: the next frame back is its reply, nothing for them.
+    raw.write_all(&request(1, "test", 0, 1, |o| int_arg(o, 11)))
+        .await
+        .expect("send");
+    match guard("the reply to call 1", read_message(&mut raw)).await {
+        Message::Reply { seq: 1, value } => assert_eq!(value, rpc::Value::Int(12)),
+        other => panic!("expected the reply to call 1, got {other:?}"),
+    }
+    // The one-way call in a task has ended too, without a word; call 0 runs on.
+    eventually("the one-way tick ending", || ticks.load(Ordering::SeqCst) == 1).await;
+    eventually("only call 0 running", || conn.stats().running_requests == 1).await;
+    release.raise();
+    match guard("the reply to call 0", read_message(&mut raw)).await {
+        Message::Reply { seq: 0, value } => assert_eq!(value, rpc::Value::Int(5)),
+        other => panic!("expected the reply to call 0, got {other:?}"),
+    }
+    raw.write_all(&request(2, "test", 0, 1, |o| int_arg(o, 20)))
+        .await
+        .expect("send");
+    match guard("the reply to call 2", read_message(&mut raw)).await {
+        Message::Reply { seq: 2, value } => assert_eq!(value, rpc::Value::Int(21)),
+        other => panic!("expected the reply to call 2, got {other:?}"),
+    }
+    assert!(!conn.is_closed());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

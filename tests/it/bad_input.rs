@@ -1,16 +1,18 @@
 //! Bad input from a peer: every kind gets a clear error and closes only the connection it came
 //! in on, while the server keeps serving everyone else.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rpc::core::frame::{FrameError, DEFAULT_MAX_FRAME_SIZE};
 use rpc::core::protocol::{Hello, Message, Op, Preamble, Request, MAGIC, PROTOCOL_VERSION};
+use rpc::server::Server;
 use rpc::{Connection, ConnectionConfig, Error, RemoteErrorKind, VoidService};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::harness::{void_pair, Kind, Record, TestService, TRANSPORTS};
+use crate::harness::{eventually, void_pair, Kind, Record, TestService, TRANSPORTS};
 
 use crate::raw::*;
 
@@ -143,8 +145,9 @@ async fn a_silent_peer_fails_the_handshake_after_its_timeout() {
 // ---- Bad frames after a valid handshake, over TCP ----
 
 /// Opens a raw connection, does the handshake by hand, sends `bad` (then ends its side if
-/// `hang_up`); asserts the server closes that connection and keeps serving the others.
-async fn bad_frame_over_tcp(bad: &[u8], hang_up: bool) {
+/// `hang_up`); asserts the server closes that connection with a `Close` whose reason contains
+/// `reason`, and keeps serving the others.
+async fn bad_frame_over_tcp(bad: &[u8], hang_up: bool, reason: &str) {
     let server = start_server(ConnectionConfig::default()).await;
     let established = rpc::connect("127.0.0.1", server.port).await.expect("connect");
 
@@ -158,7 +161,7 @@ async fn bad_frame_over_tcp(bad: &[u8], hang_up: bool) {
         raw.shutdown().await.expect("shut down our side");
     }
     let got = read_until_closed(&mut raw).await;
-    assert_greeting_only(&got);
+    assert_greeting_then_close(&got, reason);
 
     assert_still_served(&established).await;
     assert_serves(server.port).await;
@@ -166,21 +169,21 @@ async fn bad_frame_over_tcp(bad: &[u8], hang_up: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_closes_a_connection_that_sends_a_garbage_frame() {
-    bad_frame_over_tcp(&raw_frame(&junk(200)), false).await;
+    bad_frame_over_tcp(&raw_frame(&junk(200)), false, "malformed message").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_closes_a_connection_that_announces_an_oversize_frame() {
     // Only the prefix is sent: the server must refuse at once, not wait for 4 GiB (nor allocate
     // them).
-    bad_frame_over_tcp(&u32::MAX.to_le_bytes(), false).await;
+    bad_frame_over_tcp(&u32::MAX.to_le_bytes(), false, "exceeds the maximum").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_closes_a_connection_that_ends_inside_a_frame() {
     let mut truncated = 100u32.to_le_bytes().to_vec();
     truncated.extend_from_slice(&[0u8; 10]);
-    bad_frame_over_tcp(&truncated, true).await;
+    bad_frame_over_tcp(&truncated, true, "stream ended inside a frame").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,7 +193,7 @@ async fn server_closes_a_connection_that_says_hello_twice() {
         aliases: vec![],
         features: 0,
     }));
-    bad_frame_over_tcp(&hello, false).await;
+    bad_frame_over_tcp(&hello, false, "unexpected hello after the handshake").await;
 }
 
 // ---- Bad frames over the in-memory pipe, where the closing side can be inspected ----
@@ -504,7 +507,52 @@ async fn a_peer_that_never_reads_is_disconnected_not_buffered_without_bound() {
         conn.stats().unwritten_bytes
     );
     sender.abort();
-    // The server serves everyone else as before.
-    let p = void_pair(crate::harness::Transport::Tcp).await;
-    assert_eq!(p.client.root().call::<i64>("test", (1,)).await.expect("alive"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_disconnects_a_peer_that_never_reads_and_serves_the_others() {
+    let disconnects = Arc::new(AtomicUsize::new(0));
+    let d = disconnects.clone();
+    let server = start(
+        Server::new(move || TestService {
+            disconnects: d.clone(),
+            ..TestService::default()
+        })
+        .connection_config(ConnectionConfig::default().max_unwritten_bytes(256 * 1024)),
+    )
+    .await;
+    let bystander = guard("connect", rpc::connect("127.0.0.1", server.port))
+        .await
+        .expect("connect");
+    assert_still_served(&bystander).await;
+
+    // 64 MiB of replies asked for on a second connection, which reads none of them: more than
+    // the socket buffers hold, so the replies pile up until the server gives up on it.
+    let mut offender = TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .expect("raw connect");
+    offender.write_all(&raw_greeting()).await.expect("greeting");
+    let flood = tokio::spawn(async move {
+        for seq in 0..1024u64 {
+            let call = request(seq, "make_bytes", 0, 1, |o| int_arg(o, 64 * 1024));
+            if offender.write_all(&call).await.is_err() {
+                break;
+            }
+        }
+        // Keep the socket open (and unread): only the server may end this connection.
+        futures::future::pending::<()>().await;
+    });
+    eventually("the server closing the connection that never reads", || {
+        disconnects.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    // The same server, and its other connection, go on as before.
+    assert_still_served(&bystander).await;
+    assert_eq!(
+        disconnects.load(Ordering::SeqCst),
+        1,
+        "only the offender was disconnected"
+    );
+    assert_serves(server.port).await;
+    flood.abort();
 }

@@ -9,13 +9,15 @@ use rpc::{service, Callback, ConnectionConfig, Error};
 
 use crate::harness::{ClientService, TestService};
 
-/// Starts a TestService server on its own runtime thread; returns its port and a stopper.
-fn server_thread() -> (u16, rpc::server::ShutdownHandle, std::thread::JoinHandle<()>) {
+/// Starts a server sharing `service` on its own runtime thread; returns its port and a stopper.
+fn server_thread(
+    service: Arc<TestService>,
+) -> (u16, rpc::server::ShutdownHandle, std::thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel();
     let thread = std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         rt.block_on(async move {
-            let bound = rpc::server::Server::new(TestService::default)
+            let bound = rpc::server::Server::shared(service)
                 .bind("127.0.0.1:0")
                 .await
                 .expect("bind");
@@ -30,7 +32,8 @@ fn server_thread() -> (u16, rpc::server::ShutdownHandle, std::thread::JoinHandle
 
 #[test]
 fn blocking_calls_attributes_and_async_results() {
-    let (port, stop, thread) = server_thread();
+    let service = Arc::new(TestService::default());
+    let (port, stop, thread) = server_thread(service.clone());
     let conn = blocking::connect_with_service("127.0.0.1", port, ClientService).expect("connect");
     let root = conn.root();
     assert_eq!(root.call::<i64>("test", (11,)).expect("call"), 12);
@@ -39,9 +42,17 @@ fn blocking_calls_attributes_and_async_results() {
     assert_eq!(root.getattr::<u8>("volume").expect("get"), 3);
     // The server calls our service back while we block: served in the background at once.
     assert_eq!(root.call::<i64>("ask_back", (21,)).expect("callback"), 42);
-    let res = root.async_("slow", (50,)).expect("sent");
+    // Held on the server until released: not ready before, ready after.
+    let res = root.async_("gated", (50,)).expect("sent");
     assert!(!res.ready());
-    assert_eq!(res.typed::<String>().wait_blocking().expect("value"), "slept 50");
+    assert!(res.wait_timeout_blocking(Duration::from_millis(20)).is_none());
+    assert!(!res.ready());
+    service.release.raise();
+    let value = res
+        .typed::<i64>()
+        .wait_timeout_blocking(Duration::from_secs(5))
+        .expect("the released call answers");
+    assert_eq!(value.expect("value"), 50);
     let res = root
         .async_with_expiry("slow", (10_000,), Duration::from_millis(50))
         .expect("sent");

@@ -3,9 +3,10 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use rpc::{service, Connection, ConnectionConfig};
+use rpc::{service, Connection, ConnectionConfig, VoidService};
 
-use crate::harness::{pair, pair_with, ClientService, TestService, TRANSPORTS};
+use crate::harness::{pair, pair_with, ClientService, TestService, Transport, TRANSPORTS};
+use crate::raw::guard;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_calls_each_get_their_own_answer() {
@@ -17,20 +18,18 @@ async fn a_thousand_concurrent_calls_each_get_their_own_answer() {
             async move {
                 // Mix fast inline calls with ones that finish out of order.
                 if i % 3 == 0 {
-                    let s: String = root.call("slow", ((1000 - i) as u64 % 7,)).await.expect("slow");
-                    (i, s.len() as i64)
+                    let ms = (1000 - i) as u64 % 7;
+                    let s: String = root.call("slow", (ms,)).await.expect("slow");
+                    (i, s, format!("slept {ms}"))
                 } else {
-                    (i, root.call::<i64>("test", (i,)).await.expect("test"))
+                    let n: i64 = root.call("test", (i,)).await.expect("test");
+                    (i, n.to_string(), (i + 1).to_string())
                 }
             }
         });
         let results = join_all(calls).await;
-        for (i, r) in results {
-            if i % 3 == 0 {
-                assert!(r >= "slept 0".len() as i64, "{t:?} {i}");
-            } else {
-                assert_eq!(r, i + 1, "{t:?}");
-            }
+        for (i, got, expected) in results {
+            assert_eq!(got, expected, "{t:?}: call {i} got another call's answer");
         }
         assert_eq!(p.client.stats().pending_calls, 0);
     }
@@ -82,20 +81,31 @@ async fn re_entrancy_to_depth_64_without_deadlock() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_call_does_not_hold_up_fast_ones() {
-    let p = pair(crate::harness::Transport::Tcp).await;
+    let service = TestService::default();
+    let (started, release) = (service.started.clone(), service.release.clone());
+    let p = pair_with(Transport::Tcp, VoidService, service, ConnectionConfig::default()).await;
     let root = p.client.root();
     let slow = tokio::spawn({
         let root = root.clone();
-        async move { root.call::<String>("slow", (2_000,)).await }
+        async move { root.call::<i64>("gated", (7,)).await }
     });
-    for i in 0..100 {
-        assert_eq!(root.call::<i64>("test", (i,)).await.expect("fast"), i + 1);
-    }
+    // The slow call is running on the server, and stays so until released.
+    guard("the slow call starting", started.wait()).await;
+    guard("the fast calls", async {
+        for i in 0..100 {
+            assert_eq!(root.call::<i64>("test", (i,)).await.expect("fast"), i + 1);
+        }
+    })
+    .await;
+    // The slow call still runs on the server (`running` itself answers inline, uncounted).
+    assert_eq!(root.call::<usize>("running", ()).await.expect("running"), 1);
     assert!(
         !slow.is_finished(),
-        "the fast calls finished while the slow one still ran"
+        "the slow call cannot have finished unreleased"
     );
-    slow.abort();
+    release.raise();
+    let answer = guard("the slow call", slow).await.expect("task");
+    assert_eq!(answer.expect("slow"), 7);
 }
 
 #[tokio::test]

@@ -38,6 +38,31 @@ pub struct Parts {
     pub tail: String,
 }
 
+/// A counting signal shared between a test and a service: `raise` adds one, `wait` takes one,
+/// waiting for it if need be. Clones share the count.
+#[derive(Clone)]
+pub struct Signal(Arc<tokio::sync::Semaphore>);
+
+impl Default for Signal {
+    fn default() -> Self {
+        Signal(Arc::new(tokio::sync::Semaphore::new(0)))
+    }
+}
+
+impl Signal {
+    pub fn raise(&self) {
+        self.0.add_permits(1);
+    }
+
+    pub async fn wait(&self) {
+        self.0
+            .acquire()
+            .await
+            .expect("the semaphore is never closed")
+            .forget();
+    }
+}
+
 /// The server-side service of most tests.
 #[derive(Default)]
 pub struct TestService {
@@ -45,6 +70,10 @@ pub struct TestService {
     pub disconnects: Arc<AtomicUsize>,
     pub volume: std::sync::atomic::AtomicU8,
     pub ticks: Arc<AtomicUsize>,
+    /// Raised by `gated` when it starts.
+    pub started: Signal,
+    /// Each raise lets one `gated` call finish.
+    pub release: Signal,
 }
 
 #[service]
@@ -58,7 +87,8 @@ impl TestService {
         a + b
     }
 
-    /// Requests of this connection running on this side, this one included.
+    /// Requests of this connection running as tasks on this side (a quick call like this one,
+    /// answered inline by the reader, is not among them).
     fn exposed_running(&self, conn: &Connection) -> usize {
         conn.stats().running_requests
     }
@@ -126,6 +156,14 @@ impl TestService {
     async fn exposed_tick(&self, ms: u64) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
         self.ticks.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Raises `started`, then waits for `release` and returns `n`: a call that is certainly
+    /// running on the server for as long as the test wants.
+    async fn exposed_gated(&self, n: i64) -> i64 {
+        self.started.raise();
+        self.release.wait().await;
+        n
     }
 
     /// `n` units: a small frame that decodes to a large value.

@@ -18,29 +18,6 @@ use crate::raw::*;
 
 // ---- Hand-made requests (values a well-behaved encoder would not make) ----
 
-fn varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// One frame: a request `seq` calling `method` on the root, `flags` set, with `nargs`
-/// arguments that `args` writes in their wire form.
-fn request(seq: u64, method: &str, flags: u8, nargs: u64, args: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
-    let mut payload = vec![1]; // Message::Request
-    varint(&mut payload, seq);
-    varint(&mut payload, 0); // the root
-    payload.push(0); // Op::Call
-    varint(&mut payload, method.len() as u64);
-    payload.extend_from_slice(method.as_bytes());
-    varint(&mut payload, nargs);
-    args(&mut payload);
-    payload.push(flags);
-    raw_frame(&payload)
-}
-
 /// A sequence of `n` units: two bytes a hundred on the wire, 32 bytes each in memory.
 fn units(out: &mut Vec<u8>, n: u64) {
     out.push(7); // Value::Seq

@@ -223,10 +223,22 @@ async fn typed_clients_check_calls_at_compile_time() {
             .expect("value"),
         )
         .expect("client from a NetRef");
-        assert!(
-            store.is_shared(Object::new(VoidService)).await.is_err(),
-            "our own object is not the server's"
-        );
+        assert_eq!(shared.name().await.expect("attribute"), "shared");
+        shared.write(b"xyz".to_vec()).await.expect("write");
+        assert_eq!(shared.read().await.expect("read"), b"xyz");
+        // Our own object is not the server's: refused as an argument of the wrong side.
+        match store.is_shared(Object::new(VoidService)).await {
+            Err(Error::Remote(e)) => {
+                assert_eq!(e.kind, RemoteErrorKind::BadArguments, "{t:?}");
+                assert!(
+                    e.message
+                        .contains("expected an object of this side, got a reference to the peer's object"),
+                    "{}",
+                    e.message
+                );
+            }
+            other => panic!("expected a refused argument, got {other:?}"),
+        }
         drop(shared);
         drop(file);
         server_exports_settle(&p.client.root(), 0).await;

@@ -79,6 +79,42 @@ pub(crate) fn frame_of(msg: &Message) -> Vec<u8> {
     out
 }
 
+/// Appends `v` as an unsigned LEB128 varint, the wire form of lengths and integers.
+pub(crate) fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// One frame, made by hand: a request `seq` calling `method` on the root, `flags` set, with
+/// `nargs` arguments that `args` writes in their wire form.
+pub(crate) fn request(
+    seq: u64,
+    method: &str,
+    flags: u8,
+    nargs: u64,
+    args: impl FnOnce(&mut Vec<u8>),
+) -> Vec<u8> {
+    let mut payload = vec![1]; // Message::Request
+    varint(&mut payload, seq);
+    varint(&mut payload, 0); // the root
+    payload.push(0); // Op::Call
+    varint(&mut payload, method.len() as u64);
+    payload.extend_from_slice(method.as_bytes());
+    varint(&mut payload, nargs);
+    args(&mut payload);
+    payload.push(flags);
+    raw_frame(&payload)
+}
+
+/// Writes the integer `v` as a value, as [`request`]'s `args` do.
+pub(crate) fn int_arg(out: &mut Vec<u8>, v: i64) {
+    out.push(2); // Value::Int
+    varint(out, ((v << 1) ^ (v >> 63)) as u64); // zigzag
+}
+
 /// One frame with an arbitrary payload.
 pub(crate) fn raw_frame(payload: &[u8]) -> Vec<u8> {
     let mut out = u32::try_from(payload.len())
@@ -139,25 +175,43 @@ pub(crate) async fn read_until_closed(stream: &mut (impl AsyncRead + Unpin)) -> 
     panic!("the peer kept sending instead of closing");
 }
 
-/// Checks that the server sent its preamble, at most its hello, and at most a `Close` naming
-/// the error that made it hang up — nothing else.
+/// Checks that the server sent exactly its preamble and its hello, and nothing after them: what
+/// a server sends to a peer whose handshake fails (it drops the socket without a word).
 pub(crate) fn assert_greeting_only(bytes: &[u8]) {
+    let frames = split_greeting(bytes);
+    assert_eq!(frames.len(), 1, "exactly the server's hello: {frames:?}");
+}
+
+/// Checks that the server sent exactly its preamble, its hello and a `Close` whose reason
+/// contains `needle`: what a server sends to a peer that breaks the protocol after a valid
+/// handshake.
+pub(crate) fn assert_greeting_then_close(bytes: &[u8], needle: &str) {
+    match split_greeting(bytes).as_slice() {
+        [_hello, Message::Close { reason: Some(reason) }] => {
+            assert!(
+                reason.contains(needle),
+                "expected a reason naming {needle:?}: {reason}"
+            )
+        }
+        other => panic!("expected the hello and a Close naming {needle:?}, got {other:?}"),
+    }
+}
+
+/// Checks the server's preamble and that its first frame is its hello; returns every frame.
+fn split_greeting(bytes: &[u8]) -> Vec<Message> {
     assert!(
-        bytes.starts_with(&MAGIC),
-        "the server starts with its magic bytes: {bytes:?}"
+        bytes.len() >= PREAMBLE_LEN && bytes.starts_with(&MAGIC),
+        "the server starts with its preamble: {bytes:?}"
     );
     assert_eq!(bytes[..PREAMBLE_LEN], Preamble::current().to_bytes());
     let frames = split_frames(&bytes[PREAMBLE_LEN..]);
-    assert!(frames.len() <= 2, "at most a hello and a close: {frames:?}");
-    if let Some(first) = frames.first() {
-        match first {
-            Message::Hello(hello) => assert_eq!(hello.service, "TEST"),
-            other => panic!("expected the server's hello, got {other:?}"),
+    match frames.first() {
+        Some(Message::Hello(hello)) => {
+            assert_eq!((hello.service.as_str(), hello.features), ("TEST", 0), "{hello:?}")
         }
+        other => panic!("expected the server's hello, got {other:?}"),
     }
-    if let Some(second) = frames.get(1) {
-        assert!(matches!(second, Message::Close { reason: Some(_) }), "{second:?}");
-    }
+    frames
 }
 
 /// Decodes back-to-back frames; every byte must belong to a whole frame.

@@ -11,7 +11,7 @@ use rpc::{service, Connection, ConnectionConfig, Error, VoidService};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::harness::TestService;
+use crate::harness::{Signal, TestService};
 
 /// Safety net only: a bug fails the test after this long instead of hanging it.
 const GUARD: Duration = Duration::from_secs(5);
@@ -76,18 +76,22 @@ async fn test_call(conn: &Connection) -> rpc::Result<i64> {
     guard("call", conn.root().call("test", (11,))).await
 }
 
-/// Counts the instances dropped.
-struct Tracked(Arc<AtomicUsize>);
+/// Counts the instances dropped; raises `started` when `wait` runs.
+struct Tracked {
+    drops: Arc<AtomicUsize>,
+    started: Signal,
+}
 
 impl Drop for Tracked {
     fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
+        self.drops.fetch_add(1, Ordering::SeqCst);
     }
 }
 
 #[service]
 impl Tracked {
     async fn exposed_wait(&self, ms: u64) -> u64 {
+        self.started.raise();
         tokio::time::sleep(Duration::from_millis(ms)).await;
         ms
     }
@@ -98,11 +102,19 @@ impl Tracked {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_connection_lets_go_of_its_service_instances_on_both_sides() {
     let server_drops = Arc::new(AtomicUsize::new(0));
-    let drops = server_drops.clone();
-    let (port, stop, serving) = serve(Server::new(move || Tracked(drops.clone()))).await;
+    let started = Signal::default();
+    let (drops, s) = (server_drops.clone(), started.clone());
+    let (port, stop, serving) = serve(Server::new(move || Tracked {
+        drops: drops.clone(),
+        started: s.clone(),
+    }))
+    .await;
     let client_drops = Arc::new(AtomicUsize::new(0));
     for round in 1..=3 {
-        let service = Tracked(client_drops.clone());
+        let service = Tracked {
+            drops: client_drops.clone(),
+            started: Signal::default(),
+        };
         let conn = guard("connect", rpc::connect_with_service("127.0.0.1", port, service))
             .await
             .expect("connect");
@@ -116,8 +128,15 @@ async fn a_closed_connection_lets_go_of_its_service_instances_on_both_sides() {
         for r in guard("waits", futures::future::join_all(calls)).await {
             assert_eq!(r.expect("wait"), 5);
         }
+        // Each finished wait raised `started` once: take those, to wait for the next one.
+        guard("the finished waits' signals", async {
+            for _ in 0..8 {
+                started.wait().await;
+            }
+        })
+        .await;
         let hanging = tokio::spawn(async move { root.call::<u64>("wait", (60_000,)).await });
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        guard("the hanging call starting", started.wait()).await;
         conn.close().await;
         drop(conn);
         assert!(matches!(
@@ -408,6 +427,7 @@ async fn unix_socket_server_serves_calls() {
         bound.local_addr().is_err(),
         "a Unix socket server has no TCP address"
     );
+    assert!(path.exists(), "binding made the socket file");
     let stop = bound.shutdown_handle();
     let serving = tokio::spawn(bound.serve());
 
@@ -430,6 +450,11 @@ async fn unix_socket_server_serves_calls() {
         .expect("join")
         .expect("serve");
     guard("the client seeing the close", conn.closed()).await;
-    drop(dir);
-    assert!(!path.exists(), "the temp dir is cleaned up");
+    // The server cleans up after itself: its socket file is gone (the directory stays).
+    assert!(dir.0.exists());
+    assert!(
+        !path.exists(),
+        "the server removed its socket file {} when it stopped",
+        path.display()
+    );
 }

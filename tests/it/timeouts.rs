@@ -5,6 +5,7 @@ use std::time::Duration;
 use rpc::{ConnectionConfig, Error};
 
 use crate::harness::{pair, pair_with, ClientService, TestService, Transport, TRANSPORTS};
+use crate::raw::guard;
 
 #[tokio::test(start_paused = true)]
 async fn per_call_and_per_connection_timeouts() {
@@ -105,31 +106,74 @@ async fn the_connection_timeout_fires_late_by_at_most_an_eighth_and_cancels_on_t
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_default_timeout_is_thirty_seconds() {
     assert_eq!(
         ConnectionConfig::default().call_timeout,
         Some(Duration::from_secs(30))
     );
+    // Exercised: a pair on the default settings gives up on a call after 30 s (late by at most
+    // an eighth), and cancels it on the peer.
+    let service = TestService::default();
+    let started = service.started.clone();
+    let p = pair_with(
+        Transport::Memory,
+        ClientService,
+        service,
+        ConnectionConfig::default(),
+    )
+    .await;
+    let root = p.client.root();
+    let call = tokio::spawn({
+        let root = root.clone();
+        async move {
+            let t0 = tokio::time::Instant::now();
+            (root.call::<i64>("gated", (1,)).await, t0.elapsed())
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(1), started.wait())
+        .await
+        .expect("the call starting");
+    tokio::time::sleep(Duration::from_secs(29)).await;
+    assert!(!call.is_finished(), "the call timed out before 30 s");
+    let limit = Duration::from_secs(30);
+    let (result, waited) = tokio::time::timeout(2 * limit, call)
+        .await
+        .expect("the call timed out within a minute")
+        .expect("call task");
+    assert!(
+        matches!(result, Err(Error::Timeout(d)) if d == limit),
+        "{result:?}"
+    );
+    assert!(
+        waited >= limit && waited <= limit + limit / 8,
+        "timed out after {waited:?}"
+    );
+    assert_eq!(p.client.stats().pending_calls, 0);
+    let mut running = usize::MAX;
+    for _ in 0..100 {
+        running = root.call::<usize>("running", ()).await.expect("running");
+        if running == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(running, 0, "the peer stopped working on the call");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_dropped_mid_call_fails_the_call_promptly() {
-    let (client, server) = rpc::memory_pair(ClientService, TestService::default())
-        .await
-        .expect("pair");
+    let service = TestService::default();
+    let started = service.started.clone();
+    let (client, server) = rpc::memory_pair(ClientService, service).await.expect("pair");
     let root = client.root();
-    let call = tokio::spawn(async move { root.call::<()>("forever", ()).await });
-    tokio::task::yield_now().await;
+    let call = tokio::spawn(async move { root.call::<i64>("gated", (1,)).await });
+    // The call is running on the peer when the peer goes away.
+    guard("the call starting", started.wait()).await;
     drop(server);
-    let result = tokio::time::timeout(Duration::from_secs(5), call)
-        .await
-        .expect("failed promptly")
-        .expect("task");
+    let result = guard("the call failing", call).await.expect("task");
     assert!(matches!(result, Err(Error::ConnectionClosed(_))), "{result:?}");
-    tokio::time::timeout(Duration::from_secs(5), client.closed())
-        .await
-        .expect("closed");
+    guard("the close", client.closed()).await;
     let again = client.root().call::<i64>("test", (1,)).await;
     assert!(matches!(again, Err(Error::ConnectionClosed(_))), "{again:?}");
 }

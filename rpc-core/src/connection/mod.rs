@@ -555,6 +555,12 @@ pub(crate) struct PendingCall {
 impl PendingCall {
     /// Waits for the reply.
     pub(crate) async fn wait(mut self) -> Result<Value> {
+        self.wait_mut().await
+    }
+
+    /// Waits for the reply without giving the call up: dropped half-way, the call can still
+    /// be [detached](PendingCall::detach) instead of cancelled.
+    pub(crate) async fn wait_mut(&mut self) -> Result<Value> {
         let Some(rx) = self.rx.as_mut() else {
             return Err(Error::ConnectionClosed(self.inner.close_reason()));
         };
@@ -564,6 +570,14 @@ impl PendingCall {
             // The waiter was dropped unanswered: say why the connection closed, if it did.
             Err(Error::ConnectionClosed(None)) => Err(Error::ConnectionClosed(self.inner.close_reason())),
             other => other,
+        }
+    }
+
+    /// Gives the call up without cancelling it: it runs to its end on the peer, and its reply
+    /// is dropped on arrival.
+    pub(crate) fn detach(mut self) {
+        if self.rx.take().is_some() {
+            self.inner.pending.lock().take(self.seq);
         }
     }
 }
