@@ -17,4 +17,5 @@ mod netrefs;
 mod raw;
 mod server;
 mod soak;
+mod tcp;
 mod timeouts;
