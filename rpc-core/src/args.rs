@@ -6,6 +6,11 @@ use crate::value::{arg_vec, to_value, Value, ValueError};
 
 /// Arguments of a call: `()`, a tuple of up to 12 serde values (`(11,)`, `("a", 2.5)`), or a
 /// ready `Vec<Value>`.
+#[diagnostic::on_unimplemented(
+    message = "call arguments are a tuple, and `{Self}` is not one",
+    label = "write the arguments as a tuple",
+    note = "no arguments: `()`; one argument: `(11,)` (mind the comma: `(11)` is just `11`); two: `(a, b)`"
+)]
 pub trait Args {
     /// Converts the arguments to values, in order.
     fn into_args(self) -> Result<Vec<Value>, ValueError>;

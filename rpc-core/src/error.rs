@@ -137,11 +137,13 @@ pub struct RemoteError {
     /// What kind of failure this is.
     pub kind: RemoteErrorKind,
     /// The Rust type name of the error on the peer (e.g. `my_crate::MyError`).
+    #[serde(deserialize_with = "crate::value::budget::deserialize_string")]
     pub type_name: String,
     /// The error's own message (its `Display`).
+    #[serde(deserialize_with = "crate::value::budget::deserialize_string")]
     pub message: String,
     /// Messages of the error's `source()` chain, outermost first.
-    #[serde(deserialize_with = "crate::value::budget::deserialize_vec")]
+    #[serde(deserialize_with = "crate::value::budget::deserialize_strings")]
     pub causes: Vec<String>,
 }
 

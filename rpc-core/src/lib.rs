@@ -62,6 +62,9 @@ mod connection;
 mod error;
 pub mod events;
 pub mod frame;
+// Entry points for the fuzz harnesses, not part of the API (documented inside).
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod iter;
 mod netref;
 pub mod protocol;
@@ -71,6 +74,7 @@ mod spill;
 pub mod transport;
 pub mod value;
 
+pub mod prelude;
 #[doc(hidden)]
 pub mod private;
 

@@ -145,6 +145,7 @@ pub enum Message<R = Request> {
     /// The sender closes the connection, saying why if it is because of an error.
     Close {
         /// What went wrong, if anything.
+        #[serde(deserialize_with = "budget::deserialize_opt_string")]
         reason: Option<String>,
     },
 }

@@ -32,8 +32,11 @@ pub const DEFAULT_MAX_DECODED_SIZE: usize = 64 << 20;
 /// What each object reference received is charged: its proxy and its import-table entry.
 pub(crate) const REFERENCE_COST: usize = 128;
 
-/// Never reserve more than this many elements on the word of the peer before they arrive.
-const CAUTIOUS_CAPACITY: usize = 1024;
+/// Never reserve more than this many elements on the word of the peer before they arrive (the
+/// room is charged, but a frame of nested sequences that each announce many elements would
+/// otherwise have every level reserve room its few bytes never fill: 128 levels of maps
+/// announcing 1,024 entries held 8 MiB for a 2.4 KB frame; with 128, 1 MiB).
+const CAUTIOUS_CAPACITY: usize = 128;
 
 /// Limits applied while decoding one message from a peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,6 +220,46 @@ where
     T: Deserialize<'de>,
 {
     d.deserialize_seq(BudgetedVec(std::marker::PhantomData))
+}
+
+/// `deserialize_with` helper for text outside values (a member name, an error's text, a close's
+/// reason): its bytes are charged before they are copied, and running out fails the decode.
+pub(crate) fn deserialize_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    d.deserialize_str(ChargedText)
+}
+
+/// [`deserialize_string`] for optional text.
+pub(crate) fn deserialize_opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<ChargedString>::deserialize(d).map(|s| s.map(|s| s.0))
+}
+
+/// [`deserialize_string`] for a list of texts, the list's room charged as [`deserialize_vec`]'s.
+pub(crate) fn deserialize_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    deserialize_vec::<D, ChargedString>(d).map(|v| v.into_iter().map(|s| s.0).collect())
+}
+
+/// A text charged to the budget when decoded.
+struct ChargedString(String);
+
+impl<'de> Deserialize<'de> for ChargedString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_string(d).map(ChargedString)
+    }
+}
+
+struct ChargedText;
+
+impl Visitor<'_> for ChargedText {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<String, E> {
+        charge(s.len())?;
+        Ok(s.to_owned())
+    }
 }
 
 struct BudgetedVec<T>(std::marker::PhantomData<T>);

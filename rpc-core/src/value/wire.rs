@@ -426,7 +426,10 @@ impl<'de> Visitor<'de> for SeqSeed {
         let mut out = if self.pooled {
             let n = budget::cautious_len(seq.size_hint());
             if charge_value(n * VALUE_SIZE) {
-                super::pool::arg_vec(n)
+                // Exactly the room paid for: `reserve` would round a small room up (to 4 values).
+                let mut v = super::pool::arg_vec(0);
+                v.reserve_exact(n);
+                v
             } else {
                 Vec::new()
             }
