@@ -11,8 +11,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use rpc::events::{Event, Property, PropertyReplica, Signal, SignalReplica, Subscription};
+use rpc::prelude::*;
 use rpc::server::Server;
 use rpc::service;
 
