@@ -122,6 +122,8 @@ async fn a_dropped_async_result_leaves_no_entry() {
     })
     .await;
     eventually("the server done with it", || server.stats().running_requests == 0).await;
+    // ... and with nothing left behind for a `Cancel` to find.
+    assert_eq!(server.stats().cancellable_requests, 0);
     assert_eq!(client.root().call::<i64>("test", (1,)).await.expect("alive"), 2);
     assert_eq!(client.stats().pending_calls, 0);
 }

@@ -482,6 +482,20 @@ async fn a_member_name_longer_than_any_is_refused_without_echoing_it() {
 }
 
 #[tokio::test]
+async fn a_member_name_at_the_bound_reaches_the_service() {
+    let (_conn, mut raw) = hand_driven(ConnectionConfig::default()).await;
+    let name = "x".repeat(rpc::core::protocol::MAX_NAME_LEN);
+    raw.write_all(&request(1, &name, 0, 0, |_| {}))
+        .await
+        .expect("send");
+    match next_message(&mut raw).await {
+        // The service itself says it has no such member, not the length check.
+        Message::Error { seq: 1, error } => assert_ne!(error.type_name, "rpc::UnknownMember"),
+        other => panic!("expected the service's refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn a_peer_close_reason_is_kept_to_a_line() {
     let (conn, mut raw) = hand_driven(ConnectionConfig::default()).await;
     let close = Message::Close {

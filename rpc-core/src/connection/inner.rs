@@ -440,6 +440,7 @@ impl Inner {
             imported_objects: self.imports.lock().len(),
             unwritten_bytes: self.outbox.unwritten(),
             pending_bytes: self.pending_bytes.load(Ordering::Relaxed),
+            cancellable_requests: self.running.lock().len(),
         }
     }
 

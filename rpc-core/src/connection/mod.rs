@@ -219,6 +219,9 @@ pub struct ConnectionStats {
     pub unwritten_bytes: usize,
     /// Bytes of arguments held by the peer's running and queued requests.
     pub pending_bytes: usize,
+    /// Incoming requests running as tasks that a `Cancel` from the peer can stop (one-way
+    /// calls are not among them); back to 0 when they end, so a leak shows here.
+    pub cancellable_requests: usize,
 }
 
 /// One side of a connection. Cheap to clone; the connection closes when the last handle (and
