@@ -112,10 +112,33 @@ impl PendingCalls {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
     use std::future::Future;
+    use std::hash::BuildHasher;
 
     use super::*;
     use crate::value::Value;
+
+    /// A map still works with a hasher that sends every key to one bucket, only slowly: the
+    /// hasher's own quality is checked here. Consecutive sequence numbers get distinct hashes
+    /// whose top 7 bits (hashbrown's control byte) spread; so do byte strings (the `Hasher`
+    /// contract, though the table only hashes `u64`s).
+    #[test]
+    fn the_sequence_hasher_spreads_consecutive_numbers_and_bytes() {
+        let build = BuildHasherDefault::<SeqHasher>::default();
+        let hashes: Vec<u64> = (0..4096u64).map(|n| build.hash_one(n)).collect();
+        assert_eq!(hashes.iter().collect::<HashSet<_>>().len(), 4096, "distinct");
+        let tops: HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
+        assert!(tops.len() > 100, "the control bits spread: {} of 128", tops.len());
+        let of_bytes = |bytes: &[u8]| {
+            let mut h = SeqHasher::default();
+            h.write(bytes);
+            h.finish()
+        };
+        let strings: HashSet<u64> = (0..1024u32).map(|n| of_bytes(&n.to_le_bytes())).collect();
+        assert_eq!(strings.len(), 1024, "distinct byte strings hash apart");
+        assert_ne!(of_bytes(&[1, 2]), of_bytes(&[3]), "bytes are mixed, not or-ed");
+    }
 
     #[test]
     fn sequence_numbers_are_distinct_and_replies_route() {
