@@ -67,6 +67,11 @@ impl AsyncMethod {
 
     /// Sends the call now and returns its result handle. Fails at once only if the call cannot
     /// be sent (arguments not encodable, connection closed).
+    ///
+    /// Like every request it has a timeout: the connection's call timeout (the result then
+    /// settles with [`Error::Timeout`]) unless the reference says otherwise — a reference
+    /// [`with_timeout(None)`](NetRef::with_timeout) waits forever, and one with its own timeout
+    /// uses it as the result's expiry if the result has none.
     pub fn call(&self, args: impl Args) -> Result<AsyncResult> {
         let args = args
             .into_args()
@@ -75,11 +80,16 @@ impl AsyncMethod {
             Some(m) => OpRef::Call(m),
             None => OpRef::CallSelf,
         };
+        let (timed, expiry) = match self.netref.timeout() {
+            None => (true, self.expiry),
+            Some(None) => (false, self.expiry),
+            Some(Some(limit)) => (false, self.expiry.or(Some(limit))),
+        };
         let call = self
             .netref
             .connection()
-            .send_request(self.netref.id(), op, args)?;
-        Ok(AsyncResult::start(call, self.expiry))
+            .send_request_timed(self.netref.id(), op, args, timed)?;
+        Ok(AsyncResult::start(call, expiry))
     }
 }
 

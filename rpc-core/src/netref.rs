@@ -89,6 +89,11 @@ impl NetRef {
         self.proxy.id
     }
 
+    /// This reference's timeout policy: `None` for the connection's, `Some(limit)` for its own.
+    pub(crate) fn timeout(&self) -> Option<Option<Duration>> {
+        self.timeout
+    }
+
     /// The same reference, with its own timeout for every call made through it
     /// (`None`: wait forever) instead of the connection's default.
     pub fn with_timeout(&self, timeout: Option<Duration>) -> NetRef {

@@ -381,3 +381,36 @@ async fn a_batch_travels_in_one_frame() {
     let got: Vec<i64> = (0..3).map(|i| results.get(i).expect("ok")).collect();
     assert_eq!(got, vec![0, 1, 2]);
 }
+
+/// An async call is a request like any other: it has the connection's call timeout, unless
+/// its reference says otherwise.
+#[tokio::test(start_paused = true)]
+async fn an_async_call_has_the_connections_timeout_unless_its_reference_says_otherwise() {
+    let config = ConnectionConfig::default().call_timeout(Some(Duration::from_secs(2)));
+    let p = crate::harness::void_pair_with(Transport::Memory, config).await;
+    let root = p.client.root();
+    let started = tokio::time::Instant::now();
+    let res = async_(&root, "forever").call(()).expect("sent");
+    let e = res.wait().await.expect_err("times out");
+    assert!(
+        matches!(e, Error::Timeout(d) if d == Duration::from_secs(2)),
+        "{e:?}"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(2) && waited <= Duration::from_millis(2_250),
+        "{waited:?}"
+    );
+    // A reference with its own timeout: that is the result's expiry.
+    let res = async_(&root.with_timeout(Some(Duration::from_secs(5))), "forever")
+        .call(())
+        .expect("sent");
+    let e = res.wait().await.expect_err("expires");
+    assert!(matches!(e, Error::Expired), "{e:?}");
+    // A reference that waits forever: still pending after a minute.
+    let res = async_(&root.with_timeout(None), "forever")
+        .call(())
+        .expect("sent");
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(!res.ready() && !res.expired() && res.error().is_none());
+}

@@ -431,7 +431,7 @@ impl Connection {
 
     /// Like [`send_request`](Connection::send_request); with `timed`, the connection's call
     /// timeout (if it has one) applies.
-    fn send_request_timed(
+    pub(crate) fn send_request_timed(
         &self,
         target: ObjectId,
         op: OpRef<'_>,
