@@ -226,6 +226,11 @@ async fn typed_clients_check_calls_at_compile_time() {
         assert_eq!(shared.name().await.expect("attribute"), "shared");
         shared.write(b"xyz".to_vec()).await.expect("write");
         assert_eq!(shared.read().await.expect("read"), b"xyz");
+        // A method returning `Object` gives the typed client a `NetRef` (the same object).
+        let again: NetRef = store.shared().await.expect("typed shared");
+        assert_eq!(again.call::<Vec<u8>>("read", ()).await.expect("read"), b"xyz");
+        assert_eq!(&again, shared.netref(), "the same object, the same reference");
+        drop(again);
         // Our own object is not the server's: refused as an argument of the wrong side.
         match store.is_shared(Object::new(VoidService)).await {
             Err(Error::Remote(e)) => {

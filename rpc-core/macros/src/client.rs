@@ -89,6 +89,19 @@ pub fn client(p: &TokenStream, model: &Model) -> TokenStream {
     }
 }
 
+/// Whether `ty` names the framework's `Object` (`Object`, `rpc::Object`, `rpc_core::Object`):
+/// the caller receives it as a `NetRef`. (Seen by name: a macro cannot resolve types.)
+fn names_object(ty: &syn::Type) -> bool {
+    match ty {
+        syn::Type::Path(p) if p.qself.is_none() => p
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "Object" && s.arguments.is_none()),
+        _ => false,
+    }
+}
+
 /// What a typed client method does.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -127,11 +140,17 @@ fn method(p: &TokenStream, vis: &syn::Visibility, m: &Member, kind: Kind) -> Tok
             names.push(var);
         }
     }
-    let output = match &m.ok_type {
+    // An `Object` sent by reference arrives as a reference to the peer's object.
+    let ok_type = match &m.ok_type {
+        Some(t) if names_object(t) => Some(quote!(#p::NetRef)),
+        Some(t) => Some(quote!(#t)),
+        None => None,
+    };
+    let output = match &ok_type {
         Some(t) => quote!(<#t as #p::FromReply>::Output),
         None => quote!(()),
     };
-    let decode = match &m.ok_type {
+    let decode = match &ok_type {
         Some(t) => quote!(<#t as #p::FromReply>::from_reply(value)),
         None => quote!(<() as #p::FromReply>::from_reply(value)),
     };
