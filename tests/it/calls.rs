@@ -259,3 +259,32 @@ async fn attributes_with_a_setter_can_be_set() {
         assert_eq!(typed.volume().await.expect("typed get"), 9);
     }
 }
+
+/// A counter that presents itself through its `Display`.
+#[derive(Default)]
+struct Counter(std::sync::atomic::AtomicI64);
+
+impl std::fmt::Display for Counter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Counter({})", self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+#[rpc::service(display)]
+impl Counter {
+    fn exposed_incr(&self) -> i64 {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+    }
+}
+
+#[tokio::test]
+async fn a_service_can_present_itself_through_its_display() {
+    let (client, _server) = rpc::memory_pair(rpc::VoidService, Counter::default())
+        .await
+        .expect("pair");
+    let root = client.root();
+    for _ in 0..7 {
+        root.call::<i64>("incr", ()).await.expect("incr");
+    }
+    assert_eq!(root.display().await.expect("display"), "Counter(7)");
+}

@@ -81,6 +81,14 @@ pub fn expand(model: Model) -> TokenStream {
         }
     });
 
+    let display = model.display.then(|| {
+        quote! {
+            fn display(&self) -> ::std::string::String {
+                ::std::string::ToString::to_string(self)
+            }
+        }
+    });
+
     quote! {
         #item
 
@@ -90,6 +98,8 @@ pub fn expand(model: Model) -> TokenStream {
             fn name(&self) -> &str {
                 #name
             }
+
+            #display
 
             fn aliases(&self) -> #p::Vec<::std::string::String> {
                 <[_]>::into_vec(::std::boxed::Box::new([#(::std::string::String::from(#aliases)),*]))

@@ -56,7 +56,9 @@ use proc_macro::TokenStream;
 ///
 /// Options: `#[service(name = "CALC", aliases = ["CALCULATOR"], client = "pub(crate)")]`. The
 /// default name is the type name without a `Service` suffix, upper-cased (RPyC's rule:
-/// `TestService` is `TEST`); `client` sets the typed client's visibility (`"none"`: no client).
+/// `TestService` is `TEST`); `client` sets the typed client's visibility (`"none"`: no client);
+/// `display` makes the object's display text (what a peer's `netref.display()` shows) its
+/// `Display` (`#[service(display)]`, with `impl Display for Counter` showing `Counter(7)`).
 #[proc_macro_attribute]
 pub fn service(attr: TokenStream, item: TokenStream) -> TokenStream {
     let options = match model::Options::parse(attr.into()) {

@@ -11,6 +11,8 @@ pub struct Options {
     pub aliases: Vec<String>,
     /// Visibility of the typed client; `None` when disabled with `client = "none"`.
     pub client: Option<syn::Visibility>,
+    /// `display`: the object's display text is its `Display`.
+    pub display: bool,
 }
 
 impl Default for Options {
@@ -19,6 +21,7 @@ impl Default for Options {
             name: None,
             aliases: Vec::new(),
             client: Some(syn::parse_quote!(pub)),
+            display: false,
         }
     }
 }
@@ -37,6 +40,9 @@ impl Options {
                 let list = content.parse_terminated(|p| p.parse::<LitStr>(), syn::Token![,])?;
                 options.aliases = list.iter().map(LitStr::value).collect();
                 Ok(())
+            } else if meta.path.is_ident("display") {
+                options.display = true;
+                Ok(())
             } else if meta.path.is_ident("client") {
                 let lit = meta.value()?.parse::<LitStr>()?;
                 options.client = match lit.value().as_str() {
@@ -50,7 +56,8 @@ impl Options {
                 };
                 Ok(())
             } else {
-                Err(meta.error("unknown #[service] option: expected `name`, `aliases` or `client`"))
+                Err(meta
+                    .error("unknown #[service] option: expected `name`, `aliases`, `client` or `display`"))
             }
         });
         syn::parse::Parser::parse2(parser, attr)?;
@@ -115,6 +122,8 @@ pub struct Model {
     pub setters: Vec<Member>,
     pub on_connect: Option<Hook>,
     pub on_disconnect: Option<Hook>,
+    /// The display text comes from the type's `Display`.
+    pub display: bool,
 }
 
 impl Model {
@@ -134,6 +143,7 @@ impl Model {
             name,
             client: options.client,
             aliases: options.aliases,
+            display: options.display,
             methods: Vec::new(),
             attributes: Vec::new(),
             setters: Vec::new(),
