@@ -56,6 +56,23 @@ where
 /// A server on a runtime of its own (two worker threads of its own): for a client that is not
 /// async, and for a server that blocks a thread on purpose without slowing the test's runtime.
 /// Shut down when dropped.
+/// Nothing of this connection runs on the server any more (`running` answered inline, so it
+/// does not count itself), and a next call `test(x)` is answered.
+pub(crate) async fn nothing_left_running(root: &rpc::NetRef, x: i64) {
+    assert_eq!(
+        guard("running", root.call::<usize>("running", ()))
+            .await
+            .expect("running"),
+        0
+    );
+    assert_eq!(
+        guard("the next call", root.call::<i64>("test", (x,)))
+            .await
+            .expect("the next call succeeds"),
+        x + 1
+    );
+}
+
 pub(crate) struct ServerThread {
     pub(crate) port: u16,
     stop: ShutdownHandle,
