@@ -36,7 +36,11 @@ impl Callback {
     where
         F: CallbackFn<M>,
     {
-        let handler: Handler = Arc::new(move |args| f.invoke(args));
+        Callback::from_handler(Arc::new(move |args| f.invoke(args)))
+    }
+
+    /// A callback answering with `handler`, which gets the peer's arguments as values.
+    pub(crate) fn from_handler(handler: Handler) -> Callback {
         Callback(ObjectRef::Local(Object::new(FnService { handler })))
     }
 
@@ -96,7 +100,7 @@ impl<'de> Deserialize<'de> for Callback {
     }
 }
 
-type Handler = Arc<dyn Fn(Vec<Value>) -> Outcome + Send + Sync>;
+pub(crate) type Handler = Arc<dyn Fn(Vec<Value>) -> Outcome + Send + Sync>;
 
 /// The object a callback is on its owner's side.
 struct FnService {

@@ -73,6 +73,59 @@ impl Caller {
     async fn exposed_call_it(&self, f: Callback, x: i64) -> Result<i64, Error> {
         f.call((x,)).await
     }
+
+    /// Calls `f` with three arguments, then `g` with none.
+    async fn exposed_call_three(&self, f: Callback, g: Callback) -> Result<String, Error> {
+        let sum: i64 = f.call((1, 2, "three")).await?;
+        let tail: String = g.call(()).await?;
+        Ok(format!("{sum} {tail}"))
+    }
+}
+
+/// Drains `dispatcher` on this thread until `rx` has something, within a bound.
+fn drain_until<T>(dispatcher: &Dispatcher, rx: &mpsc::Receiver<T>) -> T {
+    for _ in 0..500 {
+        dispatcher.run_for(Duration::from_millis(10));
+        if let Ok(v) = rx.try_recv() {
+            return v;
+        }
+    }
+    panic!("nothing arrived within 5 s");
+}
+
+#[test]
+fn dispatcher_callbacks_take_what_connection_callbacks_take() {
+    let (client, _server) = blocking::memory_pair(rpc::VoidService, Caller).expect("pair");
+    let dispatcher = Dispatcher::new();
+    let me = std::thread::current().id();
+    // Any arity, no Clone needed, a value or a Result.
+    let label = String::from("here");
+    let three = dispatcher.callback(move |a: i64, b: i64, c: String| -> Result<i64, std::io::Error> {
+        assert_eq!(std::thread::current().id(), me, "runs on the draining thread");
+        Ok(a + b + c.len() as i64)
+    });
+    let none = dispatcher.callback(move || label.clone());
+    let res = client.root().async_("call_three", (three, none)).expect("sent");
+    let (tx, rx) = mpsc::channel();
+    res.add_callback(dispatcher.deliver(move |r| {
+        let _ = tx.send(r.value());
+    }));
+    let value = drain_until(&dispatcher, &rx);
+    assert!(
+        matches!(&value, Some(Ok(rpc::Value::Str(s))) if s == "8 here"),
+        "{value:?}"
+    );
+    // A panic answers the peer with a panic error; the draining thread goes on.
+    let boom = dispatcher.callback(|x: i64| -> i64 { panic!("boom {x}") });
+    let res = client.root().async_("call_it", (boom, 1)).expect("sent");
+    let (tx, rx) = mpsc::channel();
+    res.add_callback(dispatcher.deliver(move |r| {
+        let _ = tx.send(r.value());
+    }));
+    match drain_until(&dispatcher, &rx) {
+        Some(Err(Error::Remote(e))) => assert!(e.message.contains("boom 1"), "{}", e.message),
+        other => panic!("expected the callback's panic as a remote error, got {other:?}"),
+    }
 }
 
 #[test]

@@ -4,12 +4,20 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 use crate::async_result::AsyncResult;
-use crate::callback::Callback;
-use crate::error::Error;
+use crate::callback::{Callback, CallbackFn};
+use crate::connection::panic_error;
+use crate::error::{RemoteError, RemoteErrorKind};
+use crate::service::Outcome;
+use crate::value::Value;
+
+/// The peer's call could not reach the draining thread.
+fn gone(what: &str) -> RemoteError {
+    RemoteError::new(RemoteErrorKind::Application, "rpc::DispatcherGone", what)
+}
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -35,27 +43,35 @@ impl Dispatcher {
     }
 
     /// A callback for the peer whose body runs on the draining thread; the peer's call waits
-    /// until it has run there. `f` takes one argument (use a tuple or struct for more).
-    pub fn callback<A, R, F>(&self, f: F) -> Callback
+    /// until it has run there. It takes what [`Connection::callback`](crate::Connection::callback)
+    /// takes: a closure of 0 to 8 serde arguments returning a value, a `Result` or a future of
+    /// either (a future is then awaited off the draining thread). A panic in it answers the
+    /// peer with a panic error; the draining thread goes on.
+    pub fn callback<F, M>(&self, f: F) -> Callback
     where
-        A: DeserializeOwned + Send + 'static,
-        R: Serialize + Send + 'static,
-        F: Fn(A) -> R + Send + Sync + Clone + 'static,
+        F: CallbackFn<M>,
     {
         let tx = self.tx.clone();
-        Callback::new(move |arg: A| {
-            let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let f = Arc::new(f);
+        Callback::from_handler(Arc::new(move |args: Vec<Value>| {
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Outcome>();
             let f = f.clone();
             let posted = tx.send(Box::new(move || {
-                let _ = done_tx.send(f(arg));
+                let outcome = catch_unwind(AssertUnwindSafe(|| f.invoke(args)))
+                    .unwrap_or_else(|panic| Outcome::Ready(Err(panic_error(panic))));
+                let _ = done_tx.send(outcome);
             }));
-            async move {
-                posted.map_err(|_| Error::Protocol("the dispatcher is gone".into()))?;
-                done_rx
-                    .await
-                    .map_err(|_| Error::Protocol("the dispatcher dropped the call".into()))
-            }
-        })
+            Outcome::pending(async move {
+                if posted.is_err() {
+                    return Err(gone("the dispatcher is gone"));
+                }
+                match done_rx.await {
+                    Ok(Outcome::Ready(result)) => result,
+                    Ok(Outcome::Pending(fut)) => fut.await,
+                    Err(_) => Err(gone("the dispatcher dropped the call")),
+                }
+            })
+        }))
     }
 
     /// Wraps `f` for [`AsyncResult::add_callback`] so that it runs on the draining thread.

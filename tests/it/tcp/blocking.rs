@@ -88,7 +88,8 @@ struct Notifier;
 
 #[service]
 impl Notifier {
-    /// Calls `f` with one tuple argument: a dispatcher callback takes one argument.
+    /// Calls `f` with one tuple argument (a struct-like argument; dispatcher callbacks also take
+    /// several, see `blocking::dispatcher_callbacks_take_what_connection_callbacks_take`).
     async fn exposed_notify(&self, f: Callback, name: String, n: i64, urgent: bool) -> Result<String, Error> {
         f.call(((name, n, urgent),)).await
     }
