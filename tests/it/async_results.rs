@@ -391,7 +391,13 @@ async fn an_async_call_has_the_connections_timeout_unless_its_reference_says_oth
     let root = p.client.root();
     let started = tokio::time::Instant::now();
     let res = async_(&root, "forever").call(()).expect("sent");
-    let e = res.wait().await.expect_err("times out");
+    // Bounded on the test's own (paused) clock: a broken timeout fails here, not hangs.
+    let bounded = |res: AsyncResult| async move {
+        tokio::time::timeout(Duration::from_secs(60), res.wait())
+            .await
+            .expect("settled within a minute")
+    };
+    let e = bounded(res).await.expect_err("times out");
     assert!(
         matches!(e, Error::Timeout(d) if d == Duration::from_secs(2)),
         "{e:?}"
@@ -405,7 +411,7 @@ async fn an_async_call_has_the_connections_timeout_unless_its_reference_says_oth
     let res = async_(&root.with_timeout(Some(Duration::from_secs(5))), "forever")
         .call(())
         .expect("sent");
-    let e = res.wait().await.expect_err("expires");
+    let e = bounded(res).await.expect_err("expires");
     assert!(matches!(e, Error::Expired), "{e:?}");
     // A reference that waits forever: still pending after a minute.
     let res = async_(&root.with_timeout(None), "forever")
