@@ -6,7 +6,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::error::{shortened, Error, Result};
 use crate::frame::{encode_frame, make_room, FrameDecoder};
 use crate::protocol::{
-    DecodeLimits, Hello, Message, Preamble, PREAMBLE_LEN, PRE_HANDSHAKE_MAX_FRAME, PROTOCOL_VERSION,
+    tag, DecodeLimits, Hello, Message, Preamble, PREAMBLE_LEN, PRE_HANDSHAKE_MAX_FRAME, PROTOCOL_VERSION,
 };
 
 /// Most characters of a peer's close reason kept.
@@ -81,14 +81,12 @@ pub(super) async fn read_hello<R: AsyncRead + Unpin>(
 /// The peer's first message: its hello, or a refusal (a `Close` naming why, e.g. a full
 /// server). Anything else is refused by its kind alone, without being decoded.
 pub(crate) fn opening(frame: &[u8]) -> Result<Hello> {
-    const HELLO: u8 = 0;
-    const CLOSE: u8 = 7;
     let limits = DecodeLimits {
         max_depth: 1,
         max_decoded_size: PRE_HANDSHAKE_MAX_FRAME,
     };
     match frame.first() {
-        Some(&HELLO) | Some(&CLOSE) => {}
+        Some(&tag::HELLO) | Some(&tag::CLOSE) => {}
         Some(&tag) => {
             return Err(Error::Handshake(format!(
                 "expected a hello, got a message of kind {tag} instead"

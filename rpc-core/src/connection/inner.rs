@@ -22,7 +22,7 @@ use crate::error::{Error, RemoteError, RemoteErrorKind, Result};
 use crate::frame::{seal_frame, HEADER_LEN};
 use crate::netref::{NetRef, Proxy};
 use crate::protocol::{
-    self, DecodeError, DecodeLimits, Decoded, Hello, Message, MessageIn, ObjectId, ROOT_ID,
+    self, tag, DecodeError, DecodeLimits, Decoded, Hello, Message, MessageIn, ObjectId, ROOT_ID,
 };
 use crate::service::{CallResult, Outcome, Service};
 use crate::spill::{self, Outgoing, Spill};
@@ -47,9 +47,6 @@ fn nudge_writer() {
 /// How long a closing connection's writer may take to send what is queued (the `Close` with
 /// its reason, replies already made) before it is stopped and everything it holds is let go.
 pub(super) const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Message tags of the two kinds that carry requests (see `protocol::Message`).
-const REQUEST_TAGS: [u8; 2] = [1, 2];
 
 /// What a frame is decoded under (see [`Inner::budget_for`]).
 pub(crate) struct Budget {
@@ -265,7 +262,7 @@ impl Inner {
     pub(super) fn budget_for(&self, frame: &[u8]) -> Budget {
         let mut limits = self.config.decode_limits();
         let mut by_pending = false;
-        if frame.first().is_some_and(|tag| REQUEST_TAGS.contains(tag)) {
+        if matches!(frame.first(), Some(&(tag::REQUEST | tag::BATCH))) {
             let held = self.pending_bytes.load(Ordering::Relaxed);
             let room = self.config.pending_bytes_limit().saturating_sub(held);
             if room < limits.max_decoded_size {

@@ -4,6 +4,7 @@
 
 use super::mutate::push_varint;
 use super::Source;
+use crate::protocol::tag;
 use crate::value::{DecodeLimits, DEFAULT_MAX_DECODED_SIZE, DEFAULT_MAX_DEPTH};
 
 /// Message tags on the wire, in the order of `Message`'s variants.
@@ -12,7 +13,6 @@ const BATCH: u8 = 2;
 const REPLY: u8 = 3;
 const ERROR: u8 = 4;
 const RELEASE: u8 = 5;
-const CLOSE: u8 = 7;
 
 /// Value tags on the wire.
 const UNIT: u8 = 0;
@@ -177,7 +177,7 @@ fn long_text(out: &mut Vec<u8>, n: usize, src: &mut Source<'_>) -> &'static str 
     };
     match src.below(4) {
         0 => {
-            out.extend([CLOSE, 1]);
+            out.extend([tag::CLOSE, 1]);
             text(out, n);
             "a long close reason"
         }

@@ -3,12 +3,9 @@
 
 use crate::connection::opening;
 use crate::error::Error;
+use crate::protocol::tag;
 use crate::protocol::{Message, Preamble, MAGIC, PREAMBLE_LEN, PRE_HANDSHAKE_MAX_FRAME};
 use crate::value::DecodeLimits;
-
-/// Message tags accepted as a first message: `Hello` and `Close`.
-const HELLO: u8 = 0;
-const CLOSE: u8 = 7;
 
 /// Most characters of a refusal's reason kept in the error, with room for a note of its length.
 const REASON_MAX: usize = 2048;
@@ -29,7 +26,7 @@ pub(super) fn preamble(bytes: &[u8]) -> Result<bool, String> {
 /// handshake's limits; true if it accepted a hello.
 pub(super) fn first_message(frame: &[u8]) -> Result<bool, String> {
     let got = opening(frame);
-    if !matches!(frame.first(), Some(&HELLO | &CLOSE)) {
+    if !matches!(frame.first(), Some(&tag::HELLO | &tag::CLOSE)) {
         return match got {
             Err(Error::Handshake(_)) => Ok(false),
             other => Err(format!(

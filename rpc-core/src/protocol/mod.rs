@@ -221,6 +221,15 @@ impl Message {
     }
 }
 
+/// The first byte of each message kind on the wire (postcard's variant index of [`Message`]),
+/// for the places that must tell a kind apart before decoding it.
+pub(crate) mod tag {
+    pub(crate) const HELLO: u8 = 0;
+    pub(crate) const REQUEST: u8 = 1;
+    pub(crate) const BATCH: u8 = 2;
+    pub(crate) const CLOSE: u8 = 7;
+}
+
 /// See [`Message::kind`].
 pub(crate) fn kind_name<R>(msg: &Message<R>) -> &'static str {
     match msg {
