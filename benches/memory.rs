@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use peakmem_alloc::PeakMemAlloc;
 
 use rpc::server::Server;
-use rpc::{service, ConnectionConfig, VoidService};
+use rpc::service;
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -306,14 +306,7 @@ async fn idle_connections(n: usize) {
     let started = Instant::now();
     let mut conns = Vec::with_capacity(n);
     for _ in 0..n {
-        let conn = rpc::connect_tcp(
-            "127.0.0.1",
-            port,
-            std::sync::Arc::new(VoidService),
-            ConnectionConfig::default(),
-        )
-        .await
-        .expect("connect");
+        let conn = rpc::connect("127.0.0.1", port).await.expect("connect");
         conns.push(conn);
     }
     // Every connection is used once, so both ends have run their tasks and filled their buffers.

@@ -9,11 +9,11 @@
 //! thread by a `Dispatcher`. The tick count shows the loop never blocked. Exits by itself.
 
 use std::process::Command;
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rpc::blocking::{self, Dispatcher};
-use rpc::{service, ConnectionConfig, VoidService};
+use rpc::{service, ConnectOptions};
 
 /// The worker's service: slow, blocking work.
 struct Worker;
@@ -29,8 +29,7 @@ impl Worker {
 }
 
 fn worker() -> Result<(), Box<dyn std::error::Error>> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(rpc::serve_stdio(Arc::new(Worker), ConnectionConfig::default()))?;
+    blocking::serve_stdio(ConnectOptions::new().service(Worker))?;
     Ok(())
 }
 
@@ -40,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut child = Command::new(std::env::current_exe()?);
     child.arg("--worker");
-    let conn = blocking::connect_subproc(child, Arc::new(VoidService))?;
+    let conn = blocking::connect_subproc(child, ConnectOptions::new())?;
     println!("main: started worker, service {}", conn.peer_service_name());
 
     let dispatcher = Dispatcher::new();

@@ -93,7 +93,7 @@ pub use rpc_macros::service;
 pub use serde_bytes;
 pub use service::{AsAny, AttributeInfo, CallResult, Description, MethodInfo, Outcome, Service, VoidService};
 pub use transport::{
-    connect, connect_stream, connect_subproc, connect_tcp, connect_with_service, memory_pair,
-    memory_pair_with, serve_stdio,
+    connect, connect_stream, connect_subproc, connect_with, memory_pair, memory_pair_with, serve_stdio,
+    ConnectOptions,
 };
 pub use value::{from_value, to_value, Object, ObjectRef, Value};

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rpc_core::frame::encode_frame;
 use rpc_core::protocol::{Message, Preamble, PRE_HANDSHAKE_MAX_FRAME};
-use rpc_core::{Connection, ConnectionConfig, Service};
+use rpc_core::{ConnectOptions, Connection, ConnectionConfig, Service};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 #[cfg(unix)]
@@ -84,10 +84,11 @@ impl Accepted {
         service: Arc<dyn Service>,
         config: ConnectionConfig,
     ) -> rpc_core::Result<Connection> {
+        let options = ConnectOptions::new().shared_service(service).config(config);
         match self {
-            Accepted::Tcp(s) => rpc_core::transport::tcp_connection(s, service, config).await,
+            Accepted::Tcp(s) => rpc_core::transport::tcp_connection(s, options).await,
             #[cfg(unix)]
-            Accepted::Unix(s) => rpc_core::transport::unix_connection(s, service, config).await,
+            Accepted::Unix(s) => rpc_core::transport::unix_connection(s, options).await,
         }
     }
 }

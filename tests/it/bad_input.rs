@@ -313,10 +313,14 @@ async fn a_clean_eof_between_frames_is_not_an_error() {
 #[tokio::test]
 async fn too_deep_value_closes_that_connection_with_a_clear_error() {
     let config = ConnectionConfig::default().max_depth(8);
-    let (client, server) =
-        rpc::memory_pair_with(Arc::new(VoidService), Arc::new(TestService::default()), config)
-            .await
-            .expect("pair");
+    let (client, server) = rpc::memory_pair_with(
+        config.clone().into(),
+        rpc::ConnectOptions::new()
+            .service(TestService::default())
+            .config(config),
+    )
+    .await
+    .expect("pair");
     let root = client.root();
     // Within the limit: decoded, and refused by the method for its type only.
     let e = remote(root.call_value("test", vec![nested(4)]).await);

@@ -5,7 +5,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use rpc::blocking::{self, Dispatcher};
-use rpc::{service, Callback, ConnectionConfig, Error};
+use rpc::{service, Callback, Error};
 
 use crate::harness::{ClientService, TestService};
 
@@ -34,7 +34,12 @@ fn server_thread(
 fn blocking_calls_attributes_and_async_results() {
     let service = Arc::new(TestService::default());
     let (port, stop, thread) = server_thread(service.clone());
-    let conn = blocking::connect_with_service("127.0.0.1", port, ClientService).expect("connect");
+    let conn = blocking::connect_with(
+        "127.0.0.1",
+        port,
+        rpc::ConnectOptions::new().service(ClientService),
+    )
+    .expect("connect");
     let root = conn.root();
     assert_eq!(root.call::<i64>("test", (11,)).expect("call"), 12);
     assert_eq!(root.getattr::<i64>("the_real_answer_though").expect("attr"), 43);
@@ -175,7 +180,7 @@ fn callbacks_can_be_delivered_to_a_chosen_thread() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_process_carries_a_connection() {
     let cat = tokio::process::Command::new("cat");
-    let conn = rpc::connect_subproc(cat, Arc::new(TestService::default()), ConnectionConfig::default())
+    let conn = rpc::connect_subproc(cat, rpc::ConnectOptions::new().service(TestService::default()))
         .await
         .expect("spawn");
     assert_eq!(conn.peer_service_name(), "TEST");
@@ -203,8 +208,7 @@ async fn a_child_that_exits_fails_pending_calls_and_closing_ends_the_child() {
     short_lived.args(["1", "cat"]);
     let conn = rpc::connect_subproc(
         short_lived,
-        Arc::new(TestService::default()),
-        ConnectionConfig::default(),
+        rpc::ConnectOptions::new().service(TestService::default()),
     )
     .await
     .expect("spawn");
@@ -218,7 +222,7 @@ async fn a_child_that_exits_fails_pending_calls_and_closing_ends_the_child() {
     let _ = std::fs::remove_file(&marker);
     let mut sh = tokio::process::Command::new("sh");
     sh.arg("-c").arg(format!("cat; touch '{}'", marker.display()));
-    let conn = rpc::connect_subproc(sh, Arc::new(TestService::default()), ConnectionConfig::default())
+    let conn = rpc::connect_subproc(sh, rpc::ConnectOptions::new().service(TestService::default()))
         .await
         .expect("spawn");
     assert_eq!(conn.root().call::<i64>("test", (1,)).await.expect("call"), 2);

@@ -264,10 +264,14 @@ pub async fn pair_with<C: Service, S: Service>(
 ) -> Pair {
     match transport {
         Transport::Memory => {
-            let (client, server) =
-                rpc::memory_pair_with(Arc::new(client_service), Arc::new(server_service), config)
-                    .await
-                    .expect("memory pair");
+            let (client, server) = rpc::memory_pair_with(
+                rpc::ConnectOptions::new()
+                    .service(client_service)
+                    .config(config.clone()),
+                rpc::ConnectOptions::new().service(server_service).config(config),
+            )
+            .await
+            .expect("memory pair");
             Pair {
                 client,
                 _server: Some(server),
@@ -283,9 +287,13 @@ pub async fn pair_with<C: Service, S: Service>(
             let port = bound.local_addr().expect("addr").port();
             let stop = bound.shutdown_handle();
             tokio::spawn(bound.serve());
-            let client = rpc::connect_tcp("127.0.0.1", port, Arc::new(client_service), config)
-                .await
-                .expect("connect");
+            let client = rpc::connect_with(
+                "127.0.0.1",
+                port,
+                rpc::ConnectOptions::new().service(client_service).config(config),
+            )
+            .await
+            .expect("connect");
             Pair {
                 client,
                 _server: None,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rpc::server::{BoundServer, Server, ShutdownHandle};
-use rpc::{service, Connection, ConnectionConfig, Error, VoidService};
+use rpc::{service, Connection, ConnectionConfig, Error};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -115,9 +115,12 @@ async fn a_closed_connection_lets_go_of_its_service_instances_on_both_sides() {
             drops: client_drops.clone(),
             started: Signal::default(),
         };
-        let conn = guard("connect", rpc::connect_with_service("127.0.0.1", port, service))
-            .await
-            .expect("connect");
+        let conn = guard(
+            "connect",
+            rpc::connect_with("127.0.0.1", port, rpc::ConnectOptions::new().service(service)),
+        )
+        .await
+        .expect("connect");
         // Calls under the connection's timeout (its reaper runs), written directly and by the
         // writer, and one still running when the connection closes.
         guard("ping", conn.root().call::<()>("ping", ()))
@@ -433,7 +436,7 @@ async fn unix_socket_server_serves_calls() {
 
     let conn = guard(
         "connect over the Unix socket",
-        rpc::transport::connect_unix(&path, Arc::new(VoidService), ConnectionConfig::default()),
+        rpc::transport::connect_unix(&path, rpc::ConnectOptions::new()),
     )
     .await
     .expect("connect_unix");

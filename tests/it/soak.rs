@@ -27,7 +27,7 @@ use futures::future::join_all;
 use futures::StreamExt;
 use parking_lot::Mutex;
 use rpc::server::Server;
-use rpc::{service, Callback, Connection, ConnectionConfig, Error, NetRef, VoidService};
+use rpc::{service, Callback, Connection, Error, NetRef};
 
 use crate::harness::{eventually, Live};
 
@@ -222,14 +222,9 @@ async fn soak(clients: u32, calls: u32) {
     // Everyone connects first, a few at a time, then all work at once.
     let conns: Vec<Connection> = futures::stream::iter(0..clients)
         .map(|c| async move {
-            rpc::connect_tcp(
-                "127.0.0.1",
-                port,
-                Arc::new(VoidService),
-                ConnectionConfig::default(),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("client {c} connects: {e:?}"))
+            rpc::connect("127.0.0.1", port)
+                .await
+                .unwrap_or_else(|e| panic!("client {c} connects: {e:?}"))
         })
         .buffered(CONNECTING)
         .collect()

@@ -36,9 +36,10 @@ use serde::Serialize;
 use crate::args::Args;
 use crate::async_result::{async_, AsyncResult};
 use crate::callback::{Callback, CallbackFn};
-use crate::connection::{ConnectionConfig, ConnectionStats};
+use crate::connection::ConnectionStats;
 use crate::error::Result;
-use crate::service::{Description, Service, VoidService};
+use crate::service::{Description, Service};
+use crate::transport::ConnectOptions;
 
 pub use dispatcher::Dispatcher;
 
@@ -88,39 +89,32 @@ pub struct Connection {
 
 /// Connects to `host:port` over TCP; this side exposes nothing.
 pub fn connect(host: &str, port: u16) -> Result<Connection> {
-    connect_with(host, port, Arc::new(VoidService), ConnectionConfig::default())
+    connect_with(host, port, ConnectOptions::new())
 }
 
-/// Connects to `host:port` over TCP, serving `service` to the peer.
-pub fn connect_with_service<S: Service>(host: &str, port: u16, service: S) -> Result<Connection> {
-    connect_with(host, port, Arc::new(service), ConnectionConfig::default())
-}
-
-/// Connects over TCP with a shared service and explicit settings.
-pub fn connect_with(
-    host: &str,
-    port: u16,
-    service: Arc<dyn Service>,
-    config: ConnectionConfig,
-) -> Result<Connection> {
+/// Connects to `host:port` over TCP with `options` (the service this side exposes, limits);
+/// see [`ConnectOptions`].
+pub fn connect_with(host: &str, port: u16, options: ConnectOptions) -> Result<Connection> {
     let bg = Background::new()?;
-    let conn = bg.block_on(crate::transport::connect_tcp(host, port, service, config))?;
+    let conn = bg.block_on(crate::transport::connect_with(host, port, options))?;
     Ok(Connection { conn, bg })
 }
 
 /// Starts `command` and talks to it over its stdin and stdout (see
 /// [`connect_subproc`](crate::connect_subproc)).
-pub fn connect_subproc(command: std::process::Command, service: Arc<dyn Service>) -> Result<Connection> {
+pub fn connect_subproc(command: std::process::Command, options: ConnectOptions) -> Result<Connection> {
     let bg = Background::new()?;
-    let conn = bg.block_on(async {
-        crate::transport::connect_subproc(
-            tokio::process::Command::from(command),
-            service,
-            ConnectionConfig::default(),
-        )
-        .await
-    })?;
+    let conn = bg.block_on(crate::transport::connect_subproc(
+        tokio::process::Command::from(command),
+        options,
+    ))?;
     Ok(Connection { conn, bg })
+}
+
+/// Serves `options`' service over this process's stdin and stdout until the parent closes the
+/// connection: the worker side of [`connect_subproc`] (see [`serve_stdio`](crate::serve_stdio)).
+pub fn serve_stdio(options: ConnectOptions) -> Result<()> {
+    Background::new()?.block_on(crate::transport::serve_stdio(options))
 }
 
 /// Two connected peers in this process, for tests and examples.

@@ -1,8 +1,7 @@
 //! An in-memory pair of connected peers over `tokio::io::duplex`, for tests and examples.
 
-use std::sync::Arc;
-
-use crate::connection::{Connection, ConnectionConfig};
+use super::ConnectOptions;
+use crate::connection::Connection;
 use crate::error::Result;
 use crate::service::Service;
 
@@ -11,18 +10,15 @@ const PIPE_CAPACITY: usize = 256 * 1024;
 
 /// Two connected peers in this process: the first serves `a`, the second serves `b`.
 pub async fn memory_pair<A: Service, B: Service>(a: A, b: B) -> Result<(Connection, Connection)> {
-    memory_pair_with(Arc::new(a), Arc::new(b), ConnectionConfig::default()).await
+    memory_pair_with(ConnectOptions::new().service(a), ConnectOptions::new().service(b)).await
 }
 
-/// Like [`memory_pair`], with shared services and explicit settings for both sides.
-pub async fn memory_pair_with(
-    a: Arc<dyn Service>,
-    b: Arc<dyn Service>,
-    config: ConnectionConfig,
-) -> Result<(Connection, Connection)> {
+/// Like [`memory_pair`], with each side's options (services, limits) given in full.
+pub async fn memory_pair_with(a: ConnectOptions, b: ConnectOptions) -> Result<(Connection, Connection)> {
     let (x, y) = tokio::io::duplex(PIPE_CAPACITY);
+    let ((a, a_config), (b, b_config)) = (a.into_parts(), b.into_parts());
     tokio::try_join!(
-        Connection::start(x, a, config.clone()),
-        Connection::start(y, b, config)
+        Connection::start(x, a, a_config),
+        Connection::start(y, b, b_config)
     )
 }

@@ -4,33 +4,30 @@
 //! domain sockets and an in-memory pair are built in.
 
 mod memory;
+mod options;
 mod subproc;
 mod tcp;
 #[cfg(unix)]
 mod unix;
 
-use std::sync::Arc;
-
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::connection::{Connection, ConnectionConfig};
+use crate::connection::Connection;
 use crate::error::Result;
-use crate::service::Service;
 
 pub use memory::{memory_pair, memory_pair_with};
+pub use options::ConnectOptions;
 pub use subproc::{connect_subproc, serve_stdio};
-pub use tcp::{connect, connect_tcp, connect_with_service, tcp_connection};
+pub use tcp::{connect, connect_with, tcp_connection};
 #[cfg(unix)]
 pub use unix::{connect_unix, unix_connection};
 
-/// Opens a connection over any byte stream, serving `service` to the peer.
-pub async fn connect_stream<S>(
-    stream: S,
-    service: Arc<dyn Service>,
-    config: ConnectionConfig,
-) -> Result<Connection>
+/// Opens a connection over any byte stream (a TLS stream, a serial line, a `tokio::io::duplex`
+/// half) with `options`.
+pub async fn connect_stream<S>(stream: S, options: ConnectOptions) -> Result<Connection>
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
+    let (service, config) = options.into_parts();
     Connection::start(stream, service, config).await
 }

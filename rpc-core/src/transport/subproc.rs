@@ -2,22 +2,17 @@
 //! worker process (`connect_subproc`), and how the worker serves it (`serve_stdio`).
 
 use std::process::Stdio;
-use std::sync::Arc;
 
 use tokio::process::Command;
 
-use crate::connection::{Connection, ConnectionConfig};
+use super::ConnectOptions;
+use crate::connection::Connection;
 use crate::error::{Error, Result};
-use crate::service::Service;
 
 /// Starts `command` with its stdin and stdout piped and opens a connection over them; the
 /// child's stderr stays the parent's. Closing (or dropping) the connection ends the child; a
 /// child that exits closes the connection and fails its pending calls.
-pub async fn connect_subproc(
-    mut command: Command,
-    service: Arc<dyn Service>,
-    config: ConnectionConfig,
-) -> Result<Connection> {
+pub async fn connect_subproc(mut command: Command, options: ConnectOptions) -> Result<Connection> {
     command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -28,6 +23,7 @@ pub async fn connect_subproc(
             "the child's stdin and stdout could not be piped".into(),
         ));
     };
+    let (service, config) = options.into_parts();
     let conn = match Connection::start_split(stdout, stdin, service, config).await {
         Ok(c) => c,
         Err(e) => {
@@ -54,7 +50,8 @@ pub async fn connect_subproc(
 
 /// Serves `service` over this process's stdin and stdout until the parent closes the
 /// connection. Nothing else may write to stdout meanwhile (log to stderr).
-pub async fn serve_stdio(service: Arc<dyn Service>, config: ConnectionConfig) -> Result<()> {
+pub async fn serve_stdio(options: ConnectOptions) -> Result<()> {
+    let (service, config) = options.into_parts();
     let conn = Connection::start_split(tokio::io::stdin(), tokio::io::stdout(), service, config).await?;
     conn.closed().await;
     match conn.close_reason() {

@@ -1,30 +1,22 @@
 //! Unix domain sockets.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use tokio::net::UnixStream;
 
-use crate::connection::{Connection, ConnectionConfig};
+use super::ConnectOptions;
+use crate::connection::Connection;
 use crate::error::Result;
-use crate::service::Service;
 
-/// Connects to the Unix domain socket at `path`, serving `service` to the peer.
-pub async fn connect_unix(
-    path: impl AsRef<Path>,
-    service: Arc<dyn Service>,
-    config: ConnectionConfig,
-) -> Result<Connection> {
+/// Connects to the Unix domain socket at `path` with `options`.
+pub async fn connect_unix(path: impl AsRef<Path>, options: ConnectOptions) -> Result<Connection> {
     let stream = UnixStream::connect(path).await?;
-    unix_connection(stream, service, config).await
+    unix_connection(stream, options).await
 }
 
-/// Opens a connection over an established Unix stream.
-pub async fn unix_connection(
-    stream: UnixStream,
-    service: Arc<dyn Service>,
-    config: ConnectionConfig,
-) -> Result<Connection> {
+/// Opens a connection over an established Unix stream (server side or client side).
+pub async fn unix_connection(stream: UnixStream, options: ConnectOptions) -> Result<Connection> {
     let (r, w) = stream.into_split();
+    let (service, config) = options.into_parts();
     Connection::start_split(r, w, service, config).await
 }

@@ -158,13 +158,19 @@ async fn run_seed(seed: u64, applied: Arc<Applied>) -> (Tally, Tally) {
 
     // Both servers still serve a well-behaved client, directly.
     let direct = tokio::time::timeout(deadline, async {
-        let conn = rpc::connect_tcp("127.0.0.1", test_port, Arc::new(ClientService), config.clone())
-            .await
-            .expect("a direct client connects to the test server");
+        let conn = rpc::connect_with(
+            "127.0.0.1",
+            test_port,
+            rpc::ConnectOptions::new()
+                .service(ClientService)
+                .config(config.clone()),
+        )
+        .await
+        .expect("a direct client connects to the test server");
         let n: i64 = conn.root().call("ask_back", (21,)).await.expect("a direct call");
         assert_eq!(n, 42);
         conn.close().await;
-        let conn = rpc::connect_tcp("127.0.0.1", vault_port, Arc::new(rpc::VoidService), config)
+        let conn = rpc::connect_with("127.0.0.1", vault_port, config.into())
             .await
             .expect("a direct client connects to the vault");
         let t: NetRef = conn.root().call("open", (5u64,)).await.expect("open");

@@ -311,7 +311,13 @@ pub(super) async fn session(
                 } else {
                     Arc::new(rpc::VoidService)
                 };
-                let connect = rpc::connect_tcp("127.0.0.1", port, service, config.clone());
+                let connect = rpc::connect_with(
+                    "127.0.0.1",
+                    port,
+                    rpc::ConnectOptions::new()
+                        .shared_service(service)
+                        .config(config.clone()),
+                );
                 match tokio::time::timeout(deadline, connect).await {
                     Ok(Ok(c)) => {
                         used.push(c.clone());

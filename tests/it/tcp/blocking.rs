@@ -25,7 +25,12 @@ fn blocking_calls_over_tcp() {
     let server = ServerThread::start(Server::shared(Arc::new(service)));
     let port = server.port;
     run_bounded("the blocking client", BOUND, move || {
-        let conn = blocking::connect_with_service("127.0.0.1", port, ClientService).expect("connect");
+        let conn = blocking::connect_with(
+            "127.0.0.1",
+            port,
+            rpc::ConnectOptions::new().service(ClientService),
+        )
+        .expect("connect");
         assert_eq!(conn.peer_service_name(), "TEST");
         let root = conn.root();
         assert_eq!(root.call::<i64>("test", (11,)).expect("call"), 12);

@@ -32,7 +32,11 @@ use crate::raw::{guard, GUARD};
 pub(crate) async fn connect<S: Service>(port: u16, service: S, config: ConnectionConfig) -> Connection {
     guard(
         "connecting over loopback TCP",
-        rpc::connect_tcp("127.0.0.1", port, Arc::new(service), config),
+        rpc::connect_with(
+            "127.0.0.1",
+            port,
+            rpc::ConnectOptions::new().service(service).config(config),
+        ),
     )
     .await
     .expect("connect over loopback TCP")

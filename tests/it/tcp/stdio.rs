@@ -10,10 +10,9 @@
 //! up to that banner and copies the rest unchanged.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use rpc::{service, Connection, ConnectionConfig, Error, RemoteErrorKind};
+use rpc::{service, Connection, Error, RemoteErrorKind};
 
 use crate::harness::ClientService;
 use crate::raw::guard;
@@ -71,7 +70,7 @@ fn serve_as_child() {
     let served = runtime.block_on(async {
         tokio::time::timeout(
             CHILD_LIFETIME,
-            rpc::serve_stdio(Arc::new(Worker), ConnectionConfig::default()),
+            rpc::serve_stdio(rpc::ConnectOptions::new().service(Worker)),
         )
         .await
     });
@@ -161,8 +160,7 @@ async fn parent(ending: Ending) {
         "starting the child",
         rpc::connect_subproc(
             child_command(&marker),
-            Arc::new(ClientService),
-            ConnectionConfig::default(),
+            rpc::ConnectOptions::new().service(ClientService),
         ),
     )
     .await
