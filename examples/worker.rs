@@ -46,15 +46,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let main_thread = std::thread::current().id();
     let (done_tx, done_rx) = mpsc::channel::<(Result<String, String>, bool)>();
     let started = Instant::now();
-    let result = conn.root().async_("crunch", (2_000u64,))?;
-    result.add_callback(dispatcher.deliver(move |r| {
+    let result = conn.root().async_::<String>("crunch", (2_000u64,))?;
+    result.add_callback(dispatcher.deliver(move |outcome: rpc::Result<String>| {
         let on_main = std::thread::current().id() == main_thread;
-        let outcome = match r.value() {
-            Some(Ok(rpc::Value::Str(s))) => Ok(s),
-            Some(Ok(v)) => Err(format!("an unexpected result: {v:?}")),
-            Some(Err(e)) => Err(format!("the task failed: {e}")),
-            None => Err("no result".to_owned()),
-        };
+        let outcome = outcome.map_err(|e| format!("the task failed: {e}"));
         let _ = done_tx.send((outcome, on_main));
     }));
 

@@ -1,6 +1,9 @@
-//! Asynchronous results, RPyC style: `async_(&netref, "method").call(args)` sends the request
-//! at once and returns an [`AsyncResult`] to poll, wait on, attach callbacks to, expire, or
-//! simply `.await`.
+//! Asynchronous results, RPyC style: `async_(&netref, "method").call::<T>(args)` sends the
+//! request at once and returns an [`AsyncResult<T>`] to poll, wait on, attach callbacks to,
+//! expire, or simply `.await`.
+//!
+//! The result type is named once, at the call (or inferred from how the result is used, as for
+//! [`NetRef::call`]); `AsyncResult<Value>` is the dynamic form.
 
 use std::fmt;
 use std::future::Future;
@@ -65,14 +68,17 @@ impl AsyncMethod {
         self
     }
 
-    /// Sends the call now and returns its result handle. Fails at once only if the call cannot
-    /// be sent (arguments not encodable, connection closed).
+    /// Sends the call now and returns its result handle, whose value decodes as `R` (name it,
+    /// `call::<String>(..)`, or let the compiler infer it from how the result is used;
+    /// `call::<Value>` keeps it dynamic). Fails at once only if the call cannot be sent
+    /// (arguments not encodable, connection closed); a reply that does not decode as `R`
+    /// settles the result with [`Error::Decode`].
     ///
     /// Like every request it has a timeout: the connection's call timeout (the result then
     /// settles with [`Error::Timeout`]) unless the reference says otherwise — a reference
     /// [`with_timeout(None)`](NetRef::with_timeout) waits forever, and one with its own timeout
     /// uses it as the result's expiry if the result has none.
-    pub fn call(&self, args: impl Args) -> Result<AsyncResult> {
+    pub fn call<R: DeserializeOwned + 'static>(&self, args: impl Args) -> Result<AsyncResult<R>> {
         let args = args
             .into_args()
             .map_err(|e| Error::Encode(format!("argument: {e}")))?;
@@ -101,8 +107,13 @@ pub struct Timed {
 }
 
 impl Timed {
-    /// Calls `method` asynchronously; the result expires after the configured time.
-    pub fn call(&self, method: &str, args: impl Args) -> Result<AsyncResult> {
+    /// Calls `method` asynchronously; the result (decoded as `R`) expires after the configured
+    /// time.
+    pub fn call<R: DeserializeOwned + 'static>(
+        &self,
+        method: &str,
+        args: impl Args,
+    ) -> Result<AsyncResult<R>> {
         async_(&self.netref, method)
             .with_expiry(Some(self.expiry))
             .call(args)
@@ -118,7 +129,7 @@ enum Done {
 }
 
 /// What `add_callback` keeps until the result settles.
-type ArrivalCallback = Box<dyn FnOnce(&AsyncResult) + Send>;
+type ArrivalCallback = Box<dyn FnOnce(&Done) + Send>;
 
 struct State {
     done: Option<Done>,
@@ -145,6 +156,10 @@ struct Detach {
 ///
 /// Clones share one result. It is also a `Future` of `Result<T>`. Dropping every clone before
 /// the reply detaches the request: it still runs on the peer, and its reply is discarded.
+///
+/// `T` is the type the reply decodes as, named at the call ([`AsyncMethod::call`]); each
+/// reader ([`value`](AsyncResult::value), a callback, `.await`) decodes its own copy, so `T`
+/// need not be `Clone`, and an error reaches each of them as a clone.
 pub struct AsyncResult<T = Value> {
     handle: Arc<Detach>,
     _type: PhantomData<fn() -> T>,
@@ -159,8 +174,8 @@ impl<T> Clone for AsyncResult<T> {
     }
 }
 
-impl AsyncResult {
-    fn start(call: PendingCall, expiry: Option<Duration>) -> AsyncResult {
+impl<T> AsyncResult<T> {
+    fn start(call: PendingCall, expiry: Option<Duration>) -> AsyncResult<T> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 done: None,
@@ -176,15 +191,15 @@ impl AsyncResult {
             shared: shared.clone(),
             _stop: stop_tx,
         });
-        tokio::spawn(drive(call, Arc::downgrade(&handle), shared, stop_rx));
+        tokio::spawn(drive(call, shared, stop_rx));
         AsyncResult {
             handle,
             _type: PhantomData,
         }
     }
 
-    /// The same result, decoded as `T`.
-    pub fn typed<T: DeserializeOwned>(self) -> AsyncResult<T> {
+    /// The same result, decoded as `U` instead (from the dynamic `AsyncResult<Value>`, say).
+    pub fn typed<U: DeserializeOwned>(self) -> AsyncResult<U> {
         AsyncResult {
             handle: self.handle,
             _type: PhantomData,
@@ -193,12 +208,7 @@ impl AsyncResult {
 }
 
 /// Waits for the reply or the expiry, whichever comes first, then settles the result.
-async fn drive(
-    mut call: PendingCall,
-    handle: std::sync::Weak<Detach>,
-    shared: Arc<Shared>,
-    mut stop: oneshot::Receiver<()>,
-) {
+async fn drive(mut call: PendingCall, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
     let done = loop {
         let expiry = shared.state.lock().expiry;
         let changed = shared.expiry_changed.notified();
@@ -225,7 +235,7 @@ async fn drive(
     drop(call);
     let (callbacks, wakers) = {
         let mut state = shared.state.lock();
-        state.done = Some(done);
+        state.done = Some(done.clone());
         (
             std::mem::take(&mut state.callbacks),
             std::mem::take(&mut state.wakers),
@@ -235,14 +245,8 @@ async fn drive(
     for w in wakers {
         w.wake();
     }
-    if let Some(handle) = handle.upgrade() {
-        let result = AsyncResult {
-            handle,
-            _type: PhantomData,
-        };
-        for cb in callbacks {
-            cb(&result);
-        }
+    for cb in callbacks {
+        cb(&done);
     }
 }
 
@@ -278,24 +282,27 @@ impl<T> AsyncResult<T> {
         self.shared().state.lock().expiry = expiry.map(|d| Instant::now() + d);
         self.shared().expiry_changed.notify_one();
     }
-
-    /// Runs `f` once the result is settled (at once, on this thread, if it already is).
-    /// Callbacks run on a runtime task: keep them short, or hand work to your own thread.
-    pub fn add_callback(&self, f: impl FnOnce(&AsyncResult) + Send + 'static) {
-        let mut state = self.shared().state.lock();
-        if state.done.is_none() {
-            state.callbacks.push(Box::new(f));
-            return;
-        }
-        drop(state);
-        f(&AsyncResult {
-            handle: self.handle.clone(),
-            _type: PhantomData,
-        });
-    }
 }
 
-impl<T: DeserializeOwned> AsyncResult<T> {
+impl<T: DeserializeOwned + 'static> AsyncResult<T> {
+    /// Runs `f` with the outcome once the result is settled (at once, on this thread, if it
+    /// already is): the value decoded as `T`, or the error ([`Error::Expired`] if the result
+    /// expired first). Each callback gets its own decoded value and its own clone of an error.
+    /// Callbacks run on a runtime task: keep them short, or hand them to your own thread with
+    /// [`Dispatcher::deliver`](crate::blocking::Dispatcher::deliver).
+    pub fn add_callback(&self, f: impl FnOnce(Result<T>) + Send + 'static) {
+        let mut state = self.shared().state.lock();
+        match state.done.clone() {
+            None => state
+                .callbacks
+                .push(Box::new(move |done: &Done| f(decode(done.clone())))),
+            Some(done) => {
+                drop(state);
+                f(decode(done));
+            }
+        }
+    }
+
     /// The value or error if settled, `None` while pending. Never blocks.
     pub fn value(&self) -> Option<Result<T>> {
         self.shared().state.lock().done.clone().map(decode)

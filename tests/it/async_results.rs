@@ -18,36 +18,77 @@ use crate::raw::{frame_of, guard, hand_driven, hand_driven_with, int_arg, read_m
 async fn an_async_result_is_pending_then_ready() {
     let p = void_pair(Transport::Memory).await;
     let slow = async_(&p.client.root(), "slow");
-    let res = slow.call((2_000,)).expect("sent");
+    // The result type is named once, at the call; callbacks get the typed outcome.
+    let res = slow.call::<String>((2_000,)).expect("sent");
     assert!(!res.ready() && !res.expired() && res.error().is_none());
     assert!(res.value().is_none());
     assert_eq!(res.to_string(), "<AsyncResult pending>");
     let (tx, rx) = tokio::sync::oneshot::channel();
-    res.add_callback(move |r| {
-        let _ = tx.send((r.ready(), r.error().is_none(), r.to_string()));
+    res.add_callback(move |outcome: rpc::Result<String>| {
+        let _ = tx.send(outcome.expect("a value"));
     });
+    assert_eq!(rx.await.expect("callback ran"), "slept 2000");
+    assert!(res.ready() && res.error().is_none());
+    assert_eq!(res.to_string(), "<AsyncResult ready>");
+    assert_eq!(res.value().expect("settled").expect("ok"), "slept 2000");
+    assert_eq!(res.wait().await.expect("ok"), "slept 2000");
+    // The dynamic form is one `typed` away, and a future too.
+    let dynamic: AsyncResult<rpc::Value> = res.clone().typed();
     assert_eq!(
-        rx.await.expect("callback ran"),
-        (true, true, "<AsyncResult ready>".to_owned())
+        dynamic.value().expect("settled").expect("ok"),
+        rpc::Value::Str("slept 2000".into())
     );
-    let typed: AsyncResult<String> = res.clone().typed();
-    assert_eq!(typed.value().expect("settled").expect("ok"), "slept 2000");
-    assert_eq!(typed.wait().await.expect("ok"), "slept 2000");
-    assert_eq!(typed.await.expect("a future too"), "slept 2000");
+    assert_eq!(res.await.expect("a future too"), "slept 2000");
     // A callback added after arrival runs at once.
     let ran = Arc::new(AtomicUsize::new(0));
     let r = ran.clone();
-    res.add_callback(move |_| {
+    dynamic.add_callback(move |_| {
         r.fetch_add(1, Ordering::SeqCst);
     });
     assert_eq!(ran.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test(start_paused = true)]
+async fn typed_callbacks_get_errors_and_decode_failures() {
+    let p = void_pair(Transport::Memory).await;
+    let root = p.client.root();
+    // A reply of another type settles the typed result with a decode error, for every reader.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let wrong = async_(&root, "test").call::<String>((1,)).expect("sent");
+    wrong.add_callback(move |outcome| {
+        let _ = tx.send(outcome);
+    });
+    let e = rx.await.expect("callback ran").expect_err("2 is not a string");
+    assert!(matches!(e, Error::Decode(_)), "{e:?}");
+    assert!(matches!(wrong.await, Err(Error::Decode(_))));
+    // An expiry reaches a callback as `Error::Expired`; each callback gets its own clone.
+    let res = async_(&root, "slow")
+        .with_expiry(Some(Duration::from_millis(100)))
+        .call::<String>((10_000,))
+        .expect("sent");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    for _ in 0..2 {
+        let seen = seen.clone();
+        res.add_callback(move |outcome| seen.lock().push(outcome));
+    }
+    assert!(matches!(res.wait().await, Err(Error::Expired)));
+    let seen = std::mem::take(&mut *seen.lock());
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(|o| matches!(o, Err(Error::Expired))), "{seen:?}");
+    // The type can also come from how the result is used.
+    let n: i64 = async_(&root, "test")
+        .call((41,))
+        .expect("sent")
+        .await
+        .expect("inferred");
+    assert_eq!(n, 42);
+}
+
+#[tokio::test(start_paused = true)]
 async fn errors_and_expiry() {
     let p = void_pair(Transport::Memory).await;
     let root = p.client.root();
-    let failed = async_(&root, "fail").call(()).expect("sent");
+    let failed = async_(&root, "fail").call::<()>(()).expect("sent");
     let e = failed.wait().await.expect_err("fails");
     assert!(
         matches!(e, Error::Remote(ref r) if r.kind == RemoteErrorKind::Application),
@@ -56,7 +97,7 @@ async fn errors_and_expiry() {
     assert!(failed.ready() && failed.error().is_some());
     assert_eq!(failed.to_string(), "<AsyncResult error>");
 
-    let res = async_(&root, "slow").call((10_000,)).expect("sent");
+    let res = async_(&root, "slow").call::<String>((10_000,)).expect("sent");
     res.set_expiry(Some(Duration::from_millis(500)));
     let e = res.wait().await.expect_err("expires");
     assert!(matches!(e, Error::Expired), "{e:?}");
@@ -70,19 +111,18 @@ async fn errors_and_expiry() {
     // `set_expiry(None)` removes an expiry; `timed` sets one for every call.
     let res = async_(&root, "slow")
         .with_expiry(Some(Duration::from_millis(10)))
-        .call((100,))
+        .call::<String>((100,))
         .expect("sent");
     res.set_expiry(None);
-    assert_eq!(res.typed::<String>().await.expect("no expiry"), "slept 100");
+    assert_eq!(res.await.expect("no expiry"), "slept 100");
     let t = timed(&root, Duration::from_millis(50));
     assert!(matches!(
-        t.call("slow", (1_000,)).expect("sent").wait().await,
+        t.call::<String>("slow", (1_000,)).expect("sent").wait().await,
         Err(Error::Expired)
     ));
     assert_eq!(
-        t.call("slow", (10,))
+        t.call::<String>("slow", (10,))
             .expect("sent")
-            .typed::<String>()
             .await
             .expect("in time"),
         "slept 10"
@@ -94,9 +134,7 @@ async fn ten_thousand_concurrent_async_results_all_resolve() {
     for t in TRANSPORTS {
         let p = void_pair(t).await;
         let test = async_(&p.client.root(), "test");
-        let results: Vec<AsyncResult<i64>> = (0..10_000i64)
-            .map(|i| test.call((i,)).expect("sent").typed())
-            .collect();
+        let results: Vec<AsyncResult<i64>> = (0..10_000i64).map(|i| test.call((i,)).expect("sent")).collect();
         for (i, r) in results.into_iter().enumerate() {
             assert_eq!(r.await.expect("resolved"), i as i64 + 1, "{t:?}");
         }
@@ -109,7 +147,7 @@ async fn a_dropped_async_result_leaves_no_entry() {
     let service = TestService::default();
     let ticks = service.ticks.clone();
     let (client, server) = rpc::memory_pair(VoidService, service).await.expect("pair");
-    let res = async_(&client.root(), "tick").call((50,)).expect("sent");
+    let res = async_(&client.root(), "tick").call::<()>((50,)).expect("sent");
     assert_eq!(client.stats().pending_calls, 1);
     drop(res);
     eventually("the entry of the dropped result going", || {
@@ -415,7 +453,7 @@ async fn an_async_call_has_the_connections_timeout_unless_its_reference_says_oth
     assert!(matches!(e, Error::Expired), "{e:?}");
     // A reference that waits forever: still pending after a minute.
     let res = async_(&root.with_timeout(None), "forever")
-        .call(())
+        .call::<()>(())
         .expect("sent");
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert!(!res.ready() && !res.expired() && res.error().is_none());

@@ -48,18 +48,17 @@ fn blocking_calls_attributes_and_async_results() {
     // The server calls our service back while we block: served in the background at once.
     assert_eq!(root.call::<i64>("ask_back", (21,)).expect("callback"), 42);
     // Held on the server until released: not ready before, ready after.
-    let res = root.async_("gated", (50,)).expect("sent");
+    let res = root.async_::<i64>("gated", (50,)).expect("sent");
     assert!(!res.ready());
     assert!(res.wait_timeout_blocking(Duration::from_millis(20)).is_none());
     assert!(!res.ready());
     service.release.raise();
     let value = res
-        .typed::<i64>()
         .wait_timeout_blocking(Duration::from_secs(5))
         .expect("the released call answers");
     assert_eq!(value.expect("value"), 50);
     let res = root
-        .async_with_expiry("slow", (10_000,), Duration::from_millis(50))
+        .async_with_expiry::<String>("slow", (10_000,), Duration::from_millis(50))
         .expect("sent");
     assert!(matches!(res.wait_blocking(), Err(Error::Expired)));
     let e = root.call::<String>("get_question", ()).expect_err("not exposed");
@@ -110,25 +109,25 @@ fn dispatcher_callbacks_take_what_connection_callbacks_take() {
         Ok(a + b + c.len() as i64)
     });
     let none = dispatcher.callback(move || label.clone());
-    let res = client.root().async_("call_three", (three, none)).expect("sent");
+    let res = client
+        .root()
+        .async_::<String>("call_three", (three, none))
+        .expect("sent");
     let (tx, rx) = mpsc::channel();
-    res.add_callback(dispatcher.deliver(move |r| {
-        let _ = tx.send(r.value());
+    res.add_callback(dispatcher.deliver(move |outcome| {
+        let _ = tx.send(outcome);
     }));
     let value = drain_until(&dispatcher, &rx);
-    assert!(
-        matches!(&value, Some(Ok(rpc::Value::Str(s))) if s == "8 here"),
-        "{value:?}"
-    );
+    assert!(matches!(&value, Ok(s) if s == "8 here"), "{value:?}");
     // A panic answers the peer with a panic error; the draining thread goes on.
     let boom = dispatcher.callback(|x: i64| -> i64 { panic!("boom {x}") });
-    let res = client.root().async_("call_it", (boom, 1)).expect("sent");
+    let res = client.root().async_::<i64>("call_it", (boom, 1)).expect("sent");
     let (tx, rx) = mpsc::channel();
-    res.add_callback(dispatcher.deliver(move |r| {
-        let _ = tx.send(r.value());
+    res.add_callback(dispatcher.deliver(move |outcome| {
+        let _ = tx.send(outcome);
     }));
     match drain_until(&dispatcher, &rx) {
-        Some(Err(Error::Remote(e))) => assert!(e.message.contains("boom 1"), "{}", e.message),
+        Err(Error::Remote(e)) => assert!(e.message.contains("boom 1"), "{}", e.message),
         other => panic!("expected the callback's panic as a remote error, got {other:?}"),
     }
 }
@@ -152,10 +151,10 @@ fn callbacks_can_be_delivered_to_a_chosen_thread() {
         }
         x * 10
     });
-    let pending = root.async_("call_it", (on_ui, 4)).expect("sent");
+    let pending = root.async_::<i64>("call_it", (on_ui, 4)).expect("sent");
     let (tx, rx) = mpsc::channel();
-    pending.add_callback(dispatcher.deliver(move |r| {
-        let _ = tx.send((std::thread::current().id(), r.value()));
+    pending.add_callback(dispatcher.deliver(move |outcome| {
+        let _ = tx.send((std::thread::current().id(), outcome));
     }));
     let mut delivered = None;
     for _ in 0..500 {
@@ -167,7 +166,7 @@ fn callbacks_can_be_delivered_to_a_chosen_thread() {
     }
     let (thread, value) = delivered.expect("delivered within the bound");
     assert_eq!(thread, me, "the arrival callback ran on this thread");
-    assert!(matches!(value, Some(Ok(rpc::Value::Int(40)))), "{value:?}");
+    assert!(matches!(value, Ok(40)), "{value:?}");
     assert_eq!(
         ran_here.load(Ordering::SeqCst),
         1,

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use crate::async_result::AsyncResult;
 use crate::callback::{Callback, CallbackFn};
 use crate::connection::panic_error;
+use crate::error::Result;
 use crate::error::{RemoteError, RemoteErrorKind};
 use crate::service::Outcome;
 use crate::value::Value;
@@ -74,15 +74,16 @@ impl Dispatcher {
         }))
     }
 
-    /// Wraps `f` for [`AsyncResult::add_callback`] so that it runs on the draining thread.
-    pub fn deliver<F>(&self, f: F) -> impl FnOnce(&AsyncResult) + Send + 'static
+    /// Wraps `f` for [`AsyncResult::add_callback`](crate::AsyncResult::add_callback) so that it runs on the draining thread with
+    /// the call's outcome.
+    pub fn deliver<T, F>(&self, f: F) -> impl FnOnce(Result<T>) + Send + 'static
     where
-        F: FnOnce(&AsyncResult) + Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(Result<T>) + Send + 'static,
     {
         let tx = self.tx.clone();
-        move |result: &AsyncResult| {
-            let result = result.clone();
-            let _ = tx.send(Box::new(move || f(&result)));
+        move |outcome: Result<T>| {
+            let _ = tx.send(Box::new(move || f(outcome)));
         }
     }
 

@@ -205,13 +205,23 @@ impl NetRef {
     /// Calls `method` without waiting: the request is sent now, the result arrives later.
     /// Block on it with [`AsyncResult::wait_blocking`], poll it, or attach a callback (with
     /// [`Dispatcher::deliver`] to run it on your thread).
-    pub fn async_(&self, method: &str, args: impl Args) -> Result<AsyncResult> {
+    /// The result decodes as `R` (`async_::<String>(..)`, or inferred from its use).
+    pub fn async_<R: DeserializeOwned + 'static>(
+        &self,
+        method: &str,
+        args: impl Args,
+    ) -> Result<AsyncResult<R>> {
         let _guard = self.bg.handle().enter();
         async_(&self.inner, method).call(args)
     }
 
     /// Like [`async_`](NetRef::async_), with an expiry.
-    pub fn async_with_expiry(&self, method: &str, args: impl Args, expiry: Duration) -> Result<AsyncResult> {
+    pub fn async_with_expiry<R: DeserializeOwned + 'static>(
+        &self,
+        method: &str,
+        args: impl Args,
+        expiry: Duration,
+    ) -> Result<AsyncResult<R>> {
         let _guard = self.bg.handle().enter();
         async_(&self.inner, method).with_expiry(Some(expiry)).call(args)
     }
