@@ -23,6 +23,7 @@ use crate::connection::PendingCall;
 use crate::error::{Error, Result};
 use crate::netref::NetRef;
 use crate::protocol::OpRef;
+use crate::reply::Reply;
 use crate::value::{from_value, Value};
 
 /// Wraps a method of a remote object so that calls return at once with an [`AsyncResult`]
@@ -78,7 +79,7 @@ impl AsyncMethod {
     /// settles with [`Error::Timeout`]) unless the reference says otherwise — a reference
     /// [`with_timeout(None)`](NetRef::with_timeout) waits forever, and one with its own timeout
     /// uses it as the result's expiry if the result has none.
-    pub fn call<R: DeserializeOwned + 'static>(&self, args: impl Args) -> Result<AsyncResult<R>> {
+    pub fn call<R: Reply + 'static>(&self, args: impl Args) -> Result<AsyncResult<R>> {
         let args = args
             .into_args()
             .map_err(|e| Error::Encode(format!("argument: {e}")))?;
@@ -109,11 +110,7 @@ pub struct Timed {
 impl Timed {
     /// Calls `method` asynchronously; the result (decoded as `R`) expires after the configured
     /// time.
-    pub fn call<R: DeserializeOwned + 'static>(
-        &self,
-        method: &str,
-        args: impl Args,
-    ) -> Result<AsyncResult<R>> {
+    pub fn call<R: Reply + 'static>(&self, method: &str, args: impl Args) -> Result<AsyncResult<R>> {
         async_(&self.netref, method)
             .with_expiry(Some(self.expiry))
             .call(args)

@@ -5,11 +5,14 @@
 //! reference. The peer receives it as a `Callback` too and calls it with
 //! [`Callback::call`]; the closure runs on this side, as often and as concurrently as the peer
 //! likes, for as long as the peer keeps it.
+//!
+//! A callback that passes itself on at each level (a recursion through the peer) is made with
+//! [`Callback::recursive`]: its closure gets the callback itself as its first argument.
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -19,6 +22,7 @@ use crate::connection::Connection;
 use crate::error::{Error, RemoteError, Result};
 use crate::netref::NetRef;
 use crate::private::{arg, fallible, ok, take_args};
+use crate::reply::Reply;
 use crate::service::{not_exposed, Outcome, Service};
 use crate::value::{from_value, Object, ObjectRef, Value};
 
@@ -39,9 +43,67 @@ impl Callback {
         Callback::from_handler(Arc::new(move |args| f.invoke(args)))
     }
 
+    /// A callback whose closure gets the callback itself as its first argument, before the
+    /// peer's: a recursion through the peer needs no slot to smuggle the callback into its own
+    /// closure. The closure holds itself only while it runs, so it is freed like any other.
+    ///
+    /// ```
+    /// use rpc_core::{memory_pair, service, Callback, Result, VoidService};
+    ///
+    /// struct Bouncer;
+    ///
+    /// #[service]
+    /// impl Bouncer {
+    ///     /// Calls `f(n - 1)` back, or answers 0.
+    ///     async fn exposed_bounce(&self, f: Callback, n: u32) -> Result<u32> {
+    ///         if n == 0 { Ok(0) } else { Ok(1 + f.call::<u32>((n - 1,)).await?) }
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<()> {
+    /// let (client, _server) = memory_pair(VoidService, Bouncer).await?;
+    /// let root = client.root();
+    /// // Each level passes the callback itself back to the server.
+    /// let down = Callback::recursive(move |me: Callback, n: u32| {
+    ///     let root = root.clone();
+    ///     async move { root.call::<u32>("bounce", (me, n)).await }
+    /// });
+    /// assert_eq!(client.root().call::<u32>("bounce", (down, 5)).await?, 5);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn recursive<F, M>(f: F) -> Callback
+    where
+        F: CallbackFn<M>,
+        M: StartsWithItself,
+    {
+        Callback::from_handler_recursive(move |args| f.invoke(args))
+    }
+
     /// A callback answering with `handler`, which gets the peer's arguments as values.
     pub(crate) fn from_handler(handler: Handler) -> Callback {
         Callback(ObjectRef::Local(Object::new(FnService { handler })))
+    }
+
+    /// A callback answering with `handler`, which gets the callback itself and then the peer's
+    /// arguments as values.
+    pub(crate) fn from_handler_recursive(
+        handler: impl Fn(Vec<Value>) -> Outcome + Send + Sync + 'static,
+    ) -> Callback {
+        let service = Arc::new_cyclic(|me: &Weak<FnService>| {
+            let me = me.clone();
+            let handler: Handler = Arc::new(move |mut args: Vec<Value>| {
+                // Only called through a strong handle, so the callback is there.
+                if let Some(this) = me.upgrade() {
+                    let this: Arc<dyn Service> = this;
+                    args.insert(0, Value::Object(ObjectRef::Local(Object::from_arc(this))));
+                }
+                handler(args)
+            });
+            FnService { handler }
+        });
+        Callback(ObjectRef::Local(Object::from_arc(service)))
     }
 
     /// The peer's object behind this callback, if it is remote.
@@ -53,7 +115,7 @@ impl Callback {
     }
 
     /// Calls the callback with typed arguments and result, wherever it lives.
-    pub async fn call<R: DeserializeOwned>(&self, args: impl Args) -> Result<R> {
+    pub async fn call<R: Reply>(&self, args: impl Args) -> Result<R> {
         let args = args
             .into_args()
             .map_err(|e| Error::Encode(format!("argument: {e}")))?;
@@ -124,6 +186,30 @@ impl Service for FnService {
         "<callback>".to_owned()
     }
 }
+
+/// The closures [`Callback::recursive`] takes: their first parameter is the callback itself.
+/// `M` is inferred, never written.
+#[diagnostic::on_unimplemented(
+    message = "a recursive callback's first parameter is the callback itself",
+    label = "write the closure as `|me: Callback, ..| ..`",
+    note = "`Callback::recursive` hands the closure its own callback first, then the peer's arguments"
+)]
+pub trait StartsWithItself {}
+
+macro_rules! starts_with_itself {
+    ($($ty:ident),*) => {
+        impl<Kind, $($ty,)*> StartsWithItself for (Kind, Callback, $($ty,)*) {}
+    };
+}
+
+starts_with_itself!();
+starts_with_itself!(A);
+starts_with_itself!(A, B);
+starts_with_itself!(A, B, C);
+starts_with_itself!(A, B, C, D);
+starts_with_itself!(A, B, C, D, E);
+starts_with_itself!(A, B, C, D, E, G);
+starts_with_itself!(A, B, C, D, E, G, H);
 
 /// A closure usable as a callback. `M` tells apart the kinds of closures (argument types and
 /// return kind); it is inferred, never written.

@@ -87,7 +87,7 @@ pub use error::{Error, RemoteError, RemoteErrorKind, Result};
 pub use events::{Event, Property, PropertyReplica, Signal, SignalReplica, Subscription};
 pub use iter::RemoteIter;
 pub use netref::NetRef;
-pub use reply::{FromReply, IntoReply};
+pub use reply::{FromReply, IntoReply, Reply};
 pub use rpc_macros::service;
 /// `serde_bytes`, for passing byte buffers as bytes: `serde_bytes::Bytes::new(&data)`.
 pub use serde_bytes;

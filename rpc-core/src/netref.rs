@@ -12,6 +12,7 @@ use crate::args::Args;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::protocol::{ObjectId, OpRef, ROOT_ID};
+use crate::reply::Reply;
 use crate::service::Description;
 use crate::value::{from_value, to_value, Value};
 
@@ -112,7 +113,7 @@ impl NetRef {
 
     /// Calls the exposed method `method` with typed arguments and result:
     /// `root.call::<i64>("test", (11,)).await?`.
-    pub async fn call<R: DeserializeOwned>(&self, method: &str, args: impl Args) -> Result<R> {
+    pub async fn call<R: Reply>(&self, method: &str, args: impl Args) -> Result<R> {
         let value = self.call_value(method, encode_args(args)?).await?;
         decode(value, || format!("the result of {method}"))
     }
@@ -133,7 +134,7 @@ impl NetRef {
     }
 
     /// Calls the object itself (for callables such as callbacks).
-    pub async fn call_self<R: DeserializeOwned>(&self, args: impl Args) -> Result<R> {
+    pub async fn call_self<R: Reply>(&self, args: impl Args) -> Result<R> {
         let value = self.call_self_value(encode_args(args)?).await?;
         decode(value, || "the result of the call".to_owned())
     }

@@ -48,3 +48,15 @@ pub fn by_reference<S: crate::service::Service>(service: S) -> CallResult {
         )
     })
 }
+
+/// What a call's result can be decoded as: any serde type (`()` for a method with no result,
+/// [`Value`] to keep it dynamic). A bound of its own so that a result nobody names gets an
+/// error that says what to write.
+#[diagnostic::on_unimplemented(
+    message = "a call's result decodes into a serde type, and `{Self}` is not one",
+    label = "name the result type here; for a method with no result: `call::<()>(..)`",
+    note = "a result that is not used and not named is inferred as `!` (Rust 2024), which nothing decodes into"
+)]
+pub trait Reply: DeserializeOwned {}
+
+impl<T: DeserializeOwned> Reply for T {}

@@ -231,26 +231,24 @@ async fn callbacks_nest_sixty_four_deep_on_one_connection() {
     for t in TRANSPORTS {
         let p = hub_pair(t).await;
         let root = p.client.root();
-        // The client's callback calls the server's `ping` again, which calls the callback...
-        let slot: Arc<Mutex<Option<Callback>>> = Arc::default();
-        let inner_slot = slot.clone();
+        // The client's callback calls the server's `ping` again, passing itself on, which
+        // calls the callback... A recursive callback gets itself as its first argument.
         let r = root.clone();
-        let bounce = Callback::new(move |n: u32| {
+        let bounce = Callback::recursive(move |me: Callback, n: u32| {
             let root = r.clone();
-            let me = inner_slot.lock().clone();
-            async move {
-                let me = me.ok_or_else(|| Error::Decode("no callback".into()))?;
-                root.call::<u32>("ping", (me, n)).await
-            }
+            async move { root.call::<u32>("ping", (me, n)).await }
         });
-        *slot.lock() = Some(bounce.clone());
         let depth = tokio::time::timeout(Duration::from_secs(30), root.call::<u32>("ping", (bounce, 64)))
             .await
             .expect("no deadlock")
             .expect("ping");
         // Each level counts once on the server and the client forwards unchanged.
         assert_eq!(depth, 64, "{t:?}");
-        slot.lock().take();
+        // Holding itself only while it runs, it is released like any callback.
+        eventually("the recursive callback released", || {
+            p.client.stats().exported_objects == 0
+        })
+        .await;
     }
 }
 

@@ -38,6 +38,7 @@ use crate::async_result::{async_, AsyncResult};
 use crate::callback::{Callback, CallbackFn};
 use crate::connection::ConnectionStats;
 use crate::error::Result;
+use crate::reply::Reply;
 use crate::service::{Description, Service};
 use crate::transport::ConnectOptions;
 
@@ -183,7 +184,7 @@ pub struct NetRef {
 
 impl NetRef {
     /// Calls `method` and blocks until the result arrives.
-    pub fn call<R: DeserializeOwned>(&self, method: &str, args: impl Args) -> Result<R> {
+    pub fn call<R: Reply>(&self, method: &str, args: impl Args) -> Result<R> {
         self.bg.block_on(self.inner.call(method, args))
     }
 
@@ -206,17 +207,13 @@ impl NetRef {
     /// Block on it with [`AsyncResult::wait_blocking`], poll it, or attach a callback (with
     /// [`Dispatcher::deliver`] to run it on your thread).
     /// The result decodes as `R` (`async_::<String>(..)`, or inferred from its use).
-    pub fn async_<R: DeserializeOwned + 'static>(
-        &self,
-        method: &str,
-        args: impl Args,
-    ) -> Result<AsyncResult<R>> {
+    pub fn async_<R: Reply + 'static>(&self, method: &str, args: impl Args) -> Result<AsyncResult<R>> {
         let _guard = self.bg.handle().enter();
         async_(&self.inner, method).call(args)
     }
 
     /// Like [`async_`](NetRef::async_), with an expiry.
-    pub fn async_with_expiry<R: DeserializeOwned + 'static>(
+    pub fn async_with_expiry<R: Reply + 'static>(
         &self,
         method: &str,
         args: impl Args,
