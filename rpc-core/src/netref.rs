@@ -173,6 +173,12 @@ impl NetRef {
         let value = self.request(OpRef::Display, Vec::new()).await?;
         decode(value, || "the display text".to_owned())
     }
+
+    /// The object's debugging text (RPyC's `repr`), as its owner renders it.
+    pub async fn repr(&self) -> Result<String> {
+        let value = self.request(OpRef::Repr, Vec::new()).await?;
+        decode(value, || "the debugging text".to_owned())
+    }
 }
 
 fn encode_args(args: impl Args) -> Result<Vec<Value>> {

@@ -83,9 +83,16 @@ pub trait Service: AsAny + Send + Sync + 'static {
         }
     }
 
-    /// The object's display text.
+    /// The object's display text (what a peer's [`NetRef::display`](crate::NetRef::display)
+    /// shows; RPyC's `str`). `#[service(display)]` makes it the type's `Display`.
     fn display(&self) -> String {
         format!("<{} service>", self.name())
+    }
+
+    /// The object's debugging text (what a peer's [`NetRef::repr`](crate::NetRef::repr)
+    /// shows; RPyC's `repr`). `#[service(repr)]` makes it the type's `Debug`.
+    fn repr(&self) -> String {
+        format!("<{} object>", self.name())
     }
 
     /// Runs when a connection with this service as its root is established.

@@ -260,8 +260,8 @@ async fn attributes_with_a_setter_can_be_set() {
     }
 }
 
-/// A counter that presents itself through its `Display`.
-#[derive(Default)]
+/// A counter that presents itself through its `Display`, and its `Debug` for debugging.
+#[derive(Default, Debug)]
 struct Counter(std::sync::atomic::AtomicI64);
 
 impl std::fmt::Display for Counter {
@@ -270,7 +270,7 @@ impl std::fmt::Display for Counter {
     }
 }
 
-#[rpc::service(display)]
+#[rpc::service(display, repr)]
 impl Counter {
     fn exposed_incr(&self) -> i64 {
         self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
@@ -287,4 +287,11 @@ async fn a_service_can_present_itself_through_its_display() {
         root.call::<i64>("incr", ()).await.expect("incr");
     }
     assert_eq!(root.display().await.expect("display"), "Counter(7)");
+    assert_eq!(root.repr().await.expect("repr"), "Counter(7)");
+    // Without the options: the defaults, for display and repr alike.
+    let (client, _server) = rpc::memory_pair(rpc::VoidService, crate::harness::TestService::default())
+        .await
+        .expect("pair");
+    assert_eq!(client.root().display().await.expect("display"), "<TEST service>");
+    assert_eq!(client.root().repr().await.expect("repr"), "<TEST object>");
 }

@@ -89,6 +89,14 @@ pub fn expand(model: Model) -> TokenStream {
         }
     });
 
+    let repr = model.repr.then(|| {
+        quote! {
+            fn repr(&self) -> ::std::string::String {
+                ::std::format!("{:?}", self)
+            }
+        }
+    });
+
     quote! {
         #item
 
@@ -100,6 +108,8 @@ pub fn expand(model: Model) -> TokenStream {
             }
 
             #display
+
+            #repr
 
             fn aliases(&self) -> #p::Vec<::std::string::String> {
                 <[_]>::into_vec(::std::boxed::Box::new([#(::std::string::String::from(#aliases)),*]))

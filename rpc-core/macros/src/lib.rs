@@ -58,7 +58,8 @@ use proc_macro::TokenStream;
 /// default name is the type name without a `Service` suffix, upper-cased (RPyC's rule:
 /// `TestService` is `TEST`); `client` sets the typed client's visibility (`"none"`: no client);
 /// `display` makes the object's display text (what a peer's `netref.display()` shows) its
-/// `Display` (`#[service(display)]`, with `impl Display for Counter` showing `Counter(7)`).
+/// `Display` (`#[service(display)]`, with `impl Display for Counter` showing `Counter(7)`), and
+/// `repr` its debugging text (a peer's `netref.repr()`) its `Debug`.
 #[proc_macro_attribute]
 pub fn service(attr: TokenStream, item: TokenStream) -> TokenStream {
     let options = match model::Options::parse(attr.into()) {

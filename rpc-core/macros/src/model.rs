@@ -13,6 +13,8 @@ pub struct Options {
     pub client: Option<syn::Visibility>,
     /// `display`: the object's display text is its `Display`.
     pub display: bool,
+    /// `repr`: the object's debugging text is its `Debug`.
+    pub repr: bool,
 }
 
 impl Default for Options {
@@ -22,6 +24,7 @@ impl Default for Options {
             aliases: Vec::new(),
             client: Some(syn::parse_quote!(pub)),
             display: false,
+            repr: false,
         }
     }
 }
@@ -43,6 +46,9 @@ impl Options {
             } else if meta.path.is_ident("display") {
                 options.display = true;
                 Ok(())
+            } else if meta.path.is_ident("repr") {
+                options.repr = true;
+                Ok(())
             } else if meta.path.is_ident("client") {
                 let lit = meta.value()?.parse::<LitStr>()?;
                 options.client = match lit.value().as_str() {
@@ -56,8 +62,9 @@ impl Options {
                 };
                 Ok(())
             } else {
-                Err(meta
-                    .error("unknown #[service] option: expected `name`, `aliases`, `client` or `display`"))
+                Err(meta.error(
+                    "unknown #[service] option: expected `name`, `aliases`, `client`, `display` or `repr`",
+                ))
             }
         });
         syn::parse::Parser::parse2(parser, attr)?;
@@ -124,6 +131,8 @@ pub struct Model {
     pub on_disconnect: Option<Hook>,
     /// The display text comes from the type's `Display`.
     pub display: bool,
+    /// The debugging text comes from the type's `Debug`.
+    pub repr: bool,
 }
 
 impl Model {
@@ -144,6 +153,7 @@ impl Model {
             client: options.client,
             aliases: options.aliases,
             display: options.display,
+            repr: options.repr,
             methods: Vec::new(),
             attributes: Vec::new(),
             setters: Vec::new(),

@@ -109,6 +109,7 @@ pub(super) fn handle_request(
         OpRef::CallSelf => service.call_self(conn, args),
         OpRef::Describe => Outcome::Ready(to_value(&service.describe()).map_err(encode_error)),
         OpRef::Display => Outcome::Ready(Ok(Value::Str(service.display()))),
+        OpRef::Repr => Outcome::Ready(Ok(Value::Str(service.repr()))),
     }));
     let fut = match outcome {
         Ok(Outcome::Ready(result)) if !oneway => {

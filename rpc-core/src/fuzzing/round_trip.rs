@@ -50,6 +50,7 @@ fn borrowed_encoding(r: &Request, payload: &[u8]) -> Result<(), String> {
         Op::SetAttr(n) => OpRef::SetAttr(n),
         Op::Describe => OpRef::Describe,
         Op::Display => OpRef::Display,
+        Op::Repr => OpRef::Repr,
     };
     let mut out = Vec::new();
     MessageRef::Request(RequestRef {

@@ -21,6 +21,7 @@ pub(crate) enum OpRef<'a> {
     SetAttr(&'a str),
     Describe,
     Display,
+    Repr,
 }
 
 impl OpRef<'_> {
@@ -33,6 +34,7 @@ impl OpRef<'_> {
             OpRef::SetAttr(n) => Op::SetAttr(n.to_owned()),
             OpRef::Describe => Op::Describe,
             OpRef::Display => Op::Display,
+            OpRef::Repr => Op::Repr,
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::value::budget::{self, LimitHit};
 pub const MAGIC: [u8; 8] = *b"\x00RPC-RS\n";
 
 /// The version of this wire protocol. Peers of different versions refuse each other.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Length of the [`Preamble`] on the wire.
 pub const PREAMBLE_LEN: usize = 12;

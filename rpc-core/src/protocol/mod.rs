@@ -46,6 +46,8 @@ pub enum Op {
     Describe,
     /// The object's display text.
     Display,
+    /// The object's debugging text (RPyC's `repr`).
+    Repr,
 }
 
 impl Op {
@@ -342,7 +344,7 @@ mod tests {
                 .msg;
             assert_eq!(Message::from(borrowed), m);
         }
-        for op in [Op::Describe, Op::Display] {
+        for op in [Op::Describe, Op::Display, Op::Repr] {
             let m = Message::Request(Request {
                 seq: 1,
                 target: 0,
@@ -388,6 +390,7 @@ mod tests {
             (OpRef::SetAttr("a"), Op::SetAttr("a".into())),
             (OpRef::Describe, Op::Describe),
             (OpRef::Display, Op::Display),
+            (OpRef::Repr, Op::Repr),
         ];
         for (borrowed, owned) in ops {
             let mut buf = Vec::new();
