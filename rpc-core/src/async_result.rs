@@ -316,12 +316,16 @@ impl<T: DeserializeOwned + 'static> AsyncResult<T> {
     }
 
     /// Blocks this thread until the result is settled. For code outside the async runtime
-    /// (never call it on a runtime thread).
+    /// (never call it on a runtime thread). On a [`Dispatcher`](crate::blocking::Dispatcher)'s
+    /// thread it runs the dispatcher's jobs while it waits.
     pub fn wait_blocking(&self) -> Result<T> {
+        if crate::blocking::serves_here() {
+            return crate::blocking::serve(None, self.clone()).map_err(crate::blocking::explain_timeout);
+        }
         let mut state = self.shared().state.lock();
         loop {
             if let Some(done) = state.done.clone() {
-                return decode(done);
+                return decode(done).map_err(crate::blocking::explain_timeout);
             }
             self.shared().arrived.wait(&mut state);
         }
@@ -330,13 +334,22 @@ impl<T: DeserializeOwned + 'static> AsyncResult<T> {
     /// Like [`wait_blocking`](AsyncResult::wait_blocking), giving up after `limit`.
     pub fn wait_timeout_blocking(&self, limit: Duration) -> Option<Result<T>> {
         let deadline = std::time::Instant::now() + limit;
+        if crate::blocking::serves_here() {
+            let settled = crate::blocking::serve_until(None, self.clone(), Some(deadline));
+            return settled
+                .or_else(|| self.value())
+                .map(|r| r.map_err(crate::blocking::explain_timeout));
+        }
         let mut state = self.shared().state.lock();
         loop {
             if let Some(done) = state.done.clone() {
-                return Some(decode(done));
+                return Some(decode(done).map_err(crate::blocking::explain_timeout));
             }
             if self.shared().arrived.wait_until(&mut state, deadline).timed_out() {
-                return state.done.clone().map(decode);
+                return state
+                    .done
+                    .clone()
+                    .map(|done| decode(done).map_err(crate::blocking::explain_timeout));
             }
         }
     }

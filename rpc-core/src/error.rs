@@ -48,6 +48,25 @@ pub enum Error {
     /// No reply arrived in time.
     #[error("call timed out after {0:?}")]
     Timeout(Duration),
+    /// A blocking call of the [`blocking`](crate::blocking) facade (or a blocking wait on an
+    /// asynchronous result) timed out while callbacks for a
+    /// [`Dispatcher`](crate::blocking::Dispatcher) waited undelivered in its queue: the reply
+    /// may have been waiting on them. The facade reports it in place of [`Error::Timeout`] (the
+    /// async API never does); [`Error::is_timeout`] is true for both. Run the dispatcher
+    /// (`run_pending`, `run_for`) or make the call from its thread, whose waits run it.
+    #[error(
+        "call timed out after {limit:?}; {callbacks} callback(s) for a Dispatcher were waiting \
+         undelivered (the oldest for {oldest:?}): run the Dispatcher (run_pending/run_for) or \
+         make the call from its thread"
+    )]
+    TimeoutUndelivered {
+        /// The timeout that expired.
+        limit: Duration,
+        /// How many peer callbacks were queued, not yet run, in live dispatchers.
+        callbacks: usize,
+        /// How long the oldest of them had been waiting.
+        oldest: Duration,
+    },
     /// An asynchronous result expired before its reply arrived.
     #[error("the result expired before the reply arrived")]
     Expired,
@@ -80,6 +99,15 @@ impl Clone for Error {
             Error::ConnectionClosed(r) => Error::ConnectionClosed(r.clone()),
             Error::PeerClosed(m) => Error::PeerClosed(m.clone()),
             Error::Timeout(d) => Error::Timeout(*d),
+            Error::TimeoutUndelivered {
+                limit,
+                callbacks,
+                oldest,
+            } => Error::TimeoutUndelivered {
+                limit: *limit,
+                callbacks: *callbacks,
+                oldest: *oldest,
+            },
             Error::Expired => Error::Expired,
             Error::Remote(e) => Error::Remote(e.clone()),
             Error::Encode(m) => Error::Encode(m.clone()),
@@ -104,6 +132,11 @@ impl Error {
             Error::Remote(e) => Some(e),
             _ => None,
         }
+    }
+
+    /// True if no reply arrived in time: [`Error::Timeout`] or [`Error::TimeoutUndelivered`].
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout(_) | Error::TimeoutUndelivered { .. })
     }
 
     /// True if this error means the connection is gone.

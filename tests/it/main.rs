@@ -4,6 +4,7 @@
 mod async_results;
 mod bad_input;
 mod blocking;
+mod blocking_dispatch;
 mod bulk;
 mod callbacks;
 mod calls;

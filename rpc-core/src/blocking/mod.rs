@@ -5,6 +5,17 @@
 //! until their reply arrives; [`NetRef::async_`] returns an [`AsyncResult`] at once instead. A
 //! [`Dispatcher`] delivers callbacks to a thread of your choice, such as a GUI's main thread.
 //!
+//! **A wait serves its thread's dispatchers.** Every blocking wait made on a [`Dispatcher`]'s
+//! thread (a call, `getattr`, `setattr`, `describe`, `close`, [`AsyncResult::wait_blocking`],
+//! [`AsyncResult::wait_timeout_blocking`]) runs the dispatcher's jobs, in order, while it
+//! waits, as RPyC serves callbacks on the waiting thread: a server may call back a dispatcher
+//! callback while it serves that very call, and the callback may make blocking calls of its
+//! own, to any depth. A dispatcher's thread is the thread that created it, until another
+//! thread runs it ([`Dispatcher::run_pending`], [`Dispatcher::run_for`]). A wait on another
+//! thread cannot run the queue; if it times out while callbacks wait undelivered in a
+//! dispatcher, its error is [`Error::TimeoutUndelivered`](crate::Error::TimeoutUndelivered),
+//! which says so.
+//!
 //! ```
 //! use rpc_core::{blocking, service};
 //!
@@ -43,6 +54,7 @@ use crate::service::{Description, Service};
 use crate::transport::ConnectOptions;
 
 pub use dispatcher::Dispatcher;
+pub(crate) use dispatcher::{explain_timeout, serve, serve_until, serves_here};
 
 /// The runtime behind blocking connections; it stops when the last connection using it goes.
 struct Background {
@@ -68,8 +80,19 @@ impl Background {
         }
     }
 
+    /// Blocks this thread until `fut` is done. On a [`Dispatcher`]'s thread, runs the
+    /// dispatcher's jobs meanwhile (see [`Dispatcher`] for the rule).
     fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
-        self.handle().block_on(fut)
+        if !dispatcher::serves_here() {
+            return self.handle().block_on(fut);
+        }
+        dispatcher::serve(Some(self.handle()), fut)
+    }
+
+    /// [`block_on`](Background::block_on) for a request: a timeout says whether callbacks for
+    /// a [`Dispatcher`] were waiting undelivered meanwhile.
+    fn request<T>(&self, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        self.block_on(fut).map_err(dispatcher::explain_timeout)
     }
 }
 
@@ -185,17 +208,17 @@ pub struct NetRef {
 impl NetRef {
     /// Calls `method` and blocks until the result arrives.
     pub fn call<R: Reply>(&self, method: &str, args: impl Args) -> Result<R> {
-        self.bg.block_on(self.inner.call(method, args))
+        self.bg.request(self.inner.call(method, args))
     }
 
     /// Reads an attribute.
     pub fn getattr<R: DeserializeOwned>(&self, name: &str) -> Result<R> {
-        self.bg.block_on(self.inner.getattr(name))
+        self.bg.request(self.inner.getattr(name))
     }
 
     /// Writes an attribute.
     pub fn setattr(&self, name: &str, value: impl Serialize) -> Result<()> {
-        self.bg.block_on(self.inner.setattr(name, value))
+        self.bg.request(self.inner.setattr(name, value))
     }
 
     /// Calls `method` one-way: returns at once, no reply.
@@ -225,7 +248,7 @@ impl NetRef {
 
     /// Lists the exposed methods and attributes.
     pub fn describe(&self) -> Result<Description> {
-        self.bg.block_on(self.inner.describe())
+        self.bg.request(self.inner.describe())
     }
 
     /// The async reference underneath.
