@@ -157,6 +157,45 @@ struct Detach {
 /// `T` is the type the reply decodes as, named at the call ([`AsyncMethod::call`]); each
 /// reader ([`value`](AsyncResult::value), a callback, `.await`) decodes its own copy, so `T`
 /// need not be `Clone`, and an error reaches each of them as a clone.
+///
+/// ```
+/// use std::time::Duration;
+/// use rpc_core::{async_, memory_pair, service, Error, VoidService};
+///
+/// struct Slow;
+///
+/// #[service]
+/// impl Slow {
+///     async fn exposed_sleep(&self, ms: u64) -> String {
+///         tokio::time::sleep(Duration::from_millis(ms)).await;
+///         format!("slept {ms}")
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> rpc_core::Result<()> {
+/// let (client, _server) = memory_pair(VoidService, Slow).await?;
+/// let root = client.root();
+/// // Sent at once; nothing waits yet.
+/// let res = async_(&root, "sleep").call::<String>((50,))?;
+/// assert!(!res.ready() && res.value().is_none());
+/// let (tx, rx) = tokio::sync::oneshot::channel();
+/// res.add_callback(move |outcome: rpc_core::Result<String>| {
+///     let _ = tx.send(outcome);
+/// });
+/// assert_eq!(res.clone().await?, "slept 50");
+/// assert_eq!(rx.await.expect("the callback ran")?, "slept 50");
+/// assert!(res.ready());
+///
+/// // A result that expires first settles as `Error::Expired`.
+/// let late = async_(&root, "sleep")
+///     .with_expiry(Some(Duration::from_millis(10)))
+///     .call::<String>((5_000,))?;
+/// assert!(matches!(late.wait().await, Err(Error::Expired)));
+/// assert!(late.expired());
+/// # Ok(())
+/// # }
+/// ```
 pub struct AsyncResult<T = Value> {
     handle: Arc<Detach>,
     _type: PhantomData<fn() -> T>,

@@ -27,6 +27,35 @@ use crate::service::{not_exposed, Outcome, Service};
 use crate::value::{from_value, Object, ObjectRef, Value};
 
 /// A callable the peer can invoke: a local closure, or a reference to the peer's.
+///
+/// RPyC's `map` example: the server calls the client's closure for each item, and the closure
+/// runs on the client.
+///
+/// ```
+/// use rpc_core::{memory_pair, service, Callback, VoidService};
+///
+/// struct Mapper;
+///
+/// #[service]
+/// impl Mapper {
+///     async fn exposed_map(&self, f: Callback, items: Vec<i64>) -> rpc_core::Result<Vec<i64>> {
+///         let mut out = Vec::with_capacity(items.len());
+///         for x in items {
+///             out.push(f.call::<i64>((x,)).await?);
+///         }
+///         Ok(out)
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> rpc_core::Result<()> {
+/// let (client, _server) = memory_pair(VoidService, Mapper).await?;
+/// let square = client.callback(|x: i64| x * x);
+/// let squares: Vec<i64> = client.root().call("map", (square, vec![1, 2, 3])).await?;
+/// assert_eq!(squares, [1, 4, 9]);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Callback(ObjectRef);
 

@@ -33,6 +33,32 @@ const NEXT_BATCH: &str = "next_batch";
 /// On the producing side, build it with [`new`](RemoteIter::new) (an iterator) or
 /// [`from_stream`](RemoteIter::from_stream) and return it from an exposed method. On the
 /// consuming side it is a `Stream` of `Result<T>`.
+///
+/// ```
+/// use rpc_core::prelude::*;
+/// use rpc_core::{memory_pair, RemoteIter, VoidService};
+///
+/// struct Numbers;
+///
+/// #[service]
+/// impl Numbers {
+///     fn exposed_up_to(&self, n: u32) -> RemoteIter<u32> {
+///         RemoteIter::new(0..n)
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> rpc_core::Result<()> {
+/// let (client, _server) = memory_pair(VoidService, Numbers).await?;
+/// let mut items: RemoteIter<u32> = client.root().call("up_to", (5,)).await?;
+/// let mut got = Vec::new();
+/// while let Some(item) = items.next().await {
+///     got.push(item?);
+/// }
+/// assert_eq!(got, [0, 1, 2, 3, 4]);
+/// # Ok(())
+/// # }
+/// ```
 pub struct RemoteIter<T> {
     state: State,
     _items: PhantomData<fn() -> T>,

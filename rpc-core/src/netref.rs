@@ -22,6 +22,45 @@ use crate::value::{from_value, to_value, Value};
 /// Clones share one proxy. When the last clone is dropped, the owner is told (in a batched
 /// `Release`) and frees the object once no other reference to it is out. The same remote
 /// object received twice gives equal `NetRef`s (`Eq` and `Hash` go by connection and id).
+///
+/// ```
+/// use rpc_core::{memory_pair, service, NetRef, VoidService};
+///
+/// struct Files;
+/// struct File {
+///     name: String,
+/// }
+///
+/// #[service]
+/// impl Files {
+///     /// A `#[service]` type returned from a method crosses by reference.
+///     fn exposed_open(&self, name: String) -> File {
+///         File { name }
+///     }
+/// }
+///
+/// #[service]
+/// impl File {
+///     #[attribute]
+///     fn exposed_name(&self) -> String {
+///         self.name.clone()
+///     }
+///     fn exposed_read(&self) -> String {
+///         format!("the contents of {}", self.name)
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> rpc_core::Result<()> {
+/// let (client, server) = memory_pair(VoidService, Files).await?;
+/// let file: NetRef = client.root().call("open", ("notes.txt",)).await?;
+/// assert_eq!(file.getattr::<String>("name").await?, "notes.txt");
+/// assert_eq!(file.call::<String>("read", ()).await?, "the contents of notes.txt");
+/// assert_eq!(server.stats().exported_objects, 1);
+/// drop(file); // the server frees the file once the release arrives
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct NetRef {
     proxy: Arc<Proxy>,

@@ -65,6 +65,44 @@ impl ServerConfig {
 /// [`Server::new`] gives each connection its own service instance from a factory (RPyC's
 /// `ThreadedServer(MyService)`); [`Server::shared`] serves one instance to every connection
 /// (RPyC's `ThreadedServer(MyService())`).
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::sync::Arc;
+/// use rpc_core::service;
+/// use rpc_server::Server;
+///
+/// #[derive(Default)]
+/// struct Counter(AtomicU64);
+///
+/// #[service]
+/// impl Counter {
+///     fn exposed_incr(&self) -> u64 {
+///         self.0.fetch_add(1, Ordering::SeqCst) + 1
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // One counter for every client, at most 100 of them at once.
+/// let server = Server::shared(Arc::new(Counter::default()))
+///     .max_connections(100)
+///     .bind("127.0.0.1:0")
+///     .await?;
+/// let port = server.local_addr()?.port();
+/// let stop = server.shutdown_handle();
+/// let serving = tokio::spawn(server.serve());
+///
+/// let first = rpc_core::connect("127.0.0.1", port).await?;
+/// let second = rpc_core::connect("127.0.0.1", port).await?;
+/// assert_eq!(first.root().call::<u64>("incr", ()).await?, 1);
+/// assert_eq!(second.root().call::<u64>("incr", ()).await?, 2);
+///
+/// stop.shutdown(); // stops accepting and closes the connections
+/// serving.await??;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Server {
     factory: Factory,

@@ -35,7 +35,7 @@
 //! drops it. The owner's object stays exported while a replica or subscription holds it.
 //!
 //! ```
-//! use futures::StreamExt;
+//! use rpc_core::prelude::*;
 //! use rpc_core::events::{Event, Property, PropertyReplica, Signal, SignalReplica};
 //! use rpc_core::{memory_pair, service, VoidService};
 //!

@@ -12,6 +12,33 @@ use crate::error::{Error, Result};
 /// Starts `command` with its stdin and stdout piped and opens a connection over them; the
 /// child's stderr stays the parent's. Closing (or dropping) the connection ends the child; a
 /// child that exits closes the connection and fails its pending calls.
+///
+/// The child serves with [`serve_stdio`] (see `examples/worker.rs`, which starts itself again
+/// as its own worker). Here `cat` stands in for a worker: it echoes our frames back, so this
+/// side talks to itself through a child process.
+///
+/// ```
+/// use rpc_core::{connect_subproc, service, ConnectOptions};
+///
+/// struct Doubler;
+///
+/// #[service]
+/// impl Doubler {
+///     fn exposed_double(&self, x: i64) -> i64 {
+///         2 * x
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> rpc_core::Result<()> {
+/// # if cfg!(not(unix)) { return Ok(()); }
+/// let child = tokio::process::Command::new("cat");
+/// let conn = connect_subproc(child, ConnectOptions::new().service(Doubler)).await?;
+/// assert_eq!(conn.root().call::<i64>("double", (21,)).await?, 42);
+/// conn.close().await; // ends the child
+/// # Ok(())
+/// # }
+/// ```
 pub async fn connect_subproc(mut command: Command, options: ConnectOptions) -> Result<Connection> {
     command
         .stdin(Stdio::piped())
@@ -50,6 +77,25 @@ pub async fn connect_subproc(mut command: Command, options: ConnectOptions) -> R
 
 /// Serves `service` over this process's stdin and stdout until the parent closes the
 /// connection. Nothing else may write to stdout meanwhile (log to stderr).
+///
+/// ```no_run
+/// use rpc_core::{serve_stdio, service, ConnectOptions};
+///
+/// struct Worker;
+///
+/// #[service]
+/// impl Worker {
+///     fn exposed_crunch(&self, n: u64) -> u64 {
+///         (1..=n).sum()
+///     }
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> rpc_core::Result<()> {
+///     // The parent started this program with `connect_subproc`.
+///     serve_stdio(ConnectOptions::new().service(Worker)).await
+/// }
+/// ```
 pub async fn serve_stdio(options: ConnectOptions) -> Result<()> {
     let (service, config) = options.into_parts();
     let conn = Connection::start_split(tokio::io::stdin(), tokio::io::stdout(), service, config).await?;

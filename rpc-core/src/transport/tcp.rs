@@ -8,18 +8,87 @@ use crate::error::Result;
 
 /// Connects to `host:port` over TCP. This side exposes nothing; use [`connect_with`] to let
 /// the peer call us back or to change limits.
+///
+/// ```
+/// use rpc_core::transport::tcp_connection;
+/// use rpc_core::{service, ConnectOptions};
+///
+/// struct Echo;
+///
+/// #[service]
+/// impl Echo {
+///     fn exposed_echo(&self, s: String) -> String {
+///         s
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> rpc_core::Result<()> {
+/// // A one-connection server on a loopback port (`rpc::server::Server` is the real thing).
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let port = listener.local_addr()?.port();
+/// tokio::spawn(async move {
+///     let (stream, _) = listener.accept().await?;
+///     let conn = tcp_connection(stream, ConnectOptions::new().service(Echo)).await?;
+///     conn.closed().await;
+///     Ok::<(), rpc_core::Error>(())
+/// });
+///
+/// let conn = rpc_core::connect("127.0.0.1", port).await?;
+/// assert_eq!(conn.peer_service_name(), "ECHO");
+/// assert_eq!(conn.root().call::<String>("echo", ("hi",)).await?, "hi");
+/// conn.close().await;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn connect(host: &str, port: u16) -> Result<Connection> {
     connect_with(host, port, ConnectOptions::new()).await
 }
 
 /// Connects to `host:port` over TCP with `options` (the service this side exposes, limits).
 ///
-/// ```no_run
-/// # async fn demo() -> rpc_core::Result<()> {
-/// use rpc_core::{ConnectOptions, VoidService};
+/// The peer calls this side back through the service given here:
 ///
-/// let conn = rpc_core::connect_with("127.0.0.1", 18861, ConnectOptions::new().service(VoidService)).await?;
-/// # drop(conn);
+/// ```
+/// use std::time::Duration;
+/// use rpc_core::transport::tcp_connection;
+/// use rpc_core::{service, ConnectOptions, Connection};
+///
+/// struct Greeter;
+///
+/// #[service]
+/// impl Greeter {
+///     /// Asks the caller for its name, calling it back over the same connection.
+///     async fn exposed_greet(&self, conn: Connection) -> rpc_core::Result<String> {
+///         let name: String = conn.root().call("name", ()).await?;
+///         Ok(format!("hello {name}"))
+///     }
+/// }
+///
+/// struct Me;
+///
+/// #[service]
+/// impl Me {
+///     fn exposed_name(&self) -> String {
+///         "ada".to_owned()
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> rpc_core::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let port = listener.local_addr()?.port();
+/// tokio::spawn(async move {
+///     let (stream, _) = listener.accept().await?;
+///     tcp_connection(stream, ConnectOptions::new().service(Greeter)).await?.closed().await;
+///     Ok::<(), rpc_core::Error>(())
+/// });
+///
+/// let options = ConnectOptions::new()
+///     .service(Me)
+///     .configure(|c| c.call_timeout = Some(Duration::from_secs(5)));
+/// let conn = rpc_core::connect_with("127.0.0.1", port, options).await?;
+/// assert_eq!(conn.root().call::<String>("greet", ()).await?, "hello ada");
 /// # Ok(())
 /// # }
 /// ```
