@@ -5,7 +5,7 @@
 //! that created it, until another thread runs it ([`run_pending`](Dispatcher::run_pending),
 //! [`run_for`](Dispatcher::run_for)), which makes that thread its thread from then on. Every
 //! blocking wait of the facade made on that thread (a call, `getattr`, `setattr`, `describe`,
-//! `close`, [`AsyncResult::wait_blocking`], [`AsyncResult::wait_timeout_blocking`]) runs the
+//! `close`, [`AsyncResult::wait_blocking`](crate::AsyncResult::wait_blocking), [`AsyncResult::wait_timeout_blocking`](crate::AsyncResult::wait_timeout_blocking)) runs the
 //! thread's queues while it waits, as RPyC serves requests while it waits for a reply. A job
 //! may itself make a blocking call; that call serves the queue in turn, to any depth.
 //!
@@ -246,8 +246,8 @@ pub(crate) fn explain_timeout(e: Error) -> Error {
 ///
 /// **Its thread** is the thread that created it, until another thread runs it (`run_pending`
 /// or `run_for`): that thread is its thread from then on. While its thread blocks on a call
-/// (or `getattr`, `setattr`, `describe`, `close`, [`AsyncResult::wait_blocking`],
-/// [`AsyncResult::wait_timeout_blocking`]), the wait runs the queue, in order, as jobs come:
+/// (or `getattr`, `setattr`, `describe`, `close`, [`AsyncResult::wait_blocking`](crate::AsyncResult::wait_blocking),
+/// [`AsyncResult::wait_timeout_blocking`](crate::AsyncResult::wait_timeout_blocking)), the wait runs the queue, in order, as jobs come:
 /// a server that calls a dispatcher callback while serving that very call is answered, and a
 /// callback may itself make blocking calls, to any depth.
 ///
