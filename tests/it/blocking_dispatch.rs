@@ -7,7 +7,7 @@
 //! dispatcher, and a hang fails the test instead of hanging it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
@@ -79,28 +79,21 @@ fn nest(root: &blocking::NetRef) {
     const DEPTH: u32 = 4;
     let dispatcher = Dispatcher::new();
     let threads = Threads::default();
-    let me: Arc<OnceLock<Callback>> = Arc::new(OnceLock::new());
     let active = Arc::new(AtomicUsize::new(0));
     let deepest = Arc::new(AtomicUsize::new(0));
     let cb = {
-        let (me, active, deepest, threads, root) = (
-            me.clone(),
-            active.clone(),
-            deepest.clone(),
-            threads.clone(),
-            root.clone(),
-        );
-        dispatcher.callback(move |n: u32| -> Result<u32, Error> {
+        let (active, deepest, threads, root) =
+            (active.clone(), deepest.clone(), threads.clone(), root.clone());
+        // The callback gets itself first, and passes itself on at each level.
+        dispatcher.recursive_callback(move |me: Callback, n: u32| -> Result<u32, Error> {
             threads.here();
             let now = active.fetch_add(1, Ordering::SeqCst) + 1;
             deepest.fetch_max(now, Ordering::SeqCst);
-            let again = me.get().cloned().expect("set before the first call");
-            let below = root.call("ping", (again, n));
+            let below = root.call("ping", (me, n));
             active.fetch_sub(1, Ordering::SeqCst);
             below
         })
     };
-    assert!(me.set(cb.clone()).is_ok());
     let levels: u32 = root.call("ping", (cb, DEPTH)).expect("the nested calls answer");
     assert_eq!(levels, DEPTH);
     assert_eq!(

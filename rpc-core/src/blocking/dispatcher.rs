@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::callback::{Callback, CallbackFn};
+use crate::callback::{Callback, CallbackFn, StartsWithItself};
 use crate::connection::panic_error;
 use crate::error::{Error, RemoteError, RemoteErrorKind, Result};
 use crate::service::Outcome;
@@ -341,9 +341,28 @@ impl Dispatcher {
     where
         F: CallbackFn<M>,
     {
+        Callback::from_handler(Arc::new(self.handler(f)))
+    }
+
+    /// Like [`callback`](Dispatcher::callback), for a closure that gets the callback itself
+    /// first (see [`Callback::recursive`]): a recursion through the peer, each level on the
+    /// dispatcher's thread, needs no slot to pass the callback on.
+    pub fn recursive_callback<F, M>(&self, f: F) -> Callback
+    where
+        F: CallbackFn<M>,
+        M: StartsWithItself,
+    {
+        Callback::from_handler_recursive(self.handler(f))
+    }
+
+    /// Runs `f` on the dispatcher's thread for each call of the peer, and answers the peer.
+    fn handler<F, M>(&self, f: F) -> impl Fn(Vec<Value>) -> Outcome + Send + Sync + 'static
+    where
+        F: CallbackFn<M>,
+    {
         let queue = Arc::downgrade(&self.queue);
         let f = Arc::new(f);
-        Callback::from_handler(Arc::new(move |args: Vec<Value>| {
+        move |args: Vec<Value>| {
             let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Outcome>();
             let f = f.clone();
             let job: Job = Box::new(move || {
@@ -368,7 +387,7 @@ impl Dispatcher {
                     Err(_) => Err(gone("the dispatcher dropped the call")),
                 }
             })
-        }))
+        }
     }
 
     /// Wraps `f` for [`AsyncResult::add_callback`](crate::AsyncResult::add_callback) so that it runs on the draining thread with
