@@ -67,6 +67,7 @@ pub mod frame;
 pub mod fuzzing;
 pub mod iter;
 mod netref;
+mod object;
 pub mod protocol;
 mod reply;
 mod service;
@@ -87,6 +88,7 @@ pub use error::{Error, RemoteError, RemoteErrorKind, Result};
 pub use events::{Event, Property, PropertyReplica, Signal, SignalReplica, Subscription};
 pub use iter::RemoteIter;
 pub use netref::NetRef;
+pub use object::Object;
 pub use reply::{FromReply, IntoReply};
 pub use rpc_macros::service;
 /// `serde_bytes`, for passing byte buffers as bytes: `serde_bytes::Bytes::new(&data)`.
@@ -96,4 +98,4 @@ pub use transport::{
     connect, connect_stream, connect_subproc, connect_tcp, connect_with_service, memory_pair,
     memory_pair_with, serve_stdio,
 };
-pub use value::{from_value, to_value, Object, ObjectRef, Value};
+pub use value::{from_value, to_value, ObjectRef, Value};
