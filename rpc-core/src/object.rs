@@ -173,3 +173,6 @@ impl fmt::Display for Name<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

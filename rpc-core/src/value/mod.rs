@@ -1,4 +1,5 @@
-//! The value layer: what crosses the wire by value.
+//! The value layer: what crosses the wire by value, and the slots where a reference crosses
+//! ([`ObjectRef`]), which the layers above fill and resolve.
 //!
 //! [`Value`] is the dynamic, self-describing form of any serde type. [`to_value`] and
 //! [`from_value`] convert typed Rust data to and from it, so users write typed calls and never
