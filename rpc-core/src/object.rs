@@ -122,12 +122,12 @@ impl Serialize for Object {
 
 impl<'de> Deserialize<'de> for Object {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Object, D::Error> {
-        let object = ObjectRef::deserialize(d)?;
-        object.local().ok_or_else(|| {
-            de::Error::custom(format_args!(
+        pick(d, ObjectRef::local, |other| match other.remote() {
+            Some(r) => format!(
                 "expected an object of this side, got a reference to the peer's object {}",
-                Id(&object)
-            ))
+                r.id()
+            ),
+            None => format!("expected an object of this side, got {other:?}"),
         })
     }
 }
@@ -140,38 +140,24 @@ impl Serialize for NetRef {
 
 impl<'de> Deserialize<'de> for NetRef {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<NetRef, D::Error> {
-        let object = ObjectRef::deserialize(d)?;
-        object.remote().ok_or_else(|| {
-            de::Error::custom(format_args!(
+        pick(d, ObjectRef::remote, |other| match other.local() {
+            Some(o) => format!(
                 "expected a reference to a remote object, got this side's own {} object",
-                Name(&object)
-            ))
+                o.service().name()
+            ),
+            None => format!("expected a reference to a remote object, got {other:?}"),
         })
     }
 }
 
-/// The id of a remote reference, for error messages.
-struct Id<'a>(&'a ObjectRef);
-
-impl fmt::Display for Id<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.remote() {
-            Some(r) => write!(f, "{}", r.id()),
-            None => self.0.fmt_reference(f),
-        }
-    }
-}
-
-/// The service name of a local reference, for error messages.
-struct Name<'a>(&'a ObjectRef);
-
-impl fmt::Display for Name<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.local() {
-            Some(o) => f.write_str(o.service().name()),
-            None => self.0.fmt_reference(f),
-        }
-    }
+/// Deserializes a reference and takes it as a `T`, or fails saying what came instead.
+fn pick<'de, D: Deserializer<'de>, T>(
+    d: D,
+    take: impl FnOnce(&ObjectRef) -> Option<T>,
+    mismatch: impl FnOnce(&ObjectRef) -> String,
+) -> Result<T, D::Error> {
+    let object = ObjectRef::deserialize(d)?;
+    take(&object).ok_or_else(|| de::Error::custom(mismatch(&object)))
 }
 
 #[cfg(test)]
