@@ -21,7 +21,7 @@ use crate::netref::NetRef;
 use crate::object::{Object, Referent};
 use crate::private::{arg, fallible, ok, take_args};
 use crate::service::{not_exposed, Outcome, Service};
-use crate::value::{from_value, ObjectRef, Value};
+use crate::value::{from_value, Value};
 
 /// A callable the peer can invoke: a local closure, or a reference to the peer's.
 #[derive(Clone, PartialEq, Eq)]
@@ -100,13 +100,7 @@ impl Serialize for Callback {
 
 impl<'de> Deserialize<'de> for Callback {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Callback, D::Error> {
-        let object = ObjectRef::deserialize(d)?;
-        match object.referent() {
-            Some(referent) => Ok(Callback(referent)),
-            None => Err(serde::de::Error::custom(format_args!(
-                "{object:?} is not a callback"
-            ))),
-        }
+        Referent::deserialize(d).map(Callback)
     }
 }
 

@@ -38,6 +38,11 @@ impl Object {
         &self.0
     }
 
+    /// The shared service object itself.
+    pub(crate) fn into_service(self) -> Arc<dyn Service> {
+        self.0
+    }
+
     /// The object as its concrete type, if it is a `T`.
     pub fn downcast<T: Service>(&self) -> Option<Arc<T>> {
         let any: Arc<dyn Any + Send + Sync> = self.0.clone().into_any();
@@ -72,8 +77,8 @@ impl<S: Service> Capability for S {
     }
 
     fn provide(self: Arc<Self>, out: &mut dyn Any) {
-        if let Some(out) = out.downcast_mut::<Option<Object>>() {
-            *out = Some(Object(self));
+        if let Some(out) = out.downcast_mut::<Option<Referent>>() {
+            *out = Some(Referent::Local(Object(self)));
         }
     }
 }
@@ -85,7 +90,8 @@ impl From<Object> for ObjectRef {
     }
 }
 
-/// What an [`ObjectRef`] refers to, as the objects layer knows it.
+/// What an [`ObjectRef`] refers to, as the objects layer knows it: what every capability this
+/// layer puts in a slot provides (see [`Capability::provide`]).
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) enum Referent {
     /// An object of this side.
@@ -94,23 +100,35 @@ pub(crate) enum Referent {
     Remote(NetRef),
 }
 
+impl Referent {
+    /// Deserializes a reference and tells what it refers to.
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Referent, D::Error> {
+        ObjectRef::deserialize(d)?
+            .into_provided()
+            .ok_or_else(|| de::Error::custom("expected an object reference this side can resolve"))
+    }
+}
+
 impl ObjectRef {
     /// What this refers to; `None` only for a capability of no kind this layer makes.
     pub(crate) fn referent(&self) -> Option<Referent> {
-        match self.local() {
-            Some(o) => Some(Referent::Local(o)),
-            None => self.remote().map(Referent::Remote),
-        }
+        self.provided()
     }
 
     /// The object of this side this refers to, if it is one.
     pub fn local(&self) -> Option<Object> {
-        self.provided()
+        match self.referent()? {
+            Referent::Local(o) => Some(o),
+            Referent::Remote(_) => None,
+        }
     }
 
     /// The reference to the peer's object this is, if it is one.
     pub fn remote(&self) -> Option<NetRef> {
-        self.provided()
+        match self.referent()? {
+            Referent::Remote(r) => Some(r),
+            Referent::Local(_) => None,
+        }
     }
 }
 
@@ -122,13 +140,13 @@ impl Serialize for Object {
 
 impl<'de> Deserialize<'de> for Object {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Object, D::Error> {
-        pick(d, ObjectRef::local, |other| match other.remote() {
-            Some(r) => format!(
+        match Referent::deserialize(d)? {
+            Referent::Local(o) => Ok(o),
+            Referent::Remote(r) => Err(de::Error::custom(format_args!(
                 "expected an object of this side, got a reference to the peer's object {}",
                 r.id()
-            ),
-            None => format!("expected an object of this side, got {other:?}"),
-        })
+            ))),
+        }
     }
 }
 
@@ -140,24 +158,14 @@ impl Serialize for NetRef {
 
 impl<'de> Deserialize<'de> for NetRef {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<NetRef, D::Error> {
-        pick(d, ObjectRef::remote, |other| match other.local() {
-            Some(o) => format!(
+        match Referent::deserialize(d)? {
+            Referent::Remote(r) => Ok(r),
+            Referent::Local(o) => Err(de::Error::custom(format_args!(
                 "expected a reference to a remote object, got this side's own {} object",
                 o.service().name()
-            ),
-            None => format!("expected a reference to a remote object, got {other:?}"),
-        })
+            ))),
+        }
     }
-}
-
-/// Deserializes a reference and takes it as a `T`, or fails saying what came instead.
-fn pick<'de, D: Deserializer<'de>, T>(
-    d: D,
-    take: impl FnOnce(&ObjectRef) -> Option<T>,
-    mismatch: impl FnOnce(&ObjectRef) -> String,
-) -> Result<T, D::Error> {
-    let object = ObjectRef::deserialize(d)?;
-    take(&object).ok_or_else(|| de::Error::custom(mismatch(&object)))
 }
 
 #[cfg(test)]

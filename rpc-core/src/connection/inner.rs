@@ -518,7 +518,7 @@ impl WireContext for Inner {
             }
             // Someone else's object: this side forwards calls to it.
             Some(Referent::Remote(r)) => Arc::new(Forward(r)) as Arc<dyn Service>,
-            Some(Referent::Local(o)) => o.service().clone(),
+            Some(Referent::Local(o)) => o.into_service(),
             None => return Err(format!("{object:?} cannot be sent by reference")),
         };
         self.exports

@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::{NetRef, Proxy};
+use crate::object::Referent;
 use crate::protocol::ObjectId;
 use crate::value::{Capability, ObjectRef};
 
@@ -39,10 +40,10 @@ fn fmt_proxy(proxy: &Proxy, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     write!(f, "remote object {}", proxy.id)
 }
 
-/// Offers `netref` to `out` if it asks for a `NetRef`.
+/// Offers `netref` to `out` if it asks what the reference refers to.
 fn provide(netref: impl FnOnce() -> NetRef, out: &mut dyn Any) {
-    if let Some(out) = out.downcast_mut::<Option<NetRef>>() {
-        *out = Some(netref());
+    if let Some(out) = out.downcast_mut::<Option<Referent>>() {
+        *out = Some(Referent::Remote(netref()));
     }
 }
 

@@ -67,8 +67,13 @@ impl ObjectRef {
     /// The referenced object as a `T`, if its capability offers one (see
     /// [`Capability::provide`]).
     pub(crate) fn provided<T: 'static>(&self) -> Option<T> {
+        self.clone().into_provided()
+    }
+
+    /// [`provided`](ObjectRef::provided), without a new reference count.
+    pub(crate) fn into_provided<T: 'static>(self) -> Option<T> {
         let mut out = None::<T>;
-        Arc::clone(&self.0).provide(&mut out);
+        self.0.provide(&mut out);
         out
     }
 
