@@ -21,10 +21,11 @@ use crate::args::Args;
 use crate::connection::Connection;
 use crate::error::{Error, RemoteError, Result};
 use crate::netref::NetRef;
+use crate::object::{Object, Referent};
 use crate::private::{arg, fallible, ok, take_args};
 use crate::reply::Reply;
 use crate::service::{not_exposed, Outcome, Service};
-use crate::value::{from_value, Object, ObjectRef, Value};
+use crate::value::{from_value, Value};
 
 /// A callable the peer can invoke: a local closure, or a reference to the peer's.
 ///
@@ -57,7 +58,7 @@ use crate::value::{from_value, Object, ObjectRef, Value};
 /// # }
 /// ```
 #[derive(Clone, PartialEq, Eq)]
-pub struct Callback(ObjectRef);
+pub struct Callback(Referent);
 
 impl Callback {
     /// Wraps a closure. Sync closures run inline when called; async ones run as tasks.
@@ -112,7 +113,7 @@ impl Callback {
 
     /// A callback answering with `handler`, which gets the peer's arguments as values.
     pub(crate) fn from_handler(handler: Handler) -> Callback {
-        Callback(ObjectRef::Local(Object::new(FnService { handler })))
+        Callback(Referent::Local(Object::new(FnService { handler })))
     }
 
     /// A callback answering with `handler`, which gets the callback itself and then the peer's
@@ -126,20 +127,20 @@ impl Callback {
                 // Only called through a strong handle, so the callback is there.
                 if let Some(this) = me.upgrade() {
                     let this: Arc<dyn Service> = this;
-                    args.insert(0, Value::Object(ObjectRef::Local(Object::from_arc(this))));
+                    args.insert(0, Value::Object(Object::from_arc(this).into()));
                 }
                 handler(args)
             });
             FnService { handler }
         });
-        Callback(ObjectRef::Local(Object::from_arc(service)))
+        Callback(Referent::Local(Object::from_arc(service)))
     }
 
     /// The peer's object behind this callback, if it is remote.
     pub fn netref(&self) -> Option<&NetRef> {
         match &self.0 {
-            ObjectRef::Remote(r) => Some(r),
-            ObjectRef::Local(_) => None,
+            Referent::Remote(r) => Some(r),
+            Referent::Local(_) => None,
         }
     }
 
@@ -155,8 +156,8 @@ impl Callback {
     /// Calls the callback with dynamic arguments.
     pub async fn call_value(&self, args: Vec<Value>) -> Result<Value> {
         match &self.0 {
-            ObjectRef::Remote(r) => r.call_self_value(args).await,
-            ObjectRef::Local(o) => match o.downcast::<FnService>() {
+            Referent::Remote(r) => r.call_self_value(args).await,
+            Referent::Local(o) => match o.downcast::<FnService>() {
                 Some(f) => match (f.handler)(args) {
                     Outcome::Ready(r) => r.map_err(Error::Remote),
                     Outcome::Pending(fut) => fut.await.map_err(Error::Remote),
@@ -173,21 +174,24 @@ impl Callback {
 impl fmt::Debug for Callback {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            ObjectRef::Local(_) => f.write_str("Callback(local)"),
-            ObjectRef::Remote(r) => write!(f, "Callback(remote {})", r.id()),
+            Referent::Local(_) => f.write_str("Callback(local)"),
+            Referent::Remote(r) => write!(f, "Callback(remote {})", r.id()),
         }
     }
 }
 
 impl Serialize for Callback {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        self.0.serialize(s)
+        match &self.0 {
+            Referent::Local(o) => o.serialize(s),
+            Referent::Remote(r) => r.serialize(s),
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Callback {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Callback, D::Error> {
-        ObjectRef::deserialize(d).map(Callback)
+        Referent::deserialize(d).map(Callback)
     }
 }
 

@@ -48,9 +48,8 @@ pub enum Error {
     /// No reply arrived in time.
     #[error("call timed out after {0:?}")]
     Timeout(Duration),
-    /// A blocking call of the [`blocking`](crate::blocking) facade (or a blocking wait on an
-    /// asynchronous result) timed out while callbacks for a
-    /// [`Dispatcher`](crate::blocking::Dispatcher) waited undelivered in its queue: the reply
+    /// A blocking call of the `blocking` facade (or a blocking wait on an asynchronous result)
+    /// timed out while callbacks for a `blocking::Dispatcher` waited undelivered in its queue: the reply
     /// may have been waiting on them. The facade reports it in place of [`Error::Timeout`] (the
     /// async API never does); [`Error::is_timeout`] is true for both. Run the dispatcher
     /// (`run_pending`, `run_for`) or make the call from its thread, whose waits run it.

@@ -18,9 +18,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::connection::Connection;
 use crate::error::{Error, RemoteError, RemoteErrorKind, Result};
 use crate::netref::NetRef;
+use crate::object::Object;
 use crate::private::{arg, take_args};
 use crate::service::{not_exposed, Outcome, Service};
-use crate::value::{from_value, to_value, Object, ObjectRef, Value};
+use crate::value::{from_value, to_value, Value};
 
 /// Most items fetched in one round trip.
 pub const MAX_BATCH: usize = 1024;
@@ -108,8 +109,8 @@ impl<T> fmt::Debug for RemoteIter<T> {
 impl<T> Serialize for RemoteIter<T> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         match &self.state {
-            State::Local(o) => ObjectRef::Local(o.clone()).serialize(s),
-            State::Remote(p) => ObjectRef::Remote(p.netref.clone()).serialize(s),
+            State::Local(o) => o.serialize(s),
+            State::Remote(p) => p.netref.serialize(s),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! [`NetRef`]: a handle to an object that lives on the peer.
 
+mod slot;
+
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -40,7 +40,7 @@ impl<T: DeserializeOwned> FromReply for T {
 
 /// Helper for `#[service]`: a service object sent by reference.
 pub fn by_reference<S: crate::service::Service>(service: S) -> CallResult {
-    to_value(&crate::value::Object::new(service)).map_err(|e| {
+    to_value(&crate::object::Object::new(service)).map_err(|e| {
         crate::error::RemoteError::new(
             crate::error::RemoteErrorKind::Application,
             "rpc::EncodeError",

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::connection::Connection;
 use crate::error::{RemoteError, RemoteErrorKind};
-use crate::value::Value;
+use crate::value::{Capability, Value};
 
 /// The result of one call as the dispatch sees it.
 pub type CallResult = Result<Value, RemoteError>;
@@ -37,7 +37,9 @@ impl Outcome {
 ///
 /// Each method receives the connection the request came in on, so a method can call the peer
 /// back while its caller is still waiting.
-pub trait Service: AsAny + Send + Sync + 'static {
+///
+/// Every service is a [`Capability`], so a service object can sit in a value's reference slot.
+pub trait Service: AsAny + Capability + Send + Sync + 'static {
     /// The service's name, as announced in the handshake (RPyC style: `TestService` -> `TEST`).
     fn name(&self) -> &str;
 

@@ -21,12 +21,13 @@ use super::{dispatch, Connection, ConnectionConfig, ConnectionStats, Handle};
 use crate::error::{Error, RemoteError, RemoteErrorKind, Result};
 use crate::frame::{seal_frame, HEADER_LEN};
 use crate::netref::{NetRef, Proxy};
+use crate::object::{Object, Referent};
 use crate::protocol::{
     self, tag, DecodeError, DecodeLimits, Decoded, Hello, Message, MessageIn, ObjectId, ROOT_ID,
 };
 use crate::service::{CallResult, Outcome, Service};
 use crate::spill::{self, Outgoing, Spill};
-use crate::value::{self, Object, ObjectRef, Value, WireContext, WireRef};
+use crate::value::{self, ObjectRef, Value, WireContext, WireRef};
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -511,11 +512,14 @@ struct OnewayQueue {
 
 impl WireContext for Inner {
     fn export(&self, object: &ObjectRef) -> Result<WireRef, String> {
-        let local = match object {
-            ObjectRef::Remote(r) if r.connection().id() == self.id => return Ok(WireRef::Receiver(r.id())),
+        let local = match object.referent() {
+            Some(Referent::Remote(r)) if r.connection().id() == self.id => {
+                return Ok(WireRef::Receiver(r.id()))
+            }
             // Someone else's object: this side forwards calls to it.
-            ObjectRef::Remote(r) => Arc::new(Forward(r.clone())) as Arc<dyn Service>,
-            ObjectRef::Local(o) => o.service().clone(),
+            Some(Referent::Remote(r)) => Arc::new(Forward(r)) as Arc<dyn Service>,
+            Some(Referent::Local(o)) => o.into_service(),
+            None => return Err(format!("{object:?} cannot be sent by reference")),
         };
         self.exports
             .lock()
@@ -526,8 +530,8 @@ impl WireContext for Inner {
 
     fn import(&self, reference: WireRef) -> Option<ObjectRef> {
         match reference {
-            WireRef::Sender(id) => self.import(id).map(ObjectRef::Remote),
-            WireRef::Receiver(id) => self.target(id).map(|s| ObjectRef::Local(Object::from_arc(s))),
+            WireRef::Sender(id) => self.import(id).map(ObjectRef::from),
+            WireRef::Receiver(id) => self.target(id).map(|s| ObjectRef::from(Object::from_arc(s))),
         }
     }
 

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::{Serialize, Serializer};
 
+use crate::object::Object;
 use crate::reply::FromReply;
-use crate::value::{from_value, Object, ObjectRef, Value, ValueError};
+use crate::value::{from_value, Value, ValueError};
 
 use super::*;
 use super::{hub::*, replica::*, subscription::*};
@@ -151,13 +152,13 @@ impl<T> fmt::Debug for Signal<T> {
 
 impl<T> Serialize for Property<T> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        ObjectRef::Local(self.object.clone()).serialize(s)
+        self.object.serialize(s)
     }
 }
 
 impl<T> Serialize for Signal<T> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        ObjectRef::Local(self.object.clone()).serialize(s)
+        self.object.serialize(s)
     }
 }
 

@@ -6,7 +6,7 @@ use serde::de::{
 };
 use serde::forward_to_deserialize_any;
 
-use super::{object, Value, ValueError, OBJECT_TOKEN};
+use super::{slot, Value, ValueError, OBJECT_TOKEN};
 
 impl Value {
     fn unexpected(&self) -> Unexpected<'_> {
@@ -52,9 +52,9 @@ impl<'de> de::Deserializer<'de> for Value {
             Value::Map(entries) => visit_map(entries, visitor),
             Value::Object(o) => {
                 // Only an object-aware visitor (`Value`, `ObjectRef`) takes it out of the slot.
-                object::put(o);
+                slot::put(o);
                 let out = visitor.visit_newtype_struct(Value::Unit);
-                object::take();
+                slot::take();
                 out
             }
         }

@@ -1,4 +1,5 @@
-//! The value layer: what crosses the wire by value.
+//! The value layer: what crosses the wire by value, and the slots where a reference crosses
+//! ([`ObjectRef`]), which the layers above fill and resolve.
 //!
 //! [`Value`] is the dynamic, self-describing form of any serde type. [`to_value`] and
 //! [`from_value`] convert typed Rust data to and from it, so users write typed calls and never
@@ -10,19 +11,19 @@
 pub(crate) mod budget;
 mod de;
 mod natural;
-mod object;
 mod pool;
 mod probe;
 mod ser;
+mod slot;
 mod wire;
 
 use std::fmt;
 
 pub use budget::{DecodeLimits, DEFAULT_MAX_DECODED_SIZE, DEFAULT_MAX_DEPTH};
-pub(crate) use object::OBJECT_TOKEN;
-pub use object::{Object, ObjectRef};
 pub use pool::ArgIter;
 pub(crate) use pool::{arg_vec, recycle as recycle_args};
+pub(crate) use slot::OBJECT_TOKEN;
+pub use slot::{Capability, ObjectRef};
 pub(crate) use wire::{
     deserialize_args, deserialize_value, deserialize_values, serialize_value, serialize_values, ArgsIn,
 };
@@ -87,8 +88,11 @@ impl fmt::Debug for Value {
                 .debug_map()
                 .entries(entries.iter().map(|(k, v)| (k, v)))
                 .finish(),
-            Value::Object(ObjectRef::Local(o)) => write!(f, "<local {}>", o.service().name()),
-            Value::Object(ObjectRef::Remote(r)) => write!(f, "<remote object {}>", r.id()),
+            Value::Object(o) => {
+                f.write_str("<")?;
+                o.fmt_reference(f)?;
+                f.write_str(">")
+            }
         }
     }
 }

@@ -62,7 +62,7 @@ impl<'de> Visitor<'de> for AnyVisitor {
         Value::deserialize(d)
     }
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        if let Some(object) = super::object::take() {
+        if let Some(object) = super::slot::take() {
             return Ok(Value::Object(object));
         }
         Value::deserialize(d)

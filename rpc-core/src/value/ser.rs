@@ -3,7 +3,7 @@
 use serde::ser::{self, Serialize};
 
 use super::probe::{ByteProbe, NotAByte};
-use super::{object, Value, ValueError, OBJECT_TOKEN};
+use super::{slot, Value, ValueError, OBJECT_TOKEN};
 
 /// Serializes into a [`Value`].
 #[derive(Default)]
@@ -118,7 +118,7 @@ impl ser::Serializer for ValueSerializer {
         value: &T,
     ) -> Result<Value, ValueError> {
         if name == OBJECT_TOKEN {
-            if let Some(object) = object::take() {
+            if let Some(object) = slot::take() {
                 return Ok(Value::Object(object));
             }
         }

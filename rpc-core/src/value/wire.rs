@@ -501,10 +501,21 @@ impl<'de> Visitor<'de> for PairSeed {
 mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
 
+    use std::any::Any;
+
     use super::*;
     use crate::protocol::Message;
-    use crate::value::Object;
-    use crate::VoidService;
+    use crate::value::Capability;
+
+    /// A reference of no layer above: all these tests send.
+    struct Token;
+
+    impl Capability for Token {
+        fn fmt_reference(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("token")
+        }
+        fn provide(self: Arc<Self>, _: &mut dyn Any) {}
+    }
 
     /// Gives every exported object the next id of its own counter.
     struct Numbering(AtomicU64);
@@ -521,7 +532,7 @@ mod tests {
     fn encode_object() -> Result<(), crate::protocol::EncodeError> {
         let msg = Message::Reply {
             seq: 1,
-            value: Value::Object(ObjectRef::Local(Object::new(VoidService))),
+            value: Value::Object(ObjectRef::new(Arc::new(Token))),
         };
         msg.encode_into(&mut Vec::new())
     }
