@@ -63,7 +63,9 @@ pub struct AsyncMethod {
 }
 
 impl AsyncMethod {
-    /// Every result of this method expires after `expiry`.
+    /// Every result of this method expires after `expiry`. An expired result cancels its call
+    /// on the peer (the peer is told; a late reply is dropped), whereas dropping every handle of
+    /// a pending result only detaches it: the call runs to its end there.
     pub fn with_expiry(mut self, expiry: Option<Duration>) -> Self {
         self.expiry = expiry;
         self
@@ -314,6 +316,7 @@ impl<T> AsyncResult<T> {
     }
 
     /// Sets (or with `None` removes) the expiry, counted from now. Has no effect once settled.
+    /// On expiry the call is cancelled on the peer (see [`AsyncMethod::with_expiry`]).
     pub fn set_expiry(&self, expiry: Option<Duration>) {
         self.shared().state.lock().expiry = expiry.map(|d| Instant::now() + d);
         self.shared().expiry_changed.notify_one();

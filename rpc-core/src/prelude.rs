@@ -10,6 +10,6 @@
 //! # }
 //! ```
 
-pub use futures::{Stream, StreamExt};
+pub use futures::{Stream, StreamExt, TryStreamExt};
 
 pub use crate::{service, Args, FromReply, IntoReply, Service};

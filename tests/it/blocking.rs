@@ -240,3 +240,36 @@ async fn a_child_that_exits_fails_pending_calls_and_closing_ends_the_child() {
         "closing the connection ended the child's input, and it finished"
     );
 }
+
+/// Hands out a callable object.
+struct Adders;
+
+#[service]
+impl Adders {
+    fn exposed_adder(&self, n: i64) -> Callback {
+        Callback::new(move |x: i64| x + n)
+    }
+}
+
+#[test]
+fn a_blocking_reference_presents_its_object_calls_it_and_takes_its_own_timeout() {
+    let (client, _server) = blocking::memory_pair(rpc::VoidService, TestService::default()).expect("pair");
+    let root = client.root();
+    assert_eq!(root.display().expect("display"), "<TEST service>");
+    assert_eq!(root.repr().expect("repr"), "<TEST object>");
+    // A reference with its own timeout, shorter than the connection's.
+    let e = root
+        .with_timeout(Some(Duration::from_millis(50)))
+        .call::<String>("slow", (5_000,))
+        .expect_err("times out");
+    assert!(e.is_timeout(), "{e:?}");
+    assert_eq!(
+        root.call::<String>("slow", (1,)).expect("the plain reference"),
+        "slept 1"
+    );
+    // A callable object of the peer, called itself.
+    let (client, _server) = blocking::memory_pair(rpc::VoidService, Adders).expect("pair");
+    let add_two = client.root().call::<rpc::NetRef>("adder", (2,)).expect("adder");
+    let add_two = client.root().from_async(add_two);
+    assert_eq!(add_two.call_self::<i64>((40,)).expect("called"), 42);
+}

@@ -5,6 +5,11 @@
 //! until their reply arrives; [`NetRef::async_`] returns an [`AsyncResult`] at once instead. A
 //! [`Dispatcher`] delivers callbacks to a thread of your choice, such as a GUI's main thread.
 //!
+//! The facade is for threads that are not a tokio runtime's: a blocking call made on a runtime
+//! thread (inside `#[tokio::main]` or a task) panics, as tokio's own `block_on` does there. From
+//! async code use the async API, or move the blocking code to a thread of its own
+//! (`std::thread::spawn`, `tokio::task::spawn_blocking`).
+//!
 //! **A wait serves its thread's dispatchers.** Every blocking wait made on a [`Dispatcher`]'s
 //! thread (a call, `getattr`, `setattr`, `describe`, `close`, [`AsyncResult::wait_blocking`],
 //! [`AsyncResult::wait_timeout_blocking`]) runs the dispatcher's jobs, in order, while it
@@ -249,6 +254,28 @@ impl NetRef {
     /// Lists the exposed methods and attributes.
     pub fn describe(&self) -> Result<Description> {
         self.bg.request(self.inner.describe())
+    }
+
+    /// The object's display text, as its owner renders it (see [`crate::NetRef::display`]).
+    pub fn display(&self) -> Result<String> {
+        self.bg.request(self.inner.display())
+    }
+
+    /// The object's debugging text, as its owner renders it (see [`crate::NetRef::repr`]).
+    pub fn repr(&self) -> Result<String> {
+        self.bg.request(self.inner.repr())
+    }
+
+    /// Calls the object itself (a callback or another callable object) and blocks until the
+    /// result arrives.
+    pub fn call_self<R: Reply>(&self, args: impl Args) -> Result<R> {
+        self.bg.request(self.inner.call_self(args))
+    }
+
+    /// The same reference with its own call timeout (`None`: wait forever) instead of the
+    /// connection's (see [`crate::NetRef::with_timeout`]).
+    pub fn with_timeout(&self, timeout: Option<Duration>) -> NetRef {
+        self.from_async(self.inner.with_timeout(timeout))
     }
 
     /// The async reference underneath.
