@@ -29,12 +29,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         server.serve_one().await?;
         return Ok(());
     }
-    let shutdown = server.shutdown_handle();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        println!("shutting down");
-        shutdown.shutdown();
-    });
-    server.serve().await?;
+    // Ctrl-C drains: clients are told, running calls finish, then the connections close.
+    server
+        .serve_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+            println!("shutting down: draining the connections");
+        })
+        .await?;
     Ok(())
 }

@@ -81,6 +81,17 @@ pub enum Error {
     /// A configured limit was exceeded.
     #[error("limit exceeded: {0}")]
     Limit(String),
+    /// Nothing came from the peer for the keepalive deadline: it was declared dead and the
+    /// connection closed (the reason of its calls' [`Error::ConnectionClosed`]).
+    #[error("the peer was silent for {0:?} (the keepalive deadline) and was declared dead")]
+    DeadPeer(Duration),
+    /// The peer is shutting down gracefully: it takes no new calls (those already running
+    /// finish). The text is the peer's reason.
+    #[error("the peer is shutting down and takes no new calls: {0}")]
+    PeerClosing(String),
+    /// The peer's hello lacks a protocol feature this needs (named).
+    #[error("the peer does not support {0}")]
+    Unsupported(String),
 }
 
 impl Clone for Error {
@@ -112,6 +123,9 @@ impl Clone for Error {
             Error::Encode(m) => Error::Encode(m.clone()),
             Error::Decode(m) => Error::Decode(m.clone()),
             Error::Limit(m) => Error::Limit(m.clone()),
+            Error::DeadPeer(d) => Error::DeadPeer(*d),
+            Error::PeerClosing(m) => Error::PeerClosing(m.clone()),
+            Error::Unsupported(m) => Error::Unsupported(m.clone()),
         }
     }
 }

@@ -87,7 +87,7 @@ pub use args::Args;
 pub use async_result::{async_, async_callable, timed, AsyncMethod, AsyncResult, Timed};
 pub use batch::{Batch, BatchResults};
 pub use callback::Callback;
-pub use connection::{Connection, ConnectionConfig, ConnectionStats};
+pub use connection::{Connection, ConnectionConfig, ConnectionStats, Keepalive};
 pub use error::{Error, RemoteError, RemoteErrorKind, Result};
 pub use events::{Event, Property, PropertyReplica, Signal, SignalReplica, Subscription};
 pub use iter::RemoteIter;

@@ -46,4 +46,7 @@ mod listener;
 mod server;
 
 pub use error::{Error, Result};
-pub use server::{BoundServer, Server, ServerConfig, ShutdownHandle, ThreadedServer, DEFAULT_IDLE_TIMEOUT};
+pub use server::{
+    BoundServer, Server, ServerConfig, ShutdownHandle, ThreadedServer, DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE,
+};

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rpc_core::{ConnectionConfig, Service};
+use rpc_core::{ConnectionConfig, Keepalive, Service};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -18,6 +18,16 @@ type Factory = Arc<dyn Fn() -> Arc<dyn Service> + Send + Sync>;
 /// Default idle timeout of a server's connections: 10 minutes.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// Default keepalive of a server's connections: a peer silent for 20 s is pinged, one silent
+/// for 60 s is declared dead.
+pub const DEFAULT_KEEPALIVE: Keepalive = Keepalive {
+    interval: Duration::from_secs(20),
+    deadline: Duration::from_secs(60),
+};
+
+/// Default time a shutting-down server gives running calls to finish: 10 s.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Settings of a server.
 ///
 /// A socket is a *stranger* from its accept until its handshake is done: strangers have their
@@ -29,8 +39,8 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerConfig {
-    /// Settings of every connection (except its idle timeout: see
-    /// [`idle_timeout`](Self::idle_timeout)).
+    /// Settings of every connection (except its idle timeout and keepalive: see
+    /// [`idle_timeout`](Self::idle_timeout) and [`keepalive`](Self::keepalive)).
     pub connection: ConnectionConfig,
     /// Most connections served at once, handshakes done (default 10,000).
     pub max_connections: usize,
@@ -40,6 +50,12 @@ pub struct ServerConfig {
     /// outstanding (default [`DEFAULT_IDLE_TIMEOUT`], 10 minutes; `None`: never). Overrides
     /// the connection settings' own.
     pub idle_timeout: Option<Duration>,
+    /// Ping silent peers and drop dead ones (default [`DEFAULT_KEEPALIVE`]; `None`: off).
+    /// Overrides the connection settings' own.
+    pub keepalive: Option<Keepalive>,
+    /// On shutdown, how long running calls get to finish before the connections close
+    /// (default [`DEFAULT_DRAIN_TIMEOUT`]).
+    pub drain_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +65,8 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             max_handshaking: 256,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            keepalive: Some(DEFAULT_KEEPALIVE),
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
         }
     }
 }
@@ -56,7 +74,9 @@ impl Default for ServerConfig {
 impl ServerConfig {
     /// The settings each connection gets.
     fn connection_config(&self) -> ConnectionConfig {
-        self.connection.clone().idle_timeout(self.idle_timeout)
+        let mut config = self.connection.clone().idle_timeout(self.idle_timeout);
+        config.keepalive = self.keepalive;
+        config
     }
 }
 
@@ -163,6 +183,25 @@ impl Server {
         self
     }
 
+    /// Pings a peer silent for `interval` and drops one silent for `deadline` (see
+    /// [`Keepalive`]); on by default ([`DEFAULT_KEEPALIVE`]).
+    pub fn keepalive(mut self, interval: Duration, deadline: Duration) -> Self {
+        self.config.keepalive = Some(Keepalive::new(interval, deadline));
+        self
+    }
+
+    /// Turns keepalive off: silent peers are kept until the idle timeout.
+    pub fn no_keepalive(mut self) -> Self {
+        self.config.keepalive = None;
+        self
+    }
+
+    /// Sets how long running calls get to finish when the server shuts down.
+    pub fn drain_timeout(mut self, grace: Duration) -> Self {
+        self.config.drain_timeout = grace;
+        self
+    }
+
     /// Listens on a TCP address (`"127.0.0.1:0"` picks a free port).
     pub async fn bind(self, addr: impl ToSocketAddrs + std::fmt::Debug) -> Result<BoundServer> {
         let shown = format!("{addr:?}");
@@ -200,8 +239,10 @@ impl Server {
     }
 }
 
-/// Stops a running server: it stops accepting, closes every connection (each peer sees a clean
-/// close), and `serve` returns once all connection tasks are done.
+/// Stops a running server gracefully: it stops accepting and drains every connection — the peer
+/// is told (its new calls then fail at once with [`rpc_core::Error::PeerClosing`]), calls
+/// already running finish within the drain timeout ([`ServerConfig::drain_timeout`]), then the
+/// connection closes cleanly, never mid-reply. `serve` returns once every connection is done.
 #[derive(Clone, Debug)]
 pub struct ShutdownHandle {
     tx: Arc<watch::Sender<bool>>,
@@ -299,12 +340,26 @@ impl BoundServer {
                     config.connection_config(),
                     shutdown.clone(),
                     Some(admission),
+                    config.drain_timeout,
                 )
                 .instrument(span),
             );
         }
         while tasks.join_next().await.is_some() {}
         Ok(())
+    }
+
+    /// Serves until `signal` completes (`tokio::signal::ctrl_c()`, say), then shuts down
+    /// gracefully as a [`ShutdownHandle`] does, and returns once every connection is done.
+    pub async fn serve_until(self, signal: impl std::future::Future) -> Result<()> {
+        let stop = self.shutdown_handle();
+        let serving = self.serve();
+        tokio::pin!(serving);
+        tokio::select! {
+            result = &mut serving => return result,
+            _ = signal => stop.shutdown(),
+        }
+        serving.await
     }
 
     /// Serves exactly one connection to its end, then returns (RPyC's `OneShotServer`).
@@ -320,9 +375,16 @@ impl BoundServer {
         };
         let service = (server.factory)();
         let config = server.config.connection_config();
-        serve_connection(stream, service, config, shutdown, None)
-            .instrument(tracing::debug_span!("peer", %peer))
-            .await;
+        serve_connection(
+            stream,
+            service,
+            config,
+            shutdown,
+            None,
+            server.config.drain_timeout,
+        )
+        .instrument(tracing::debug_span!("peer", %peer))
+        .await;
         Ok(())
     }
 }
@@ -345,6 +407,7 @@ async fn serve_connection(
     config: ConnectionConfig,
     shutdown: ShutdownHandle,
     admission: Option<Admission>,
+    drain_timeout: Duration,
 ) {
     // A peer that stalls its handshake must not hold up a shutdown.
     let started = tokio::select! {
@@ -380,7 +443,7 @@ async fn serve_connection(
     tracing::debug!("connection open");
     tokio::select! {
         _ = conn.closed() => {}
-        _ = shutdown.wait() => conn.close().await,
+        _ = shutdown.wait() => conn.drain("the server is shutting down", drain_timeout).await,
     }
     match conn.close_reason() {
         Some(reason) => tracing::debug!(error = %reason, "connection closed"),

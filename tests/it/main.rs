@@ -14,6 +14,7 @@ mod faults;
 mod harness;
 mod hostile;
 mod iteration;
+mod liveness;
 mod netrefs;
 mod raw;
 mod server;

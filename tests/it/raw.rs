@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rpc::core::frame::{encode_frame, DEFAULT_MAX_FRAME_SIZE, HEADER_LEN};
-use rpc::core::protocol::{Hello, Message, Preamble, MAGIC, PREAMBLE_LEN};
+use rpc::core::protocol::{feature, Hello, Message, Preamble, MAGIC, PREAMBLE_LEN};
 use rpc::server::{Server, ShutdownHandle};
 use rpc::{Connection, ConnectionConfig, Error, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, DuplexStream};
@@ -207,7 +207,11 @@ fn split_greeting(bytes: &[u8]) -> Vec<Message> {
     let frames = split_frames(&bytes[PREAMBLE_LEN..]);
     match frames.first() {
         Some(Message::Hello(hello)) => {
-            assert_eq!((hello.service.as_str(), hello.features), ("TEST", 0), "{hello:?}")
+            assert_eq!(
+                (hello.service.as_str(), hello.features),
+                ("TEST", feature::SUPPORTED),
+                "{hello:?}"
+            )
         }
         other => panic!("expected the server's hello, got {other:?}"),
     }

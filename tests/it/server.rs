@@ -288,7 +288,8 @@ async fn max_connections_refuses_extra_clients_until_a_slot_frees() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_closes_connections_and_stops_accepting() {
-    let (port, stop, serving) = serve(Server::new(TestService::default)).await;
+    let (port, stop, serving) =
+        serve(Server::new(TestService::default).drain_timeout(Duration::from_millis(300))).await;
     let conn = connect(port).await;
     let other = connect(port).await;
     assert_eq!(test_call(&conn).await.expect("served"), 12);

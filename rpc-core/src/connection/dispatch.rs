@@ -79,6 +79,16 @@ pub(super) fn handle_request(
         answer(inner, seq, asked_oneway, Err(err));
         return Ok(());
     };
+    if inner.liveness.draining() {
+        // Sent before our `Closing` reached the peer: refused, not started.
+        let err = RemoteError::new(
+            RemoteErrorKind::Refused,
+            "rpc::ShuttingDown",
+            "this side is shutting down and takes no new calls",
+        );
+        answer(inner, seq, asked_oneway, Err(err));
+        return Ok(());
+    }
     let limit = inner.config.max_in_flight;
     if inner.in_flight.load(Ordering::Relaxed) >= limit {
         let err = RemoteError::new(

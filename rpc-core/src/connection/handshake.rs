@@ -31,6 +31,21 @@ pub(super) async fn send_hello<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
+/// Refuses the peer after the hellos: a `Close` saying why.
+pub(super) async fn refuse<W: AsyncWrite + Unpin>(w: &mut W, reason: &str, max_frame: usize) -> Result<()> {
+    let mut out = Vec::new();
+    encode_frame(&mut out, max_frame, |o| {
+        Message::Close {
+            reason: Some(reason.to_owned()),
+        }
+        .encode_into(o)
+    })
+    .map_err(|e| Error::Encode(e.to_string()))??;
+    w.write_all(&out).await?;
+    w.flush().await?;
+    Ok(())
+}
+
 /// Reads the peer's side of the handshake. Returns its `Hello` and whatever bytes followed it.
 /// A frame of more than [`PRE_HANDSHAKE_MAX_FRAME`] bytes (or `max_frame`) is refused.
 pub(super) async fn read_hello<R: AsyncRead + Unpin>(

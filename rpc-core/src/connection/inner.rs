@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::AbortHandle;
 
 use super::direct::WriteSide;
+use super::keepalive::Liveness;
 use super::objects::{ExportTable, ImportTable, TableError};
 use super::outbox::{Closed, Outbox};
 use super::pending::PendingCalls;
@@ -85,6 +86,8 @@ pub(crate) struct Inner {
     pub(super) requests_received: AtomicU64,
     pub(super) closed: AtomicBool,
     pub(super) closed_tx: watch::Sender<bool>,
+    /// Keepalive, pings and graceful shutdown (see `keepalive`).
+    pub(super) liveness: Liveness,
     exports: Mutex<ExportTable>,
     /// Incoming requests running as tasks, by the peer's sequence number, for `Cancel`.
     running: Mutex<HashMap<u64, AbortHandle>>,
@@ -119,6 +122,7 @@ impl Inner {
             requests_received: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             closed_tx: watch::channel(false).0,
+            liveness: Liveness::default(),
             imports: Mutex::new(ImportTable::default()),
             running: Mutex::new(HashMap::new()),
             oneway: Mutex::new(HashMap::new()),
@@ -334,8 +338,9 @@ impl Inner {
 
     /// An incoming request ended (or was aborted), letting go of arguments of `weight` bytes.
     pub(super) fn request_done(&self, seq: Option<u64>, weight: usize) {
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let left = self.in_flight.fetch_sub(1, Ordering::Relaxed) - 1;
         self.pending_bytes.fetch_sub(weight, Ordering::Relaxed);
+        self.liveness.request_ended(left);
         if let Some(seq) = seq {
             self.running.lock().remove(&seq);
         }

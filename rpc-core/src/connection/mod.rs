@@ -10,6 +10,7 @@ mod dispatch;
 mod handshake;
 mod idle;
 mod inner;
+mod keepalive;
 mod objects;
 mod outbox;
 mod pending;
@@ -31,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::frame::DEFAULT_MAX_FRAME_SIZE;
 use crate::netref::NetRef;
 use crate::protocol::{
-    EncodeError, Hello, Message, MessageRef, ObjectId, Op, OpRef, Request, RequestRef, FLAG_ONEWAY,
+    feature, EncodeError, Hello, Message, MessageRef, ObjectId, Op, OpRef, Request, RequestRef, FLAG_ONEWAY,
 };
 use crate::service::Service;
 use crate::spill::{Outgoing, Spill};
@@ -41,6 +42,7 @@ pub(crate) use dispatch::panic_error;
 #[allow(unused_imports)] // for the fuzzing entry points
 pub(crate) use handshake::opening;
 use inner::Inner;
+pub use keepalive::Keepalive;
 
 /// Settings of one connection. `Default` gives the documented defaults.
 ///
@@ -57,6 +59,17 @@ use inner::Inner;
 /// | output queued for the peer (releases included) | [`max_unwritten_bytes`](Self::max_unwritten_bytes) | 256 MiB |
 /// | the handshake | [`PRE_HANDSHAKE_MAX_FRAME`](crate::protocol::PRE_HANDSHAKE_MAX_FRAME), a bounded hello, [`handshake_timeout`](Self::handshake_timeout) | 64 KiB, 10 s |
 /// | a silent connection | [`idle_timeout`](Self::idle_timeout) | off (servers: 10 min) |
+///
+/// # Keepalive
+///
+/// With [`keepalive`](Self::keepalive) set, a peer silent (nothing received) for its interval
+/// is pinged, and one silent past its deadline is declared dead: the connection closes and
+/// every pending call fails with [`Error::ConnectionClosed`] whose reason is
+/// [`Error::DeadPeer`]. Off by default (memory pipes, clients); servers turn it on (20 s, dead
+/// after 60 s). A peer whose hello lacks [`feature::KEEPALIVE`](crate::protocol::feature) is
+/// not pinged (it is still declared dead when silent past the deadline). The peer's own pings
+/// count as traffic for the idle timeout; ours, and the pongs answering them, do not, so a
+/// server's keepalive never keeps an idle connection open.
 ///
 /// A call whose arguments are over the decode budget, or would take the pending work over its
 /// budget, is refused with an error naming the limit (`rpc::TooLarge`, `rpc::Busy`) and the
@@ -100,6 +113,12 @@ pub struct ConnectionConfig {
     /// is sent, and so lets more pile up, is disconnected with a clear error rather than
     /// buffered without bound (default 256 MiB, four maximum-size frames).
     pub max_unwritten_bytes: usize,
+    /// Ping a silent peer, and declare it dead past a deadline (default `None`: off; see
+    /// [Keepalive](#keepalive)).
+    pub keepalive: Option<Keepalive>,
+    /// Protocol features the peer must have (bits of [`feature`](crate::protocol::feature));
+    /// a peer without one is refused at the handshake with an error naming it (default none).
+    pub required_features: u64,
 }
 
 impl Default for ConnectionConfig {
@@ -115,6 +134,8 @@ impl Default for ConnectionConfig {
             max_in_flight: 65_536,
             max_exported_objects: 100_000,
             max_unwritten_bytes: 256 << 20,
+            keepalive: None,
+            required_features: 0,
         }
     }
 }
@@ -272,7 +293,7 @@ impl Connection {
         let hello = Hello {
             service: service.name().to_owned(),
             aliases: service.aliases(),
-            features: 0,
+            features: feature::SUPPORTED,
         };
         let max = config.max_frame_size;
         let exchange = async {
@@ -284,6 +305,12 @@ impl Connection {
         let ((), (peer, leftover)) = tokio::time::timeout(config.handshake_timeout, exchange)
             .await
             .map_err(|_| Error::Handshake(format!("no handshake within {:?}", config.handshake_timeout)))??;
+        let missing = config.required_features & !peer.features;
+        if missing != 0 {
+            let e = Error::Unsupported(feature::names(missing).join(", "));
+            let _ = handshake::refuse(&mut w, &e.to_string(), config.max_frame_size).await;
+            return Err(e);
+        }
 
         let inner = Inner::new(config, service, peer);
         let span = tracing::debug_span!("connection", id = inner.id, peer = %inner.peer.service);
@@ -298,6 +325,9 @@ impl Connection {
         }
         if let Some(limit) = inner.config.idle_timeout {
             tokio::spawn(idle::run(inner.clone(), limit).instrument(span.clone()));
+        }
+        if let Some(keepalive) = inner.config.keepalive {
+            tokio::spawn(keepalive::run(inner.clone(), keepalive).instrument(span.clone()));
         }
         let reader = tokio::spawn(reader::run(inner.clone(), r, leftover).instrument(span));
         inner.set_reader(reader.abort_handle());
@@ -347,6 +377,23 @@ impl Connection {
     /// True once the connection is closed.
     pub fn is_closed(&self) -> bool {
         self.inner().closed.load(Ordering::Acquire)
+    }
+
+    /// Measures a round trip: sends a `Ping` and waits for the peer's `Pong` (it answers
+    /// at once, ahead of anything it is running). Fails with [`Error::Unsupported`] if the
+    /// peer's hello lacks [`feature::KEEPALIVE`](crate::protocol::feature::KEEPALIVE), or with
+    /// [`Error::ConnectionClosed`] if the connection closes first.
+    pub async fn ping(&self) -> Result<Duration> {
+        keepalive::ping(self.inner()).await
+    }
+
+    /// Closes gracefully: tells the peer this side is shutting down (it then fails its new
+    /// calls at once with [`Error::PeerClosing`]), refuses the requests that still arrive,
+    /// waits up to `grace` for the peer's running requests to finish (their replies go out),
+    /// then closes. What this side is waiting for fails as on any close.
+    pub async fn drain(&self, reason: &str, grace: Duration) {
+        keepalive::drain(self.inner(), reason, grace).await;
+        self.closed().await;
     }
 
     /// Closes the connection: tells the peer, fails every pending call, stops the tasks.
@@ -439,6 +486,7 @@ impl Connection {
         timed: bool,
     ) -> Result<PendingCall> {
         let inner = self.inner();
+        new_call_allowed(inner)?;
         let (seq, rx, alone) = inner.register(timed)?;
         let call = PendingCall {
             inner: inner.clone(),
@@ -463,6 +511,7 @@ impl Connection {
     /// Sends requests in one frame; each handle waits for its own reply.
     pub(crate) fn send_batch(&self, calls: Vec<(ObjectId, Op, Vec<Value>)>) -> Result<Vec<PendingCall>> {
         let inner = self.inner();
+        new_call_allowed(inner)?;
         let mut pending = Vec::with_capacity(calls.len());
         let mut requests = Vec::with_capacity(calls.len());
         for (target, op, args) in calls {
@@ -490,6 +539,7 @@ impl Connection {
         if inner.closed.load(Ordering::Acquire) {
             return Err(Error::ConnectionClosed(inner.close_reason()));
         }
+        new_call_allowed(inner)?;
         inner.send_owned(OutRequest {
             seq: 0,
             target,
@@ -513,6 +563,15 @@ impl fmt::Debug for Connection {
             .field("closed", &self.is_closed())
             .finish()
     }
+}
+
+/// Fails a new call at once if the peer said it is shutting down; a closed connection is left
+/// to fail it as closed.
+fn new_call_allowed(inner: &Inner) -> Result<()> {
+    if inner.closed.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    inner.liveness.check_new_call()
 }
 
 /// A request as the caller gives it: the operation borrowed, the arguments given away.

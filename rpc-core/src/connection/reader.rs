@@ -63,6 +63,9 @@ async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, r: &mut R, buf: &mu
         // next read so that the reader never keeps the connection open.
         let mut conn = None;
         let mut frames = 0;
+        // Frames other than pongs: a pong answers our own keepalive, which must not keep an
+        // idle connection open.
+        let mut lively = false;
         while let Some(len) = decoder.next_frame(buf)? {
             frames += 1;
             let frame = &buf[HEADER_LEN..HEADER_LEN + len];
@@ -73,6 +76,7 @@ async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, r: &mut R, buf: &mu
             let Decoded { msg, over } = decoded.map_err(|e| Error::Protocol(e.to_string()))?;
             // The kind only: a message's content is the peer's, and may be huge.
             tracing::trace!(kind = protocol::kind_name(&msg), "received");
+            lively |= !matches!(msg, Message::Pong { .. });
             let stop = match forged {
                 Some(id) => {
                     refuse_forged(inner, msg, id);
@@ -86,6 +90,9 @@ async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, r: &mut R, buf: &mu
             }
         }
         if frames > 0 {
+            inner.liveness.heard();
+        }
+        if lively {
             inner.touch();
         }
         drop(conn);
@@ -134,6 +141,13 @@ fn handle(
             return Err(Error::PeerClosed(shortened(&reason, REASON_MAX)));
         }
         Message::Hello(_) => return Err(Error::Protocol("unexpected hello after the handshake".into())),
+        Message::Ping { nonce } => inner.send_owned_direct(Message::Pong { nonce })?,
+        Message::Pong { nonce } => inner.liveness.pong(nonce),
+        Message::Closing { reason } => {
+            let reason = reason.map(|r| shortened(&r, REASON_MAX));
+            tracing::debug!(?reason, "the peer is shutting down");
+            inner.liveness.peer_closing(reason);
+        }
     }
     Ok(None)
 }

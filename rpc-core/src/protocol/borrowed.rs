@@ -119,6 +119,9 @@ impl From<MessageIn<'_>> for Message {
             Message::Release { refs } => Message::Release { refs },
             Message::Cancel { seq } => Message::Cancel { seq },
             Message::Close { reason } => Message::Close { reason },
+            Message::Ping { nonce } => Message::Ping { nonce },
+            Message::Pong { nonce } => Message::Pong { nonce },
+            Message::Closing { reason } => Message::Closing { reason },
         }
     }
 }

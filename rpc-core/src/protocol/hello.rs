@@ -73,8 +73,35 @@ pub struct Hello {
     /// Other names the root service answers to.
     #[serde(deserialize_with = "bounded_aliases")]
     pub aliases: Vec<String>,
-    /// Feature bits (none are defined yet).
+    /// The optional protocol features the sender understands: bits of [`feature`].
     pub features: u64,
+}
+
+/// Bits of [`Hello::features`]: optional parts of the protocol. Each side uses a feature
+/// towards the other only if the other's hello has its bit, so a peer from before a feature
+/// still works with one after it; a side that *requires* a feature refuses a peer without it
+/// by name ([`names`](feature::names)).
+pub mod feature {
+    /// Answers [`Message::Ping`](crate::protocol::Message::Ping) with a pong (keepalive).
+    pub const KEEPALIVE: u64 = 1 << 0;
+    /// Understands [`Message::Closing`](crate::protocol::Message::Closing), the notice of a
+    /// graceful shutdown.
+    pub const CLOSING: u64 = 1 << 1;
+    /// Every feature this build understands: what its hello says.
+    pub const SUPPORTED: u64 = KEEPALIVE | CLOSING;
+
+    /// The names of the features in `bits` (unknown bits by number), for errors.
+    pub fn names(bits: u64) -> Vec<String> {
+        (0..64)
+            .map(|i| 1u64 << i)
+            .filter(|bit| bits & bit != 0)
+            .map(|bit| match bit {
+                KEEPALIVE => "keepalive".to_owned(),
+                CLOSING => "closing notice".to_owned(),
+                other => format!("feature bit {}", other.trailing_zeros()),
+            })
+            .collect()
+    }
 }
 
 /// A name of at most [`MAX_NAME_LEN`] bytes, checked before it is copied.

@@ -12,7 +12,7 @@ mod hello;
 
 pub(crate) use borrowed::{decode_in, MessageIn, MessageRef, OpRef, RequestIn, RequestRef};
 pub use hello::{
-    Hello, Preamble, MAGIC, MAX_ALIASES, MAX_NAME_LEN, PREAMBLE_LEN, PRE_HANDSHAKE_MAX_FRAME,
+    feature, Hello, Preamble, MAGIC, MAX_ALIASES, MAX_NAME_LEN, PREAMBLE_LEN, PRE_HANDSHAKE_MAX_FRAME,
     PROTOCOL_VERSION,
 };
 
@@ -150,6 +150,25 @@ pub enum Message<R = Request> {
         #[serde(deserialize_with = "budget::deserialize_opt_string")]
         reason: Option<String>,
     },
+    /// Are you there? The receiver answers [`Message::Pong`] with the same nonce at once. Sent
+    /// only to a peer whose hello has [`feature::KEEPALIVE`].
+    Ping {
+        /// Chosen by the sender; echoed back.
+        nonce: u64,
+    },
+    /// The answer to [`Message::Ping`].
+    Pong {
+        /// The ping's nonce.
+        nonce: u64,
+    },
+    /// The sender is shutting down: it takes no new calls from the receiver (they fail at once
+    /// on the receiver's side), finishes the calls it is running, then closes. Sent only to a
+    /// peer whose hello has [`feature::CLOSING`].
+    Closing {
+        /// Why, for the receiver's errors and logs.
+        #[serde(deserialize_with = "budget::deserialize_opt_string")]
+        reason: Option<String>,
+    },
 }
 
 /// Why a message could not be encoded.
@@ -243,6 +262,9 @@ pub(crate) fn kind_name<R>(msg: &Message<R>) -> &'static str {
         Message::Release { .. } => "release",
         Message::Cancel { .. } => "cancel",
         Message::Close { .. } => "close",
+        Message::Ping { .. } => "ping",
+        Message::Pong { .. } => "pong",
+        Message::Closing { .. } => "closing",
     }
 }
 
@@ -426,6 +448,9 @@ mod tests {
         let err = Message::decode(&buf).expect_err("too deep");
         assert!(matches!(err, DecodeError::TooDeep), "{err}");
         // A malformed frame after it is not mistaken for a deep one.
-        assert!(matches!(Message::decode(&[9, 9]), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            Message::decode(&[99, 9]),
+            Err(DecodeError::Malformed(_))
+        ));
     }
 }

@@ -161,7 +161,9 @@ fn a_dispatcher_runs_callbacks_and_arrivals_on_the_draining_thread() {
 
 #[test]
 fn a_server_that_goes_away_fails_blocking_calls() {
-    let server = ServerThread::start(Server::new(TestService::default));
+    // A call that never ends is cut when the drain timeout runs out.
+    let server =
+        ServerThread::start(Server::new(TestService::default).drain_timeout(Duration::from_millis(200)));
     let port = server.port;
     let conn = run_bounded("connecting", BOUND, move || {
         blocking::connect("127.0.0.1", port).expect("connect")
