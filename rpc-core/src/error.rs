@@ -82,6 +82,15 @@ pub enum Error {
     /// A configured limit was exceeded.
     #[error("limit exceeded: {0}")]
     Limit(String),
+    /// TLS failed: a certificate or key could not be loaded, or the TLS handshake failed (an
+    /// untrusted, expired or wrong-host certificate, a peer that does not speak TLS). The
+    /// message carries rustls' reason.
+    #[error("TLS failed: {0}")]
+    Tls(String),
+    /// An authenticator refused the peer, or the peer refused us (a wrong shared secret, a
+    /// missing credential, a malformed or truncated exchange).
+    #[error("authentication failed: {0}")]
+    Auth(String),
 }
 
 impl Clone for Error {
@@ -113,6 +122,8 @@ impl Clone for Error {
             Error::Encode(m) => Error::Encode(m.clone()),
             Error::Decode(m) => Error::Decode(m.clone()),
             Error::Limit(m) => Error::Limit(m.clone()),
+            Error::Tls(m) => Error::Tls(m.clone()),
+            Error::Auth(m) => Error::Auth(m.clone()),
         }
     }
 }

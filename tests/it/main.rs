@@ -20,3 +20,4 @@ mod server;
 mod soak;
 mod tcp;
 mod timeouts;
+mod tls;
