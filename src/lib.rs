@@ -43,3 +43,18 @@
 pub use rpc_core as core;
 pub use rpc_core::*;
 pub use rpc_server as server;
+
+/// TLS: [`ClientTls`] for [`ConnectOptions::tls`], [`ServerTls`](tls::ServerTls)
+/// for [`server::Server::tls`], the PEM helpers, and `rustls` itself.
+pub mod tls {
+    pub use rpc_core::transport::tls::*;
+    pub use rpc_server::tls::*;
+}
+
+/// Authentication before the protocol starts: the shared-secret challenge
+/// ([`SharedSecret`]), the server's [`Authenticator`](auth::Authenticator)
+/// trait, and what a connection knows of its peer ([`Credentials`]).
+pub mod auth {
+    pub use rpc_core::{CertificateIdentity, Credentials, PeerInfo, SharedSecret};
+    pub use rpc_server::auth::*;
+}

@@ -92,6 +92,15 @@ pub enum Error {
     /// The peer's hello lacks a protocol feature this needs (named).
     #[error("the peer does not support {0}")]
     Unsupported(String),
+    /// TLS failed: a certificate or key could not be loaded, or the TLS handshake failed (an
+    /// untrusted, expired or wrong-host certificate, a peer that does not speak TLS). The
+    /// message carries rustls' reason.
+    #[error("TLS failed: {0}")]
+    Tls(String),
+    /// An authenticator refused the peer, or the peer refused us (a wrong shared secret, a
+    /// missing credential, a malformed or truncated exchange).
+    #[error("authentication failed: {0}")]
+    Auth(String),
 }
 
 impl Clone for Error {
@@ -126,6 +135,8 @@ impl Clone for Error {
             Error::DeadPeer(d) => Error::DeadPeer(*d),
             Error::PeerClosing(m) => Error::PeerClosing(m.clone()),
             Error::Unsupported(m) => Error::Unsupported(m.clone()),
+            Error::Tls(m) => Error::Tls(m.clone()),
+            Error::Auth(m) => Error::Auth(m.clone()),
         }
     }
 }

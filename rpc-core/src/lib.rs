@@ -63,6 +63,7 @@ mod batch;
 pub mod blocking;
 pub mod callback;
 mod connection;
+mod credentials;
 mod error;
 pub mod events;
 pub mod frame;
@@ -88,6 +89,7 @@ pub use async_result::{async_, async_callable, timed, AsyncMethod, AsyncResult, 
 pub use batch::{Batch, BatchResults};
 pub use callback::Callback;
 pub use connection::{Connection, ConnectionConfig, ConnectionStats, Keepalive};
+pub use credentials::{CertificateIdentity, Credentials, PeerInfo};
 pub use error::{Error, RemoteError, RemoteErrorKind, Result};
 pub use events::{Event, Property, PropertyReplica, Signal, SignalReplica, Subscription};
 pub use iter::RemoteIter;
@@ -100,6 +102,6 @@ pub use serde_bytes;
 pub use service::{AsAny, AttributeInfo, CallResult, Description, MethodInfo, Outcome, Service, VoidService};
 pub use transport::{
     connect, connect_stream, connect_subproc, connect_with, memory_pair, memory_pair_with, serve_stdio,
-    ConnectOptions,
+    ClientTls, ConnectOptions, SharedSecret,
 };
 pub use value::{from_value, to_value, ObjectRef, Value};

@@ -6,7 +6,9 @@
 //! gracefully through a [`ShutdownHandle`]. Sockets still in their handshake have a quota and
 //! a deadline of their own and take no connection slot; a client that finds every slot taken
 //! is told "server full"; connections silent for the idle timeout (10 minutes by default) are
-//! closed (see [`ServerConfig`]).
+//! closed (see [`ServerConfig`]). TLS ([`Server::tls`]) and an [`auth::Authenticator`]
+//! ([`Server::authenticator`], e.g. a shared secret) check each client before the protocol
+//! starts; what they verify is the connection's credentials.
 //!
 //! ```
 //! use rpc_core::service;
@@ -41,9 +43,12 @@
 
 #![deny(missing_docs)]
 
+pub mod auth;
 mod error;
 mod listener;
+mod rewind;
 mod server;
+pub mod tls;
 
 pub use error::{Error, Result};
 pub use server::{

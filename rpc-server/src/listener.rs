@@ -1,15 +1,19 @@
 //! What a server listens on: TCP or a Unix domain socket.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rpc_core::frame::encode_frame;
 use rpc_core::protocol::{Message, Preamble, PRE_HANDSHAKE_MAX_FRAME};
-use rpc_core::{ConnectOptions, Connection, ConnectionConfig, Service};
+use rpc_core::{ConnectOptions, Connection, ConnectionConfig, Credentials, PeerInfo, Service};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 #[cfg(unix)]
 use tokio::net::UnixListener;
+
+use crate::auth::{Authenticated, Authenticator, BoxStream};
+use crate::tls::ServerTls;
 
 /// A bound listening socket.
 pub(crate) enum Listener {
@@ -42,19 +46,54 @@ pub(crate) enum Accepted {
 }
 
 impl Listener {
-    /// Waits for the next peer; returns the stream and a printable peer address.
-    pub(crate) async fn accept(&self) -> std::io::Result<(Accepted, String)> {
+    /// Waits for the next peer; returns the stream and the peer's address (none over a Unix
+    /// socket).
+    pub(crate) async fn accept(&self) -> std::io::Result<(Accepted, Option<SocketAddr>)> {
         match self {
             Listener::Tcp(l) => {
                 let (s, addr) = l.accept().await?;
-                Ok((Accepted::Tcp(s), addr.to_string()))
+                Ok((Accepted::Tcp(s), Some(addr)))
             }
             #[cfg(unix)]
             Listener::Unix(l) => {
                 let (s, _) = l.listener.accept().await?;
-                Ok((Accepted::Unix(s), "unix".to_owned()))
+                Ok((Accepted::Unix(s), None))
             }
         }
+    }
+}
+
+/// A peer's address for logs.
+pub(crate) fn shown(peer: Option<SocketAddr>) -> String {
+    peer.map_or_else(|| "unix".to_owned(), |a| a.to_string())
+}
+
+/// What a server runs on each stream before the protocol: TLS, then an authenticator.
+#[derive(Clone, Default)]
+pub(crate) struct Security {
+    pub(crate) tls: Option<ServerTls>,
+    pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
+}
+
+impl Security {
+    fn is_off(&self) -> bool {
+        self.tls.is_none() && self.authenticator.is_none()
+    }
+
+    /// Runs TLS, then the authenticator, on `stream`; the credentials of both, merged.
+    async fn run(&self, stream: BoxStream, peer: Option<SocketAddr>) -> rpc_core::Result<Authenticated> {
+        let mut credentials = Credentials::default();
+        let mut stream = stream;
+        let stages = [
+            self.tls.as_ref().map(|t| t as &dyn Authenticator),
+            self.authenticator.as_deref(),
+        ];
+        for stage in stages.into_iter().flatten() {
+            let done = stage.authenticate(stream, peer).await?;
+            stream = done.stream;
+            credentials.merge(done.credentials);
+        }
+        Ok(Authenticated { stream, credentials })
     }
 }
 
@@ -78,22 +117,57 @@ impl Accepted {
         }
     }
 
-    /// Runs the handshake and starts the connection.
+    /// Runs the authentication stage (if any), then the handshake, and starts the connection.
+    /// Without TLS and authenticator, the socket keeps its fast owned halves.
     pub(crate) async fn start(
         self,
         service: Arc<dyn Service>,
         config: ConnectionConfig,
-    ) -> rpc_core::Result<Connection> {
+        security: &Security,
+        peer: Option<SocketAddr>,
+    ) -> Result<Connection, Failure> {
         let options = ConnectOptions::new().shared_service(service).config(config);
-        match self {
-            Accepted::Tcp(s) => rpc_core::transport::tcp_connection(s, options).await,
-            #[cfg(unix)]
-            Accepted::Unix(s) => rpc_core::transport::unix_connection(s, options).await,
+        let info = PeerInfo::new().addr(peer);
+        if security.is_off() {
+            let options = options.peer(info);
+            let started = match self {
+                Accepted::Tcp(s) => rpc_core::transport::tcp_connection(s, options).await,
+                #[cfg(unix)]
+                Accepted::Unix(s) => rpc_core::transport::unix_connection(s, options).await,
+            };
+            return started.map_err(Failure::Handshake);
         }
+        let stream: BoxStream = match self {
+            Accepted::Tcp(s) => {
+                s.set_nodelay(true).map_err(|e| Failure::Handshake(e.into()))?;
+                Box::new(s)
+            }
+            #[cfg(unix)]
+            Accepted::Unix(s) => Box::new(s),
+        };
+        let done = security.run(stream, peer).await.map_err(Failure::Auth)?;
+        let options = options.peer(info.credentials(Some(done.credentials)));
+        rpc_core::connect_stream(done.stream, options)
+            .await
+            .map_err(Failure::Handshake)
     }
 }
 
-async fn refuse_on<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, reason: &str) -> std::io::Result<()> {
+/// Why a stranger did not become a connection.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// TLS or the authenticator refused it.
+    Auth(rpc_core::Error),
+    /// The protocol's handshake failed.
+    Handshake(rpc_core::Error),
+}
+
+/// Refuses a client that started the protocol: our preamble and a `Close` naming `reason`,
+/// then a bounded read of what it sent until it hangs up.
+pub(crate) async fn refuse_on<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
+    reason: &str,
+) -> std::io::Result<()> {
     let mut out = Preamble::current().to_bytes().to_vec();
     let close = Message::Close {
         reason: Some(reason.to_owned()),

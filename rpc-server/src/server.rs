@@ -10,8 +10,10 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use crate::auth::Authenticator;
 use crate::error::{Error, Result};
-use crate::listener::{Accepted, Listener};
+use crate::listener::{shown, Accepted, Failure, Listener, Security};
+use crate::tls::ServerTls;
 
 type Factory = Arc<dyn Fn() -> Arc<dyn Service> + Send + Sync>;
 
@@ -36,6 +38,7 @@ pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// [`max_connections`](Self::max_connections) slots, so silent sockets cannot lock real
 /// clients out. A client that arrives while every slot is taken is told "server full" (its
 /// connect fails with [`rpc_core::Error::PeerClosed`] naming the limit) instead of a reset.
+/// A stranger's TLS handshake and authenticator run within the same deadline as its hello.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerConfig {
@@ -127,6 +130,7 @@ impl ServerConfig {
 pub struct Server {
     factory: Factory,
     config: ServerConfig,
+    security: Security,
 }
 
 /// RPyC's name for [`Server`]: one task (not thread) per connection.
@@ -142,6 +146,7 @@ impl Server {
         Server {
             factory: Arc::new(move || Arc::new(factory()) as Arc<dyn Service>),
             config: ServerConfig::default(),
+            security: Security::default(),
         }
     }
 
@@ -150,6 +155,7 @@ impl Server {
         Server {
             factory: Arc::new(move || service.clone() as Arc<dyn Service>),
             config: ServerConfig::default(),
+            security: Security::default(),
         }
     }
 
@@ -199,6 +205,22 @@ impl Server {
     /// Sets how long running calls get to finish when the server shuts down.
     pub fn drain_timeout(mut self, grace: Duration) -> Self {
         self.config.drain_timeout = grace;
+        self
+    }
+
+    /// Speaks TLS with every client (see [`ServerTls`]); a verified client certificate
+    /// becomes the connection's credentials. TLS runs before the
+    /// [`authenticator`](Self::authenticator), if there is one.
+    pub fn tls(mut self, tls: ServerTls) -> Self {
+        self.security.tls = Some(tls);
+        self
+    }
+
+    /// Checks every client with `authenticator` before the protocol starts (after TLS, if
+    /// set): a [`SharedSecret`](rpc_core::SharedSecret), or one of your own (see
+    /// [`Authenticator`]). What it verifies joins the connection's credentials.
+    pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
+        self.security.authenticator = Some(Arc::new(authenticator));
         self
     }
 
@@ -310,13 +332,13 @@ impl BoundServer {
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
             };
             let Ok(stranger) = strangers.clone().try_acquire_owned() else {
-                tracing::warn!(%peer, limit = config.max_handshaking, "too many handshakes at once, dropping");
+                tracing::warn!(peer = %shown(peer), limit = config.max_handshaking, "too many handshakes at once, dropping");
                 drop(stream);
                 continue;
             };
-            let span = tracing::debug_span!("peer", %peer);
+            let span = tracing::debug_span!("peer", peer = %shown(peer));
             if slots.available_permits() == 0 {
-                tracing::warn!(%peer, limit = config.max_connections, "connection limit reached, refusing");
+                tracing::warn!(peer = %shown(peer), limit = config.max_connections, "connection limit reached, refusing");
                 let reason = server_full(config.max_connections);
                 tasks.spawn(
                     async move {
@@ -333,11 +355,13 @@ impl BoundServer {
                 slots: slots.clone(),
                 max_connections: config.max_connections,
             };
+            let security = server.security.clone();
             tasks.spawn(
                 serve_connection(
-                    stream,
+                    Stranger { stream, peer },
                     service,
                     config.connection_config(),
+                    security,
                     shutdown.clone(),
                     Some(admission),
                     config.drain_timeout,
@@ -375,15 +399,17 @@ impl BoundServer {
         };
         let service = (server.factory)();
         let config = server.config.connection_config();
+        let stranger = Stranger { stream, peer };
         serve_connection(
-            stream,
+            stranger,
             service,
             config,
+            server.security,
             shutdown,
             None,
             server.config.drain_timeout,
         )
-        .instrument(tracing::debug_span!("peer", %peer))
+        .instrument(tracing::debug_span!("peer", peer = %shown(peer)))
         .await;
         Ok(())
     }
@@ -401,23 +427,42 @@ fn server_full(max_connections: usize) -> String {
     format!("server full: it serves at most {max_connections} connections at once (max_connections)")
 }
 
-async fn serve_connection(
+/// An accepted socket and where it comes from.
+struct Stranger {
     stream: Accepted,
+    peer: Option<SocketAddr>,
+}
+
+async fn serve_connection(
+    stranger: Stranger,
     service: Arc<dyn Service>,
     config: ConnectionConfig,
+    security: Security,
     shutdown: ShutdownHandle,
     admission: Option<Admission>,
     drain_timeout: Duration,
 ) {
-    // A peer that stalls its handshake must not hold up a shutdown.
+    let Stranger { stream, peer } = stranger;
+    // Authentication and hello share one deadline; a peer that stalls them must not hold up
+    // a shutdown either.
+    let limit = config.handshake_timeout;
+    let start = tokio::time::timeout(limit, stream.start(service, config, &security, peer));
     let started = tokio::select! {
-        started = stream.start(service, config) => started,
+        started = start => started,
         _ = shutdown.wait() => return,
     };
     let conn = match started {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(error = %e, "handshake failed");
+        Ok(Ok(c)) => c,
+        Ok(Err(Failure::Auth(e))) => {
+            tracing::warn!(peer = %shown(peer), error = %e, "authentication failed, closing");
+            return;
+        }
+        Ok(Err(Failure::Handshake(e))) => {
+            tracing::warn!(peer = %shown(peer), error = %e, "handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(peer = %shown(peer), ?limit, "no authentication and handshake within the handshake timeout, closing");
             return;
         }
     };

@@ -21,3 +21,4 @@ mod server;
 mod soak;
 mod tcp;
 mod timeouts;
+mod tls;

@@ -69,6 +69,8 @@ pub(crate) struct Inner {
     pub(super) config: ConnectionConfig,
     pub(super) service: Arc<dyn Service>,
     pub(super) peer: Hello,
+    /// The peer's address and verified credentials, as the transport found them.
+    pub(super) peer_info: crate::credentials::PeerInfo,
     pub(super) outbox: Outbox,
     pub(super) outbox_ready: Notify,
     /// The transport's write half (see `direct`).
@@ -102,7 +104,12 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    pub(super) fn new(config: ConnectionConfig, service: Arc<dyn Service>, peer: Hello) -> Arc<Inner> {
+    pub(super) fn new(
+        config: ConnectionConfig,
+        service: Arc<dyn Service>,
+        peer: Hello,
+        peer_info: crate::credentials::PeerInfo,
+    ) -> Arc<Inner> {
         let outbox = Outbox::new(config.max_frame_size);
         Arc::new(Inner {
             id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
@@ -110,6 +117,7 @@ impl Inner {
             config,
             service,
             peer,
+            peer_info,
             outbox,
             outbox_ready: Notify::new(),
             write_side: WriteSide::default(),

@@ -28,6 +28,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::Instrument;
 
 use crate::callback::{Callback, CallbackFn};
+use crate::credentials::{Credentials, PeerInfo};
 use crate::error::{Error, Result};
 use crate::frame::DEFAULT_MAX_FRAME_SIZE;
 use crate::netref::NetRef;
@@ -281,10 +282,25 @@ impl Connection {
 
     /// Like [`start`](Connection::start), over separate read and write halves.
     pub async fn start_split<R, W>(
+        r: R,
+        w: W,
+        service: Arc<dyn Service>,
+        config: ConnectionConfig,
+    ) -> Result<Connection>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        Self::start_split_with(r, w, service, config, PeerInfo::default()).await
+    }
+
+    /// Like [`start_split`](Connection::start_split), keeping what is known of the peer.
+    pub(crate) async fn start_split_with<R, W>(
         mut r: R,
         mut w: W,
         service: Arc<dyn Service>,
         config: ConnectionConfig,
+        peer_info: PeerInfo,
     ) -> Result<Connection>
     where
         R: AsyncRead + Unpin + Send + 'static,
@@ -312,7 +328,7 @@ impl Connection {
             return Err(e);
         }
 
-        let inner = Inner::new(config, service, peer);
+        let inner = Inner::new(config, service, peer, peer_info);
         let span = tracing::debug_span!("connection", id = inner.id, peer = %inner.peer.service);
         tracing::debug!(parent: &span, "handshake done");
         let handle = Arc::new(Handle { inner: inner.clone() });
@@ -362,6 +378,19 @@ impl Connection {
     /// Other names of the peer's root service.
     pub fn peer_service_aliases(&self) -> &[String] {
         &self.inner().peer.aliases
+    }
+
+    /// The peer's network address, if the connection runs over TCP (`None` over a Unix
+    /// socket, a pipe or in memory).
+    pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.inner().peer_info.addr
+    }
+
+    /// What authentication proved about the peer before the protocol started: a server's
+    /// view of a client (its verified certificate, its knowledge of the shared secret), or a
+    /// client's view of the server. `None` when nothing was checked.
+    pub fn credentials(&self) -> Option<&Credentials> {
+        self.inner().peer_info.credentials.as_ref()
     }
 
     /// A number that tells this connection apart from the others of this process (for logs).

@@ -4,11 +4,13 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::{ClientTls, SharedSecret};
 use crate::connection::ConnectionConfig;
+use crate::credentials::PeerInfo;
 use crate::service::{Service, VoidService};
 
-/// How this side of a connection presents itself: the service it exposes to the peer and the
-/// limits it holds the peer to.
+/// How this side of a connection presents itself: the service it exposes to the peer, the
+/// limits it holds the peer to, and how it authenticates (TLS, a shared secret).
 ///
 /// Taken by [`connect_with`](crate::connect_with), [`connect_stream`](crate::connect_stream),
 /// [`connect_subproc`](crate::connect_subproc), [`serve_stdio`](crate::serve_stdio) and their
@@ -30,6 +32,9 @@ use crate::service::{Service, VoidService};
 pub struct ConnectOptions {
     service: Arc<dyn Service>,
     config: ConnectionConfig,
+    tls: Option<ClientTls>,
+    secret: Option<SharedSecret>,
+    peer: PeerInfo,
 }
 
 impl ConnectOptions {
@@ -39,6 +44,9 @@ impl ConnectOptions {
         ConnectOptions {
             service: Arc::new(VoidService),
             config: ConnectionConfig::default(),
+            tls: None,
+            secret: None,
+            peer: PeerInfo::default(),
         }
     }
 
@@ -66,6 +74,46 @@ impl ConnectOptions {
         self
     }
 
+    /// Speaks TLS to the server, verifying its certificate (see [`ClientTls`]). Applied by
+    /// [`connect_with`](crate::connect_with), [`tcp_connection`](crate::transport::tcp_connection),
+    /// [`connect_unix`](crate::transport::connect_unix) (which needs
+    /// [`ClientTls::server_name`]) and their blocking counterparts, as the client; the
+    /// server's verified certificate becomes the connection's
+    /// [`credentials`](crate::Connection::credentials).
+    pub fn tls(mut self, tls: ClientTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Proves `secret` to the server, and checks the server knows it, before the protocol
+    /// starts (after TLS, if set; see [`SharedSecret`]). Applied as the client by the network
+    /// and stream entry points: [`connect_with`](crate::connect_with),
+    /// [`tcp_connection`](crate::transport::tcp_connection), `connect_unix`, `unix_connection`,
+    /// [`connect_stream`](crate::connect_stream) and their blocking counterparts. A child
+    /// process's pipes ([`connect_subproc`](crate::connect_subproc)) and in-memory pairs skip
+    /// it: nobody else can reach them.
+    pub fn secret(mut self, secret: SharedSecret) -> Self {
+        self.secret = Some(secret);
+        self
+    }
+
+    /// What is known of the peer (its address, its verified credentials), for a connection
+    /// authenticated outside this crate. Servers set it; transports fill in what they verify.
+    pub fn peer(mut self, peer: PeerInfo) -> Self {
+        self.peer = peer;
+        self
+    }
+
+    /// The TLS settings, if TLS is on.
+    pub fn tls_settings(&self) -> Option<&ClientTls> {
+        self.tls.as_ref()
+    }
+
+    /// The shared secret, if one is set.
+    pub fn shared_secret(&self) -> Option<&SharedSecret> {
+        self.secret.as_ref()
+    }
+
     /// The service this side exposes.
     pub fn root_service(&self) -> &Arc<dyn Service> {
         &self.service
@@ -80,6 +128,21 @@ impl ConnectOptions {
     pub(crate) fn into_parts(self) -> (Arc<dyn Service>, ConnectionConfig) {
         (self.service, self.config)
     }
+
+    /// Takes the authentication settings out, leaving the rest.
+    pub(crate) fn take_security(&mut self) -> (Option<ClientTls>, Option<SharedSecret>) {
+        (self.tls.take(), self.secret.take())
+    }
+
+    /// What is known of the peer, to fill in.
+    pub(crate) fn peer_mut(&mut self) -> &mut PeerInfo {
+        &mut self.peer
+    }
+
+    /// The service, the settings and what is known of the peer, taken apart.
+    pub(crate) fn into_start(self) -> (Arc<dyn Service>, ConnectionConfig, PeerInfo) {
+        (self.service, self.config, self.peer)
+    }
 }
 
 impl Default for ConnectOptions {
@@ -93,6 +156,9 @@ impl fmt::Debug for ConnectOptions {
         f.debug_struct("ConnectOptions")
             .field("service", &self.service.name())
             .field("config", &self.config)
+            .field("tls", &self.tls)
+            .field("secret", &self.secret)
+            .field("peer", &self.peer)
             .finish()
     }
 }

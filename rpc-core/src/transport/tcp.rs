@@ -2,6 +2,7 @@
 
 use tokio::net::TcpStream;
 
+use super::secure::{self, Secured};
 use super::ConnectOptions;
 use crate::connection::Connection;
 use crate::error::Result;
@@ -45,7 +46,12 @@ pub async fn connect(host: &str, port: u16) -> Result<Connection> {
     connect_with(host, port, ConnectOptions::new()).await
 }
 
-/// Connects to `host:port` over TCP with `options` (the service this side exposes, limits).
+/// Connects to `host:port` over TCP with `options` (the service this side exposes, limits,
+/// TLS, a shared secret).
+///
+/// With [`ConnectOptions::tls`], TLS runs first and the server's certificate must be valid
+/// for `host` (or for [`ClientTls::server_name`](crate::ClientTls::server_name)); with
+/// [`ConnectOptions::secret`] the shared-secret exchange follows; then the protocol's hello.
 ///
 /// The peer calls this side back through the service given here:
 ///
@@ -94,13 +100,37 @@ pub async fn connect(host: &str, port: u16) -> Result<Connection> {
 /// ```
 pub async fn connect_with(host: &str, port: u16, options: ConnectOptions) -> Result<Connection> {
     let stream = TcpStream::connect((host, port)).await?;
-    tcp_connection(stream, options).await
+    over_tcp(stream, Some(host), options).await
 }
 
 /// Opens a connection over an established TCP stream (server side or client side).
+///
+/// TLS and a shared secret set in `options` run as the *client*; the server's certificate
+/// must then be valid for the peer's IP address, unless
+/// [`ClientTls::server_name`](crate::ClientTls::server_name) names it. (Servers authenticate
+/// with `rpc_server`, which runs the server halves.) The peer's address is kept
+/// ([`Connection::peer_addr`]).
 pub async fn tcp_connection(stream: TcpStream, options: ConnectOptions) -> Result<Connection> {
+    over_tcp(stream, None, options).await
+}
+
+async fn over_tcp(stream: TcpStream, host: Option<&str>, mut options: ConnectOptions) -> Result<Connection> {
     stream.set_nodelay(true)?;
+    let addr = stream.peer_addr().ok();
+    if options.peer_mut().addr.is_none() {
+        options.peer_mut().addr = addr;
+    }
+    let stream = if secure::wanted(&options) {
+        let ip = addr.map(|a| a.ip().to_string());
+        match secure::client_side(stream, host.or(ip.as_deref()), &mut options).await? {
+            Secured::Plain(stream) => stream,
+            Secured::Tls(tls) => return secure::start_tls(tls, options).await,
+        }
+    } else {
+        stream
+    };
+    // The plain stream keeps tokio's owned halves: no lock between reader and writer.
     let (r, w) = stream.into_split();
-    let (service, config) = options.into_parts();
-    Connection::start_split(r, w, service, config).await
+    let (service, config, peer) = options.into_start();
+    Connection::start_split_with(r, w, service, config, peer).await
 }

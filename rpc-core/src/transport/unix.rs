@@ -4,19 +4,33 @@ use std::path::Path;
 
 use tokio::net::UnixStream;
 
+use super::secure::{self, Secured};
 use super::ConnectOptions;
 use crate::connection::Connection;
 use crate::error::Result;
 
 /// Connects to the Unix domain socket at `path` with `options`.
+///
+/// TLS and a shared secret set in `options` run as the client, as over TCP; TLS needs
+/// [`ClientTls::server_name`](crate::ClientTls::server_name), the name the server's
+/// certificate must be valid for.
 pub async fn connect_unix(path: impl AsRef<Path>, options: ConnectOptions) -> Result<Connection> {
     let stream = UnixStream::connect(path).await?;
     unix_connection(stream, options).await
 }
 
-/// Opens a connection over an established Unix stream (server side or client side).
-pub async fn unix_connection(stream: UnixStream, options: ConnectOptions) -> Result<Connection> {
+/// Opens a connection over an established Unix stream (server side or client side); TLS and
+/// a shared secret in `options` run as the client (see [`connect_unix`]).
+pub async fn unix_connection(stream: UnixStream, mut options: ConnectOptions) -> Result<Connection> {
+    let stream = if secure::wanted(&options) {
+        match secure::client_side(stream, None, &mut options).await? {
+            Secured::Plain(stream) => stream,
+            Secured::Tls(tls) => return secure::start_tls(tls, options).await,
+        }
+    } else {
+        stream
+    };
     let (r, w) = stream.into_split();
-    let (service, config) = options.into_parts();
-    Connection::start_split(r, w, service, config).await
+    let (service, config, peer) = options.into_start();
+    Connection::start_split_with(r, w, service, config, peer).await
 }
