@@ -64,6 +64,12 @@ pub(super) async fn read_hello<R: AsyncRead + Unpin>(
         got += n;
     }
     let Some(preamble) = Preamble::parse(&pre) else {
+        // A TLS record starts with 0x16 (handshake) and a 3.x version.
+        if pre[0] == 0x16 && pre[1] == 0x03 {
+            return Err(Error::Handshake(
+                "the peer speaks TLS, and this side does not (give the server its TLS settings)".into(),
+            ));
+        }
         return Err(Error::Handshake(format!(
             "the peer does not speak this protocol (it sent {:?})",
             String::from_utf8_lossy(&pre)
@@ -120,5 +126,27 @@ pub(crate) fn opening(frame: &[u8]) -> Result<Hello> {
             other.kind()
         ))),
         Err(e) => Err(Error::Handshake(format!("invalid hello: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_tls_client_hello_is_named_as_such() {
+        // The first bytes of a TLS 1.2/1.3 ClientHello record.
+        let mut bytes: &[u8] = &[
+            0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0x00,
+        ];
+        let e = read_hello(&mut bytes, 1 << 20)
+            .await
+            .expect_err("not our protocol");
+        assert!(e.to_string().contains("speaks TLS"), "{e}");
+        let mut bytes: &[u8] = b"GET / HTTP/1.1\r\n";
+        let e = read_hello(&mut bytes, 1 << 20)
+            .await
+            .expect_err("not our protocol");
+        assert!(e.to_string().contains("does not speak this protocol"), "{e}");
     }
 }
