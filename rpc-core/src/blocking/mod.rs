@@ -117,6 +117,40 @@ pub struct Connection {
 }
 
 /// Connects to `host:port` over TCP; this side exposes nothing.
+///
+/// ```
+/// use rpc_core::{blocking, service, ConnectOptions};
+///
+/// struct Echo;
+///
+/// #[service]
+/// impl Echo {
+///     fn exposed_echo(&self, s: String) -> String {
+///         s
+///     }
+/// }
+///
+/// # fn main() -> rpc_core::Result<()> {
+/// // A one-connection server on a thread and runtime of its own (`rpc::server::Server` is the
+/// // real thing).
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let port = listener.local_addr()?.port();
+/// listener.set_nonblocking(true)?;
+/// std::thread::spawn(move || -> rpc_core::Result<()> {
+///     tokio::runtime::Runtime::new()?.block_on(async move {
+///         let (stream, _) = tokio::net::TcpListener::from_std(listener)?.accept().await?;
+///         let options = ConnectOptions::new().service(Echo);
+///         rpc_core::transport::tcp_connection(stream, options).await?.closed().await;
+///         Ok(())
+///     })
+/// });
+///
+/// let conn = blocking::connect("127.0.0.1", port)?;
+/// assert_eq!(conn.root().call::<String>("echo", ("hi",))?, "hi");
+/// conn.close();
+/// # Ok(())
+/// # }
+/// ```
 pub fn connect(host: &str, port: u16) -> Result<Connection> {
     connect_with(host, port, ConnectOptions::new())
 }

@@ -16,7 +16,8 @@ use super::{hub::*, replica::*, subscription::*};
 /// A value owned by this side, which peers read and follow through [`PropertyReplica`]s.
 ///
 /// Clones share one value and one remote object: return a clone from an exposed method or
-/// attribute and the peer receives a replica of it (the same object every time).
+/// attribute and the peer receives a replica of it (the same object every time). The
+/// [module's example](crate::events#lifetime) shows a property and a signal end to end.
 pub struct Property<T> {
     pub(super) hub: Arc<Hub<T>>,
     pub(super) object: Object,
@@ -24,7 +25,8 @@ pub struct Property<T> {
 
 /// A stream of events owned by this side, which peers follow through [`SignalReplica`]s.
 ///
-/// Clones share one set of subscribers and one remote object.
+/// Clones share one set of subscribers and one remote object. The
+/// [module's example](crate::events#lifetime) shows a property and a signal end to end.
 pub struct Signal<T> {
     pub(super) hub: Arc<Hub<T>>,
     pub(super) object: Object,

@@ -9,6 +9,27 @@ use crate::service::Service;
 const PIPE_CAPACITY: usize = 256 * 1024;
 
 /// Two connected peers in this process: the first serves `a`, the second serves `b`.
+///
+/// ```
+/// use rpc_core::{memory_pair, service, VoidService};
+///
+/// struct Greeter;
+///
+/// #[service]
+/// impl Greeter {
+///     fn exposed_greet(&self, name: String) -> String {
+///         format!("hello {name}")
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> rpc_core::Result<()> {
+/// let (client, server) = memory_pair(VoidService, Greeter).await?;
+/// assert_eq!(client.root().call::<String>("greet", ("ada",)).await?, "hello ada");
+/// assert_eq!(server.peer_service_name(), "VOID");
+/// # Ok(())
+/// # }
+/// ```
 pub async fn memory_pair<A: Service, B: Service>(a: A, b: B) -> Result<(Connection, Connection)> {
     memory_pair_with(ConnectOptions::new().service(a), ConnectOptions::new().service(b)).await
 }
