@@ -273,3 +273,68 @@ async fn a_tls_client_on_a_plain_port_is_told() {
     assert!(err.to_string().contains("does not speak TLS"), "{err}");
     still_serves(server.port, ConnectOptions::new()).await;
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn tls_over_a_unix_socket_checks_the_name_the_options_give() {
+    let Setup { ca, server_tls } = setup();
+    let path = std::env::temp_dir().join(format!("rpc-tls-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let bound = Server::new(|| Whoami)
+        .tls(server_tls)
+        .bind_unix(&path)
+        .expect("bind the socket");
+    let stop = bound.shutdown_handle();
+    tokio::spawn(bound.serve());
+    let _running = Running { port: 0, stop };
+    // A Unix socket has no host name: the client must say which name to expect.
+    let unnamed = guard(
+        "connect",
+        rpc::transport::connect_unix(&path, ConnectOptions::new().tls(trusting(&ca))),
+    )
+    .await
+    .expect_err("no server name");
+    assert!(chain(&unnamed).contains("server_name"), "{}", chain(&unnamed));
+    // The right name: served; another name: refused by the certificate check.
+    let named = trusting(&ca).server_name("localhost").expect("a name");
+    let conn = guard(
+        "connect",
+        rpc::transport::connect_unix(&path, ConnectOptions::new().tls(named)),
+    )
+    .await
+    .expect("TLS over the Unix socket");
+    assert_eq!(conn.root().call::<i64>("add", (1, 2)).await.expect("call"), 3);
+    let wrong = trusting(&ca).server_name("elsewhere.example").expect("a name");
+    let e = guard(
+        "connect",
+        rpc::transport::connect_unix(&path, ConnectOptions::new().tls(wrong)),
+    )
+    .await
+    .expect_err("the certificate is not for that name");
+    assert!(matches!(e, Error::Tls(_)), "{e:?}");
+    conn.close().await;
+}
+
+#[tokio::test]
+async fn a_client_stalled_in_the_tls_handshake_is_dropped_at_the_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let limit = Duration::from_millis(400);
+    let Setup { ca, server_tls } = setup();
+    let config = rpc::ConnectionConfig::default().handshake_timeout(limit);
+    let server = serve(Server::new(|| Whoami).connection_config(config).tls(server_tls)).await;
+    let started = std::time::Instant::now();
+    // The first bytes of a ClientHello record, then nothing.
+    let mut stalled = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .expect("connect");
+    stalled
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00])
+        .await
+        .expect("half a record");
+    // Meanwhile another client is served.
+    still_serves(server.port, ConnectOptions::new().tls(trusting(&ca))).await;
+    let mut rest = Vec::new();
+    let _ = guard("the stalled socket closes", stalled.read_to_end(&mut rest)).await;
+    let waited = started.elapsed();
+    assert!(waited >= limit && waited < limit * 5, "closed after {waited:?}");
+}
