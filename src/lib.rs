@@ -36,13 +36,15 @@
 //! ```
 //!
 //! The facade re-exports [`rpc_core`] (protocol, values, connections, services) at its root and
-//! as [`core`], and [`rpc_server`] as [`server`].
+//! as [`core`], [`rpc_server`] as [`server`], and [`rpc_classic`] (remote scripting and
+//! administration) as [`classic`].
 
 #![deny(missing_docs)]
 
 pub use rpc_core as core;
 pub use rpc_core::*;
 pub use rpc_server as server;
+pub use rpc_classic as classic;
 
 /// TLS: [`ClientTls`] for [`ConnectOptions::tls`], [`ServerTls`](tls::ServerTls)
 /// for [`server::Server::tls`], the PEM helpers, and `rustls` itself.

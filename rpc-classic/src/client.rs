@@ -1,0 +1,1 @@
+//! The client side of classic mode (to be built).

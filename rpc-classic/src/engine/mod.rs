@@ -1,0 +1,1 @@
+//! The script engine: sessions, conversions, limits (to be built).

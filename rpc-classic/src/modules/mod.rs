@@ -1,0 +1,1 @@
+//! Host modules (to be built).

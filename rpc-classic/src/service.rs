@@ -1,0 +1,1 @@
+//! The classic root service (to be built).

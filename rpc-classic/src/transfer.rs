@@ -1,0 +1,1 @@
+//! Uploads and downloads of files and directories (to be built).
