@@ -16,7 +16,9 @@ pub mod modules;
 mod service;
 pub mod transfer;
 
+pub use client::{connect, connect_with, Builtins, Classic, Modules, Namespace, OutputRedirect};
 pub use config::{ClassicConfig, ScriptLimits};
+pub use service::{ClassicService, Redirect};
 
 /// The port classic servers listen on by default: `rpyc_classic`'s.
 pub const DEFAULT_PORT: u16 = 18812;
