@@ -112,6 +112,11 @@ impl ClassicService {
             .collect()
     }
 
+    /// The session's file transfers (see [`crate::transfer`]).
+    fn exposed_transfers(&self) -> crate::transfer::Transfers {
+        crate::transfer::Transfers::new(self.host.clone())
+    }
+
     /// Opens a file (RPyC's `builtins.open`), inside the server's root if it has one.
     fn exposed_open(&self, path: String, mode: String) -> Result<Object, RemoteError> {
         self.host.open(&path, &mode)
