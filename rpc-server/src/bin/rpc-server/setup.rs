@@ -1,0 +1,133 @@
+//! From arguments to a `Server`: the service, the limits, TLS and the shared secret; and the
+//! warning for a server open to the network with neither.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use rpc_core::SharedSecret;
+use rpc_server::tls::ServerTls;
+use rpc_server::Server;
+
+use crate::args::{Args, ServiceKind};
+use crate::services::{Demo, Echo};
+
+/// The server the arguments describe, unbound. Fails (naming the flag and the file) when a
+/// certificate, key or secret cannot be read.
+pub fn server(args: &Args) -> Result<Server, String> {
+    let mut server = match args.service {
+        ServiceKind::Demo => Server::new(|| Demo),
+        ServiceKind::Echo => Server::new(|| Echo),
+    }
+    .connection_config(args.connection_config())
+    .max_connections(args.max_connections)
+    .max_handshaking(args.max_handshaking)
+    .idle_timeout(args.idle_timeout.0)
+    .drain_timeout(args.drain_timeout.0);
+    server = match args.keepalive.0 {
+        Some(k) => server.keepalive(k.interval, k.deadline),
+        None => server.no_keepalive(),
+    };
+    if let Some(tls) = tls(args)? {
+        server = server.tls(tls);
+    }
+    if let Some(path) = &args.secret_file {
+        server = server.authenticator(secret(path)?);
+    }
+    Ok(server)
+}
+
+/// TLS from `--tls-cert`, `--tls-key` and `--client-ca` (clap makes sure the first two come
+/// together).
+fn tls(args: &Args) -> Result<Option<ServerTls>, String> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let cert_pem = read("--tls-cert", cert)?;
+    let key_pem = read("--tls-key", key)?;
+    let tls = ServerTls::from_pem(&cert_pem, &key_pem)
+        .map_err(|e| format!("--tls-cert {} / --tls-key {}: {e}", cert.display(), key.display()))?;
+    let Some(ca) = &args.client_ca else {
+        return Ok(Some(tls));
+    };
+    let ca_pem = read("--client-ca", ca)?;
+    tls.require_client_certs(&ca_pem)
+        .map(Some)
+        .map_err(|e| format!("--client-ca {}: {e}", ca.display()))
+}
+
+/// The shared secret in `path`: its bytes less one trailing newline; never empty.
+fn secret(path: &Path) -> Result<SharedSecret, String> {
+    let bytes = read("--secret-file", path)?;
+    let secret = trim_newline(&bytes);
+    if secret.is_empty() {
+        return Err(format!("--secret-file {}: the secret is empty", path.display()));
+    }
+    Ok(SharedSecret::new(secret))
+}
+
+fn trim_newline(bytes: &[u8]) -> &[u8] {
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    bytes.strip_suffix(b"\r").unwrap_or(bytes)
+}
+
+fn read(flag: &str, path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{flag} {}: {e}", path.display()))
+}
+
+/// The warning for a server bound to `ip` that anyone who can reach it may use: one not on a
+/// loopback address, with neither TLS nor a shared secret. `None` when there is nothing to say.
+pub fn exposure_warning(ip: IpAddr, tls: bool, secret: bool) -> Option<String> {
+    if ip.to_canonical().is_loopback() || tls || secret {
+        return None;
+    }
+    let rule = "!".repeat(78);
+    Some(format!(
+        "{rule}\n\
+         !! WARNING: rpc-server listens on {ip}, which is not a loopback address, with\n\
+         !! neither TLS (--tls-cert/--tls-key) nor a shared secret (--secret-file).\n\
+         !! Anyone who can reach this port can call the service, and everything travels\n\
+         !! in clear text. Bind 127.0.0.1, or set --secret-file and --tls-cert/--tls-key.\n\
+         {rule}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("an IP address")
+    }
+
+    #[test]
+    fn loopback_needs_no_warning() {
+        for addr in ["127.0.0.1", "127.3.2.1", "::1", "::ffff:127.0.0.1"] {
+            assert_eq!(exposure_warning(ip(addr), false, false), None, "{addr}");
+        }
+    }
+
+    #[test]
+    fn an_open_address_without_protection_is_warned_about() {
+        for addr in ["0.0.0.0", "::", "192.0.2.7", "2001:db8::1"] {
+            let warning = exposure_warning(ip(addr), false, false).expect(addr);
+            assert!(warning.contains("WARNING"), "{warning}");
+            assert!(warning.contains(addr), "{warning}");
+            assert!(warning.lines().count() > 3, "a loud warning: {warning}");
+        }
+    }
+
+    #[test]
+    fn tls_or_a_secret_quiets_the_warning() {
+        assert_eq!(exposure_warning(ip("0.0.0.0"), true, false), None);
+        assert_eq!(exposure_warning(ip("0.0.0.0"), false, true), None);
+    }
+
+    #[test]
+    fn a_secret_loses_one_trailing_newline() {
+        assert_eq!(trim_newline(b"abc\n"), b"abc");
+        assert_eq!(trim_newline(b"abc\r\n"), b"abc");
+        assert_eq!(trim_newline(b"abc\n\n"), b"abc\n");
+        assert_eq!(trim_newline(b"abc"), b"abc");
+        assert_eq!(trim_newline(b"\n"), b"");
+    }
+}
