@@ -274,6 +274,8 @@ impl HostContext {
         let dir = self.resolve(path)?;
         match std::fs::metadata(&dir) {
             Ok(m) if m.is_dir() => {
+                // Without a root the path is as given (`a/../b`): keep the real one.
+                let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
                 *self.session.cwd.lock() = dir;
                 Ok(())
             }

@@ -238,8 +238,8 @@ pub struct ProcessHandle {
     program: String,
     pid: Option<u32>,
     stdin: Mutex<Option<ChildStdin>>,
-    stdout: Arc<Mutex<Option<ChildStdout>>>,
-    stderr: Arc<Mutex<Option<ChildStderr>>>,
+    stdout: Mutex<Option<ChildStdout>>,
+    stderr: Mutex<Option<ChildStderr>>,
     /// The exit, once known.
     status: watch::Receiver<Option<ExitInfo>>,
     /// Asks the task that owns the child to kill it; dropping it does too.
@@ -282,8 +282,8 @@ impl ProcessHandle {
             program: program.to_owned(),
             pid,
             stdin: Mutex::new(stdin),
-            stdout: Arc::new(Mutex::new(stdout)),
-            stderr: Arc::new(Mutex::new(stderr)),
+            stdout: Mutex::new(stdout),
+            stderr: Mutex::new(stderr),
             status: status_rx,
             kill: kill_tx,
         }

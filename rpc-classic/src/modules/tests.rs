@@ -192,6 +192,20 @@ fn without_a_root_paths_are_taken_as_given() {
     );
     let cwd = std::env::current_dir().expect("cwd");
     assert_eq!(ctx.resolve("../x").expect("relative"), cwd.join("../x"));
+    let tmp = TempDir::new("noroot");
+    std::fs::create_dir_all(tmp.path().join("a/b")).expect("mkdir");
+    let a = tmp.path().join("a/b/..");
+    ctx.chdir(&a.to_string_lossy()).expect("chdir");
+    assert_eq!(
+        ctx.cwd(),
+        std::fs::canonicalize(tmp.path().join("a")).expect("canonical")
+    );
+    assert_eq!(ctx.resolve("b").expect("relative"), ctx.cwd().join("b"));
+    assert_eq!(
+        std::env::current_dir().expect("cwd"),
+        cwd,
+        "the process's cwd stays"
+    );
 }
 
 #[test]
