@@ -47,15 +47,15 @@
 mod convert;
 mod limits;
 mod objects;
+mod shared;
 mod teleport;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
@@ -70,6 +70,8 @@ pub use teleport::ScriptFunction;
 use crate::ScriptLimits;
 use limits::{remote_error, runtime_error};
 use objects::ScriptObject;
+pub(crate) use shared::Shared;
+use shared::Work;
 
 /// The type name of the error for a request that waited for a session's running script for its
 /// whole wall-time limit, or that came to a closed session.
@@ -96,42 +98,6 @@ struct Inner {
     shared: Arc<Shared>,
     /// The persistent scope; whoever holds it is the session's owner (runs its evaluation).
     scope: Mutex<Scope<'static>>,
-}
-
-/// What the engine's hooks share with the session (everything but the engine itself).
-pub(crate) struct Shared {
-    limits: ScriptLimits,
-    session: Weak<Inner>,
-    epoch: Instant,
-    /// The running evaluation's deadline, in nanoseconds since `epoch` (`u64::MAX`: none).
-    deadline: AtomicU64,
-    output: RwLock<Option<OutputSink>>,
-    conn: RwLock<Option<Connection>>,
-    /// The session's functions (an AST without statements).
-    lib: RwLock<Arc<AST>>,
-    bound: RwLock<BTreeMap<String, ObjectRef>>,
-    /// Objects callable by name: bound ones and those set through `Session::set`.
-    callables: RwLock<HashMap<String, ObjectRef>>,
-    /// Scope changes to make when the owner next holds the scope: (name, value, constant).
-    pending: Mutex<Vec<(String, Dynamic, bool)>>,
-    closed: AtomicBool,
-    /// How many waits on object calls the owner is in (requests are nested while above 0).
-    waits: Mutex<usize>,
-    jobs_tx: mpsc::UnboundedSender<Job>,
-    jobs_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Job>>,
-    nested: AtomicUsize,
-}
-
-/// An evaluation to run.
-enum Work {
-    Eval(AST),
-    Call(FnPtr, Vec<Dynamic>),
-}
-
-/// A request handed to the owner's thread.
-struct Job {
-    work: Work,
-    reply: std::sync::mpsc::SyncSender<RhaiResult>,
 }
 
 /// The scope, as a request can see it.
@@ -559,210 +525,4 @@ fn script_error(message: impl Into<String>) -> RemoteError {
 /// Whether `name` is one rhai gives a closure.
 fn is_anonymous(name: &str) -> bool {
     name.starts_with("anon$")
-}
-
-impl Shared {
-    /// The session, while it lives.
-    pub(crate) fn session(&self) -> Option<Session> {
-        self.session.upgrade().map(Session)
-    }
-
-    pub(crate) fn limits(&self) -> &ScriptLimits {
-        &self.limits
-    }
-
-    pub(crate) fn connection(&self) -> Option<Connection> {
-        self.conn.read().clone()
-    }
-
-    pub(crate) fn callable(&self, name: &str) -> Option<ObjectRef> {
-        self.callables.read().get(name).cloned()
-    }
-
-    pub(crate) fn lib(&self) -> Arc<AST> {
-        self.lib.read().clone()
-    }
-
-    /// One line of script output, to the sink or the log.
-    pub(crate) fn output(&self, line: &str) {
-        let sink = self.output.read().clone();
-        match sink {
-            Some(sink) => sink(line.to_owned()),
-            None => tracing::debug!(target: "rpc_classic::script", "{line}"),
-        }
-    }
-
-    fn set_deadline(&self, deadline: Option<Instant>) {
-        let nanos = deadline.map_or(u64::MAX, |d| {
-            u64::try_from(d.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX - 1)
-        });
-        self.deadline.store(nanos, Ordering::Release);
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        match self.deadline.load(Ordering::Acquire) {
-            u64::MAX => None,
-            nanos => Some(self.epoch + Duration::from_nanos(nanos)),
-        }
-    }
-
-    /// True once the running evaluation's wall time is up.
-    pub(crate) fn past_deadline(&self) -> bool {
-        self.deadline().is_some_and(|d| Instant::now() >= d)
-    }
-
-    /// Adds the functions `ast` defines to the session's namespace.
-    fn add_functions(&self, ast: &AST) -> Result<(), String> {
-        if !ast.has_functions() {
-            return Ok(());
-        }
-        let mut lib = self.lib.write();
-        let merged = lib.merge(&ast.clone_functions_only());
-        let count = merged.iter_functions().count();
-        if count > MAX_FUNCTIONS {
-            return Err(format!(
-                "the session's namespace is full ({MAX_FUNCTIONS} functions)"
-            ));
-        }
-        *lib = Arc::new(merged);
-        Ok(())
-    }
-
-    /// Makes the scope changes requested while it was held.
-    fn apply_pending(&self, scope: &mut Scope<'static>) {
-        if self.closed.load(Ordering::Acquire) {
-            scope.clear();
-            return;
-        }
-        let pending = std::mem::take(&mut *self.pending.lock());
-        for (name, value, constant) in pending {
-            if constant {
-                while scope.contains(&name) {
-                    let _ = scope.remove::<Dynamic>(&name);
-                }
-                scope.push_constant_dynamic(name, value);
-            } else if scope.is_constant(&name) != Some(true) {
-                scope.set_or_push(name, value);
-            }
-        }
-    }
-
-    /// A scope for a nested evaluation: the bound objects.
-    fn fresh_scope(&self) -> Scope<'static> {
-        let mut scope = Scope::new();
-        for (name, object) in self.bound.read().iter() {
-            scope.push_constant_dynamic(name.clone(), Dynamic::from(ScriptObject(object.clone())));
-        }
-        scope
-    }
-
-    /// Runs `work` on this thread, in `scope`.
-    fn run_work(&self, engine: &Engine, scope: &mut Scope<'static>, work: Work) -> RhaiResult {
-        let lib = self.lib();
-        match work {
-            Work::Eval(ast) => {
-                let value = engine.eval_ast_with_scope::<Dynamic>(scope, &lib.merge(&ast))?;
-                self.add_functions(&ast)
-                    .map_err(|e| runtime_error(e, Position::NONE))?;
-                Ok(value)
-            }
-            Work::Call(fn_ptr, args) => fn_ptr.call::<Dynamic>(engine, &lib, args),
-        }
-    }
-
-    /// Hands `work` to the owner if it waits on a call; gives it back otherwise.
-    fn try_submit(&self, work: Work) -> Result<std::sync::mpsc::Receiver<RhaiResult>, Work> {
-        let waits = self.waits.lock();
-        if *waits == 0 {
-            return Err(work);
-        }
-        let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        match self.jobs_tx.send(Job { work, reply }) {
-            Ok(()) => Ok(answer),
-            Err(e) => Err(e.0.work),
-        }
-    }
-
-    /// Runs a nested request on the owner's thread.
-    fn run_job(&self, engine: &Engine, job: Job) {
-        let depth = self.nested.fetch_add(1, Ordering::AcqRel);
-        let result = if depth >= MAX_NESTED {
-            Err(limits::nesting_error())
-        } else {
-            self.run_work(engine, &mut self.fresh_scope(), job.work)
-        };
-        self.nested.fetch_sub(1, Ordering::AcqRel);
-        let _ = job.reply.send(result);
-    }
-
-    /// Waits for `fut` (a script's call of an object) on the owner's thread: until it is done,
-    /// or the wall time is up (then it is dropped, which cancels a remote call). Requests
-    /// handed over meanwhile run here, nested.
-    pub(crate) fn wait<F: Future>(
-        &self,
-        engine: &Engine,
-        fut: F,
-        pos: Position,
-    ) -> Result<F::Output, Box<EvalAltResult>> {
-        let handle = tokio::runtime::Handle::try_current().map_err(|_| {
-            runtime_error(
-                "a script's call of an object needs a tokio runtime on its thread",
-                pos,
-            )
-        })?;
-        let deadline = self.deadline();
-        *self.waits.lock() += 1;
-        let result = self.wait_loop(&handle, engine, fut, deadline, pos);
-        *self.waits.lock() -= 1;
-        // Requests handed over just before the count went down.
-        loop {
-            let job = match self.jobs_rx.try_lock() {
-                Ok(mut rx) => rx.try_recv().ok(),
-                Err(_) => None,
-            };
-            match job {
-                Some(job) => self.run_job(engine, job),
-                None => break,
-            }
-        }
-        result
-    }
-
-    fn wait_loop<F: Future>(
-        &self,
-        handle: &tokio::runtime::Handle,
-        engine: &Engine,
-        fut: F,
-        deadline: Option<Instant>,
-        pos: Position,
-    ) -> Result<F::Output, Box<EvalAltResult>> {
-        enum Step<T> {
-            Done(T),
-            Late,
-            Job(Option<Job>),
-        }
-        let mut fut = std::pin::pin!(fut);
-        loop {
-            let step = handle.block_on(async {
-                let late = async {
-                    match deadline {
-                        Some(d) => tokio::time::sleep_until(d.into()).await,
-                        None => std::future::pending().await,
-                    }
-                };
-                tokio::select! {
-                    biased;
-                    out = fut.as_mut() => Step::Done(out),
-                    () = late => Step::Late,
-                    job = async { self.jobs_rx.lock().await.recv().await } => Step::Job(job),
-                }
-            });
-            match step {
-                Step::Done(out) => return Ok(out),
-                Step::Late => return Err(limits::wall_time_error(pos)),
-                Step::Job(Some(job)) => self.run_job(engine, job),
-                Step::Job(None) => return Err(runtime_error("the session's request queue closed", pos)),
-            }
-        }
-    }
 }

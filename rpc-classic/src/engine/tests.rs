@@ -596,6 +596,10 @@ async fn a_callback_may_eval_on_the_session_running_its_caller() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("outer_var"), "{err}");
+    assert!(
+        err.to_string().contains("does not see that script's variables"),
+        "{err}"
+    );
     let v: i64 = root
         .call(
             "eval",
