@@ -6,6 +6,35 @@
 //! host modules (`os`, `fs`, `process`, `time`, `sys`, files) as services with typed clients:
 //! the same power, with limits on every script, an allow-list of modules, and a root directory
 //! that file access cannot escape.
+//!
+//! ```
+//! use rpc_classic::{ClassicConfig, ClassicService};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // The server: a session per connection (`rpc-classic serve` on the command line).
+//! let server = ClassicService::server(&ClassicConfig::default().allow(["time"]))?;
+//! let bound = server.bind("127.0.0.1:0").await?;
+//! let port = bound.local_addr()?.port();
+//! tokio::spawn(bound.serve());
+//!
+//! // The client.
+//! let c = rpc_classic::connect("127.0.0.1", port).await?;
+//! c.execute("fn square(x) { x * x }").await?;
+//! assert_eq!(c.eval::<i64>("square(7) + 1").await?, 50);
+//! let cube = c.teleport("|x| x * x * x").await?;
+//! assert_eq!(cube.call_self::<i64>((3,)).await?, 27);
+//! assert!(c.modules().time().now().await? > 0.0);
+//! // Not allowed by this server: a clear error.
+//! assert!(c.modules().os().getcwd().await.is_err());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Scripts run on the server's blocking threads, one at a time per session, under
+//! [`ScriptLimits`] (operations, call depth, sizes, wall time); see [`engine`] for what scripts
+//! can do with values and objects, [`modules`] for the host modules and the root, and
+//! [`transfer`] for uploads and downloads.
 
 #![deny(missing_docs)]
 

@@ -27,18 +27,34 @@ impl ClassicService {
     /// A fresh session with the host modules `config` allows. Fails if the configured root is
     /// not a directory or the allow-list names an unknown module.
     pub fn new(config: &ClassicConfig) -> std::io::Result<ClassicService> {
+        Ok(ClassicService::with_host(
+            HostContext::new(config)?,
+            &config.limits,
+        ))
+    }
+
+    /// A server that gives each connection a session of its own under `config` (checked once,
+    /// here): `ClassicService::server(&config)?.bind(("127.0.0.1", DEFAULT_PORT)).await?`.
+    pub fn server(config: &ClassicConfig) -> std::io::Result<rpc_server::Server> {
         let host = HostContext::new(config)?;
-        let session = Session::new(&config.limits);
+        let limits = config.limits.clone();
+        Ok(rpc_server::Server::new(move || {
+            ClassicService::with_host(host.session(), &limits)
+        }))
+    }
+
+    fn with_host(host: HostContext, limits: &crate::ScriptLimits) -> ClassicService {
+        let session = Session::new(limits);
         for name in host.names() {
             if let Ok(module) = host.module(name) {
                 session.bind(name, module.into());
             }
         }
-        Ok(ClassicService {
+        ClassicService {
             session,
             host,
             redirections: Arc::default(),
-        })
+        }
     }
 
     /// Runs `job` with the session on the blocking pool, where scripts run.
@@ -59,7 +75,7 @@ impl ClassicService {
     }
 }
 
-#[service(name = "CLASSIC", client = "pub(crate)")]
+#[service(name = "CLASSIC", client = "none")]
 impl ClassicService {
     /// Evaluates `code` in the session and answers its value.
     async fn exposed_eval(&self, code: String) -> Result<Value, RemoteError> {
@@ -160,9 +176,15 @@ impl ClassicService {
         }
     }
 
-    /// Runs when the connection closes: the session's script output goes back to the log.
+    /// The session's scripts call local objects (the host modules) through the connection.
+    fn on_connect(&self, conn: &Connection) {
+        self.session.set_connection(conn.clone());
+    }
+
+    /// Runs when the connection closes: the session lets go of the connection and its objects.
     fn on_disconnect(&self, _conn: &Connection) {
         self.session.set_output(None);
+        self.session.close();
     }
 }
 

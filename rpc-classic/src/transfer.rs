@@ -55,7 +55,7 @@ fn io_error(what: &str, path: &str, e: &std::io::Error) -> RemoteError {
     RemoteError::new(kind, type_name, format!("{what} '{path}': {e}"))
 }
 
-#[service(name = "TRANSFERS", client = "pub(crate)")]
+#[service(name = "TRANSFERS")]
 impl Transfers {
     /// Opens `path` for reading in chunks.
     async fn exposed_reader(&self, path: String) -> std::result::Result<Reader, RemoteError> {
@@ -69,7 +69,11 @@ impl Transfers {
     }
 
     /// Creates `path` for writing in chunks; an existing file is an error unless `overwrite`.
-    async fn exposed_writer(&self, path: String, overwrite: bool) -> std::result::Result<Writer, RemoteError> {
+    async fn exposed_writer(
+        &self,
+        path: String,
+        overwrite: bool,
+    ) -> std::result::Result<Writer, RemoteError> {
         let full = self.host.resolve(&path)?;
         let mut options = tokio::fs::OpenOptions::new();
         options.write(true);
@@ -161,7 +165,7 @@ pub struct Reader {
     file: Arc<tokio::sync::Mutex<tokio::fs::File>>,
 }
 
-#[service(name = "READER", client = "pub(crate)")]
+#[service(name = "READER")]
 impl Reader {
     /// The next chunk (empty at the end).
     async fn exposed_read(&self) -> std::result::Result<ByteBuf, RemoteError> {
@@ -188,7 +192,7 @@ pub struct Writer {
     file: Arc<tokio::sync::Mutex<Option<tokio::fs::File>>>,
 }
 
-#[service(name = "WRITER", client = "pub(crate)")]
+#[service(name = "WRITER")]
 impl Writer {
     /// Appends a chunk.
     async fn exposed_write(&self, chunk: ByteBuf) -> std::result::Result<(), RemoteError> {
@@ -302,7 +306,10 @@ pub async fn download(c: &Classic, remote: &str, local: impl AsRef<Path>) -> Res
 }
 
 fn local_error(what: &str, path: &Path, e: std::io::Error) -> Error {
-    Error::Io(std::io::Error::new(e.kind(), format!("{what} '{}': {e}", path.display())))
+    Error::Io(std::io::Error::new(
+        e.kind(),
+        format!("{what} '{}': {e}", path.display()),
+    ))
 }
 
 /// Like [`upload`], with a filter, a progress callback, or overwriting.
@@ -319,7 +326,10 @@ pub async fn upload_with(
     let transfers = TransfersClient::new(c.root().call::<NetRef>("transfers", ()).await?);
     let stats = Mutex::new(TransferStats::default());
     if meta.is_file() {
-        let name = local.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = local
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         upload_file(&transfers, local, remote, &name, meta.len(), options, &stats).await?;
         return Ok(*stats.lock());
     }
@@ -358,7 +368,16 @@ pub async fn upload_with(
                     .await
                     .map_err(|e| local_error("cannot look at", &entry.path(), e))?
                     .len();
-                upload_file(&transfers, &entry.path(), &target, &rel_text, size, options, &stats).await?;
+                upload_file(
+                    &transfers,
+                    &entry.path(),
+                    &target,
+                    &rel_text,
+                    size,
+                    options,
+                    &stats,
+                )
+                .await?;
             }
         }
     }
@@ -444,7 +463,16 @@ pub async fn download_with(
             stats.dirs += 1;
         } else if options.keeps(&entry.path) {
             let source = format!("{}/{}", remote.trim_end_matches('/'), entry.path);
-            download_file(&transfers, &source, &target, &entry.path, entry.size, options, &mut stats).await?;
+            download_file(
+                &transfers,
+                &source,
+                &target,
+                &entry.path,
+                entry.size,
+                options,
+                &mut stats,
+            )
+            .await?;
         }
     }
     Ok(stats)
@@ -454,8 +482,15 @@ pub async fn download_with(
 fn safe_relative(path: &str) -> Result<PathBuf> {
     let mut out = PathBuf::new();
     for part in path.split('/') {
-        if part.is_empty() || part == "." || part == ".." || part.contains('\\') || Path::new(part).is_absolute() {
-            return Err(Error::Decode(format!("the server listed an unsafe path '{path}'")));
+        if part.is_empty()
+            || part == "."
+            || part == ".."
+            || part.contains('\\')
+            || Path::new(part).is_absolute()
+        {
+            return Err(Error::Decode(format!(
+                "the server listed an unsafe path '{path}'"
+            )));
         }
         out.push(part);
     }
