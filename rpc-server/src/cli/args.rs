@@ -1,33 +1,39 @@
-//! The command line. Defaults are read from the library's own (`ServerConfig::default()`,
-//! `ConnectionConfig::default()`), so `--help` shows what a plain `Server` would do.
+//! The flags every server binary shares ([`ServeArgs`]). Defaults are read from the
+//! library's own (`ServerConfig::default()`, `ConnectionConfig::default()`), so `--help` shows
+//! what a plain `Server` would do.
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::Args;
 use rpc_core::ConnectionConfig;
-use rpc_server::ServerConfig;
 
-use crate::units::{KeepaliveArg, Size, Span, Timeout};
+use super::units::{KeepaliveArg, Size, Span, Timeout};
+use crate::ServerConfig;
 
-/// Serves a demo service of the rpc framework over TCP, optionally with TLS and a shared
-/// secret, until Ctrl-C or SIGTERM (then drains: running calls finish, clients are told).
-#[derive(Debug, Parser)]
-#[command(name = "rpc-server", version, max_term_width = 100)]
-#[command(after_help = AFTER_HELP)]
-pub struct Args {
-    /// The service each connection gets.
-    #[arg(long, value_enum, default_value_t = ServiceKind::Demo)]
-    pub service: ServiceKind,
-
-    /// Address to listen on: an IP address or a host name. Anything but a loopback address
-    /// without --tls-cert or --secret-file gets a loud warning.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: String,
-
-    /// TCP port to listen on (0: any free port; the one chosen is printed).
-    #[arg(long, short, default_value_t = 18861)]
-    pub port: u16,
-
+/// The command-line flags of a server that every server binary shares: security (TLS, a
+/// shared secret), limits, timeouts, keepalive, per-connection memory budgets and `--log`.
+/// Flatten it into a binary's own arguments (which add `--host`, `--port` and what to serve):
+///
+/// ```
+/// use clap::Parser;
+/// use rpc_server::cli::ServeArgs;
+///
+/// #[derive(Parser)]
+/// struct Args {
+///     /// Address to listen on.
+///     #[arg(long, default_value = "127.0.0.1")]
+///     host: String,
+///     #[command(flatten)]
+///     serve: ServeArgs,
+/// }
+///
+/// let args = Args::parse_from(["demo", "--keepalive", "5s", "--max-frame-size", "1MiB"]);
+/// assert_eq!(args.serve.connection_config().max_frame_size, 1 << 20);
+/// ```
+///
+/// [`configure`](super::configure) applies them to a [`Server`](crate::Server).
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
     /// Speak TLS, with this certificate chain (PEM). Needs --tls-key.
     #[arg(long, value_name = "PEM", requires = "tls_key", help_heading = "Security")]
     pub tls_cert: Option<PathBuf>,
@@ -120,27 +126,7 @@ pub struct Args {
     pub log: Option<String>,
 }
 
-/// The services `--service` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ServiceKind {
-    /// RPyC's TestService: test(n) -> n+1, slow(ms), echo(value), whoami(), fail(), and the
-    /// attribute the_real_answer_though
-    Demo,
-    /// echo(value) returns its argument
-    Echo,
-}
-
-const AFTER_HELP: &str = "\
-Durations: 500ms, 5s, 2m, 1h, or a bare number of seconds. Sizes: 65536, 64KiB, 64MiB, 1GiB.
-
-Examples:
-  rpc-server --service demo --port 18861
-  rpc-server --host 0.0.0.0 --tls-cert server.pem --tls-key server.key --secret-file secret.txt
-  rpc-server --port 0 --keepalive 5s,15s --max-frame-size 1MiB --log debug
-
-The bound address is printed on stdout (`rpc-server: serving demo on 127.0.0.1:18861`); logs go to stderr.
-Exit status: 0 after a clean shutdown, 1 on an error (a bad file, a port in use), 2 on bad arguments.";
-
+/// What the `[default: …]` of `--help` and the tests compare against: a plain server's.
 fn server() -> ServerConfig {
     ServerConfig::default()
 }
@@ -149,7 +135,7 @@ fn connection() -> ConnectionConfig {
     ConnectionConfig::default()
 }
 
-impl Args {
+impl ServeArgs {
     /// The connection settings these arguments ask for (keepalive and idle timeout are the
     /// server's, set apart).
     pub fn connection_config(&self) -> ConnectionConfig {
@@ -165,21 +151,43 @@ impl Args {
         config.max_pending_bytes = self.max_pending_bytes.map(|s| s.0);
         config
     }
+
+    /// Whether clients must speak TLS (`--tls-cert`).
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some()
+    }
+
+    /// Whether clients are authenticated: they must know the shared secret (`--secret-file`)
+    /// or show a certificate signed by `--client-ca`.
+    pub fn authenticates(&self) -> bool {
+        self.secret_file.is_some() || (self.tls_cert.is_some() && self.client_ca.is_some())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
+
+    /// A binary's arguments, as the server binaries flatten them.
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("server").chain(args.iter().copied())).map(|c| c.serve)
+    }
 
     #[test]
     fn the_command_line_is_consistent() {
-        Args::command().debug_assert();
+        Cli::command().debug_assert();
     }
 
     #[test]
     fn defaults_are_the_library_defaults() {
-        let args = Args::try_parse_from(["rpc-server"]).expect("no arguments");
+        let args = parse(&[]).expect("no arguments");
         let ours = args.connection_config();
         let theirs = ConnectionConfig::default();
         assert_eq!(ours.max_frame_size, theirs.max_frame_size);
@@ -187,13 +195,12 @@ mod tests {
         assert_eq!(ours.call_timeout, theirs.call_timeout);
         assert_eq!(args.keepalive.0, server().keepalive);
         assert_eq!(args.idle_timeout.0, server().idle_timeout);
-        assert_eq!(args.host, "127.0.0.1");
+        assert_eq!(args.drain_timeout.0, server().drain_timeout);
     }
 
     #[test]
     fn budgets_reach_the_connection_config() {
-        let args = Args::try_parse_from([
-            "rpc-server",
+        let args = parse(&[
             "--max-frame-size=1MiB",
             "--max-decoded-size=4MiB",
             "--max-pending-bytes=512KiB",
@@ -211,8 +218,29 @@ mod tests {
 
     #[test]
     fn tls_files_come_in_pairs() {
-        assert!(Args::try_parse_from(["rpc-server", "--tls-cert", "c.pem"]).is_err());
-        assert!(Args::try_parse_from(["rpc-server", "--client-ca", "ca.pem"]).is_err());
-        assert!(Args::try_parse_from(["rpc-server", "--tls-cert", "c.pem", "--tls-key", "k.pem"]).is_ok());
+        assert!(parse(&["--tls-cert", "c.pem"]).is_err());
+        assert!(parse(&["--client-ca", "ca.pem"]).is_err());
+        assert!(parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).is_ok());
+    }
+
+    #[test]
+    fn a_secret_or_client_certificates_authenticate() {
+        let plain = parse(&[]).expect("plain");
+        assert!(!plain.tls() && !plain.authenticates());
+        let tls = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).expect("TLS");
+        assert!(
+            tls.tls() && !tls.authenticates(),
+            "a server certificate checks no client"
+        );
+        let certs = parse(&[
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--client-ca",
+            "ca.pem",
+        ]);
+        assert!(certs.expect("client certificates").authenticates());
+        assert!(parse(&["--secret-file", "s"]).expect("secret").authenticates());
     }
 }

@@ -1,28 +1,25 @@
-//! From arguments to a `Server`: the service, the limits, TLS and the shared secret; and the
-//! warning for a server open to the network with neither.
+//! From [`ServeArgs`] to a configured [`Server`]: the limits, TLS and the shared secret; and
+//! the warning for a server open to the network with neither.
 
 use std::net::IpAddr;
 use std::path::Path;
 
 use rpc_core::SharedSecret;
-use rpc_server::tls::ServerTls;
-use rpc_server::Server;
 
-use crate::args::{Args, ServiceKind};
-use crate::services::{Demo, Echo};
+use super::ServeArgs;
+use crate::tls::ServerTls;
+use crate::Server;
 
-/// The server the arguments describe, unbound. Fails (naming the flag and the file) when a
-/// certificate, key or secret cannot be read.
-pub fn server(args: &Args) -> Result<Server, String> {
-    let mut server = match args.service {
-        ServiceKind::Demo => Server::new(|| Demo),
-        ServiceKind::Echo => Server::new(|| Echo),
-    }
-    .connection_config(args.connection_config())
-    .max_connections(args.max_connections)
-    .max_handshaking(args.max_handshaking)
-    .idle_timeout(args.idle_timeout.0)
-    .drain_timeout(args.drain_timeout.0);
+/// Applies `args` to `server` (whatever it serves): connection limits and budgets, timeouts,
+/// keepalive, the drain, TLS and the shared secret. Fails, naming the flag and the file, when a
+/// certificate, key or secret cannot be read or is no good.
+pub fn configure(server: Server, args: &ServeArgs) -> Result<Server, String> {
+    let mut server = server
+        .connection_config(args.connection_config())
+        .max_connections(args.max_connections)
+        .max_handshaking(args.max_handshaking)
+        .idle_timeout(args.idle_timeout.0)
+        .drain_timeout(args.drain_timeout.0);
     server = match args.keepalive.0 {
         Some(k) => server.keepalive(k.interval, k.deadline),
         None => server.no_keepalive(),
@@ -38,7 +35,7 @@ pub fn server(args: &Args) -> Result<Server, String> {
 
 /// TLS from `--tls-cert`, `--tls-key` and `--client-ca` (clap makes sure the first two come
 /// together).
-fn tls(args: &Args) -> Result<Option<ServerTls>, String> {
+fn tls(args: &ServeArgs) -> Result<Option<ServerTls>, String> {
     let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
         return Ok(None);
     };
@@ -76,19 +73,37 @@ fn read(flag: &str, path: &Path) -> Result<Vec<u8>, String> {
 
 /// The warning for a server bound to `ip` that anyone who can reach it may use: one not on a
 /// loopback address, with neither TLS nor a shared secret. `None` when there is nothing to say.
-pub fn exposure_warning(ip: IpAddr, tls: bool, secret: bool) -> Option<String> {
-    if ip.to_canonical().is_loopback() || tls || secret {
+/// `program` names the server in the warning (`rpc-server`).
+pub fn exposure_warning(program: &str, ip: IpAddr, tls: bool, secret: bool) -> Option<String> {
+    if is_loopback(ip) || tls || secret {
         return None;
     }
+    Some(loud_warning(&format!(
+        "WARNING: {program} listens on {ip}, which is not a loopback address, with\n\
+         neither TLS (--tls-cert/--tls-key) nor a shared secret (--secret-file).\n\
+         Anyone who can reach this port can call the service, and everything travels\n\
+         in clear text. Bind 127.0.0.1, or set --secret-file and --tls-cert/--tls-key."
+    )))
+}
+
+/// Whether `ip` is a loopback address, an IPv4 one mapped into IPv6 (`::ffff:127.0.0.1`)
+/// included: only this machine can reach a server bound to it.
+pub fn is_loopback(ip: IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
+}
+
+/// `text` framed so that it stands out in a log: a rule of `!` above and below, and `!! `
+/// before each line.
+pub fn loud_warning(text: &str) -> String {
     let rule = "!".repeat(78);
-    Some(format!(
-        "{rule}\n\
-         !! WARNING: rpc-server listens on {ip}, which is not a loopback address, with\n\
-         !! neither TLS (--tls-cert/--tls-key) nor a shared secret (--secret-file).\n\
-         !! Anyone who can reach this port can call the service, and everything travels\n\
-         !! in clear text. Bind 127.0.0.1, or set --secret-file and --tls-cert/--tls-key.\n\
-         {rule}"
-    ))
+    let mut framed = rule.clone();
+    for line in text.lines() {
+        framed.push_str("\n!! ");
+        framed.push_str(line);
+    }
+    framed.push('\n');
+    framed.push_str(&rule);
+    framed
 }
 
 #[cfg(test)]
@@ -102,14 +117,18 @@ mod tests {
     #[test]
     fn loopback_needs_no_warning() {
         for addr in ["127.0.0.1", "127.3.2.1", "::1", "::ffff:127.0.0.1"] {
-            assert_eq!(exposure_warning(ip(addr), false, false), None, "{addr}");
+            assert_eq!(
+                exposure_warning("rpc-server", ip(addr), false, false),
+                None,
+                "{addr}"
+            );
         }
     }
 
     #[test]
     fn an_open_address_without_protection_is_warned_about() {
         for addr in ["0.0.0.0", "::", "192.0.2.7", "2001:db8::1"] {
-            let warning = exposure_warning(ip(addr), false, false).expect(addr);
+            let warning = exposure_warning("rpc-server", ip(addr), false, false).expect(addr);
             assert!(warning.contains("WARNING"), "{warning}");
             assert!(warning.contains(addr), "{warning}");
             assert!(warning.lines().count() > 3, "a loud warning: {warning}");
@@ -118,8 +137,19 @@ mod tests {
 
     #[test]
     fn tls_or_a_secret_quiets_the_warning() {
-        assert_eq!(exposure_warning(ip("0.0.0.0"), true, false), None);
-        assert_eq!(exposure_warning(ip("0.0.0.0"), false, true), None);
+        assert_eq!(exposure_warning("rpc-server", ip("0.0.0.0"), true, false), None);
+        assert_eq!(exposure_warning("rpc-server", ip("0.0.0.0"), false, true), None);
+    }
+
+    #[test]
+    fn a_loud_warning_is_framed() {
+        let warning = loud_warning("one\ntwo");
+        let lines: Vec<&str> = warning.lines().collect();
+        assert_eq!(lines.len(), 4, "{warning}");
+        assert_eq!(lines[0], "!".repeat(78));
+        assert_eq!(lines[1], "!! one");
+        assert_eq!(lines[2], "!! two");
+        assert_eq!(lines[3], lines[0]);
     }
 
     #[test]
