@@ -54,7 +54,7 @@ use std::net::SocketAddr;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 
 pub use args::ServeArgs;
-pub use setup::{configure, exposure_warning, is_loopback, loud_warning};
+pub use setup::{configure, exposure_warning, is_loopback, loud_warning, read_secret};
 pub use units::{KeepaliveArg, Size, Span, Timeout};
 
 use crate::{BoundServer, Server};

@@ -28,7 +28,7 @@ pub fn configure(server: Server, args: &ServeArgs) -> Result<Server, String> {
         server = server.tls(tls);
     }
     if let Some(path) = &args.secret_file {
-        server = server.authenticator(secret(path)?);
+        server = server.authenticator(read_secret(path)?);
     }
     Ok(server)
 }
@@ -52,8 +52,10 @@ fn tls(args: &ServeArgs) -> Result<Option<ServerTls>, String> {
         .map_err(|e| format!("--client-ca {}: {e}", ca.display()))
 }
 
-/// The shared secret in `path`: its bytes less one trailing newline; never empty.
-fn secret(path: &Path) -> Result<SharedSecret, String> {
+/// The shared secret in the file at `path` (`--secret-file`, on a server or a client): its
+/// bytes less one trailing newline (`\n` or `\r\n`). Fails, naming the flag and the file, if
+/// it cannot be read or the secret is empty.
+pub fn read_secret(path: &Path) -> Result<SharedSecret, String> {
     let bytes = read("--secret-file", path)?;
     let secret = trim_newline(&bytes);
     if secret.is_empty() {
