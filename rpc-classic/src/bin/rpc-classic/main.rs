@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve classic sessions (RPyC's rpyc_classic): one script session per connection.
-    Serve(serve::ServeCmd),
+    Serve(Box<serve::ServeCmd>),
     /// An interactive session on a classic server (RPyC's interact).
     Shell(shell::ShellCmd),
 }
@@ -35,7 +35,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::main(args),
+        Command::Serve(args) => serve::main(*args),
         Command::Shell(args) => shell::main(args),
     };
     match result {

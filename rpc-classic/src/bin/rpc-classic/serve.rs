@@ -99,7 +99,7 @@ fn after_help() -> String {
         "{}\n\n\
          Examples:\n  \
          rpc-classic serve --root /srv/scratch --allow fs,time\n  \
-         rpc-classic serve --host 0.0.0.0 --tls-cert server.pem --tls-key server.key --secret-file secret.txt\n  \
+         rpc-classic serve --host 0.0.0.0 --tls-cert server.pem --tls-key server.key --client-ca ca.pem\n  \
          rpc-classic serve --mode stdio\n\n\
          The bound address is printed on stdout (`rpc-classic: serving classic on 127.0.0.1:{DEFAULT_PORT}`); logs go to stderr.\n\
          Exit status: 0 after a clean shutdown, 1 on an error (a bad file, a port in use), 2 on bad arguments\n\
