@@ -100,7 +100,7 @@ impl ClassicService {
     /// Every host module by name: the module, or for one the server does not allow, an object
     /// whose every call says so.
     fn exposed_modules(&self) -> BTreeMap<String, Object> {
-        MODULES
+        crate::modules::MODULES
             .iter()
             .map(|&name| {
                 let object = self
@@ -118,8 +118,8 @@ impl ClassicService {
     }
 
     /// Opens a file (RPyC's `builtins.open`), inside the server's root if it has one.
-    fn exposed_open(&self, path: String, mode: String) -> Result<Object, RemoteError> {
-        self.host.open(&path, &mode)
+    async fn exposed_open(&self, path: String, mode: String) -> Result<crate::modules::File, RemoteError> {
+        self.host.open_async(&path, &mode).await
     }
 
     /// Sends the session's script output (`print`, `debug`) to `sink` until the returned guard's
@@ -165,9 +165,6 @@ impl ClassicService {
         self.session.set_output(None);
     }
 }
-
-/// Every host module, allowed or not.
-pub(crate) const MODULES: &[&str] = &["fs", "os", "process", "sys", "time"];
 
 /// Lines of script output that may wait for a slow client.
 const OUTPUT_QUEUE: usize = 1024;
