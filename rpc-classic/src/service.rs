@@ -59,7 +59,7 @@ impl ClassicService {
     }
 }
 
-#[service(name = "CLASSIC", client = "pub(crate)")]
+#[service(name = "CLASSIC", client = "none")]
 impl ClassicService {
     /// Evaluates `code` in the session and answers its value.
     async fn exposed_eval(&self, code: String) -> Result<Value, RemoteError> {
@@ -160,9 +160,16 @@ impl ClassicService {
         }
     }
 
-    /// Runs when the connection closes: the session's script output goes back to the log.
+    /// Runs when the connection opens: scripts call the bound host modules through it.
+    fn on_connect(&self, conn: &Connection) {
+        self.session.set_connection(conn.clone());
+    }
+
+    /// Runs when the connection closes: the session's script output goes back to the log, and
+    /// the session ends (its connection, objects and variables are dropped).
     fn on_disconnect(&self, _conn: &Connection) {
         self.session.set_output(None);
+        self.session.close();
     }
 }
 

@@ -55,7 +55,7 @@ fn io_error(what: &str, path: &str, e: &std::io::Error) -> RemoteError {
     RemoteError::new(kind, type_name, format!("{what} '{path}': {e}"))
 }
 
-#[service(name = "TRANSFERS", client = "pub(crate)")]
+#[service(name = "TRANSFERS", client = "pub")]
 impl Transfers {
     /// Opens `path` for reading in chunks.
     async fn exposed_reader(&self, path: String) -> std::result::Result<Reader, RemoteError> {
@@ -161,7 +161,7 @@ pub struct Reader {
     file: Arc<tokio::sync::Mutex<tokio::fs::File>>,
 }
 
-#[service(name = "READER", client = "pub(crate)")]
+#[service(name = "READER", client = "pub")]
 impl Reader {
     /// The next chunk (empty at the end).
     async fn exposed_read(&self) -> std::result::Result<ByteBuf, RemoteError> {
@@ -188,7 +188,7 @@ pub struct Writer {
     file: Arc<tokio::sync::Mutex<Option<tokio::fs::File>>>,
 }
 
-#[service(name = "WRITER", client = "pub(crate)")]
+#[service(name = "WRITER", client = "pub")]
 impl Writer {
     /// Appends a chunk.
     async fn exposed_write(&self, chunk: ByteBuf) -> std::result::Result<(), RemoteError> {
