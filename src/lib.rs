@@ -41,10 +41,10 @@
 
 #![deny(missing_docs)]
 
+pub use rpc_classic as classic;
 pub use rpc_core as core;
 pub use rpc_core::*;
 pub use rpc_server as server;
-pub use rpc_classic as classic;
 
 /// TLS: [`ClientTls`] for [`ConnectOptions::tls`], [`ServerTls`](tls::ServerTls)
 /// for [`server::Server::tls`], the PEM helpers, and `rustls` itself.

@@ -152,9 +152,9 @@ impl Modules {
     /// Takes the server's list; every module must be in it.
     fn new(all: BTreeMap<String, NetRef>) -> Result<Modules> {
         let take = |name: &str| {
-            all.get(name).cloned().ok_or_else(|| {
-                Error::Handshake(format!("the classic server lists no module '{name}'"))
-            })
+            all.get(name)
+                .cloned()
+                .ok_or_else(|| Error::Handshake(format!("the classic server lists no module '{name}'")))
         };
         Ok(Modules {
             os: OsClient::new(take("os")?),
@@ -217,4 +217,3 @@ impl Builtins<'_> {
 pub struct OutputRedirect {
     _guard: NetRef,
 }
-

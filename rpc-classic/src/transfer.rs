@@ -69,7 +69,11 @@ impl Transfers {
     }
 
     /// Creates `path` for writing in chunks; an existing file is an error unless `overwrite`.
-    async fn exposed_writer(&self, path: String, overwrite: bool) -> std::result::Result<Writer, RemoteError> {
+    async fn exposed_writer(
+        &self,
+        path: String,
+        overwrite: bool,
+    ) -> std::result::Result<Writer, RemoteError> {
         let full = self.host.resolve(&path)?;
         let mut options = tokio::fs::OpenOptions::new();
         options.write(true);
@@ -302,7 +306,10 @@ pub async fn download(c: &Classic, remote: &str, local: impl AsRef<Path>) -> Res
 }
 
 fn local_error(what: &str, path: &Path, e: std::io::Error) -> Error {
-    Error::Io(std::io::Error::new(e.kind(), format!("{what} '{}': {e}", path.display())))
+    Error::Io(std::io::Error::new(
+        e.kind(),
+        format!("{what} '{}': {e}", path.display()),
+    ))
 }
 
 /// Like [`upload`], with a filter, a progress callback, or overwriting.
@@ -319,7 +326,10 @@ pub async fn upload_with(
     let transfers = TransfersClient::new(c.root().call::<NetRef>("transfers", ()).await?);
     let stats = Mutex::new(TransferStats::default());
     if meta.is_file() {
-        let name = local.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = local
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         upload_file(&transfers, local, remote, &name, meta.len(), options, &stats).await?;
         return Ok(*stats.lock());
     }
@@ -358,7 +368,16 @@ pub async fn upload_with(
                     .await
                     .map_err(|e| local_error("cannot look at", &entry.path(), e))?
                     .len();
-                upload_file(&transfers, &entry.path(), &target, &rel_text, size, options, &stats).await?;
+                upload_file(
+                    &transfers,
+                    &entry.path(),
+                    &target,
+                    &rel_text,
+                    size,
+                    options,
+                    &stats,
+                )
+                .await?;
             }
         }
     }
@@ -444,7 +463,16 @@ pub async fn download_with(
             stats.dirs += 1;
         } else if options.keeps(&entry.path) {
             let source = format!("{}/{}", remote.trim_end_matches('/'), entry.path);
-            download_file(&transfers, &source, &target, &entry.path, entry.size, options, &mut stats).await?;
+            download_file(
+                &transfers,
+                &source,
+                &target,
+                &entry.path,
+                entry.size,
+                options,
+                &mut stats,
+            )
+            .await?;
         }
     }
     Ok(stats)
@@ -454,8 +482,15 @@ pub async fn download_with(
 fn safe_relative(path: &str) -> Result<PathBuf> {
     let mut out = PathBuf::new();
     for part in path.split('/') {
-        if part.is_empty() || part == "." || part == ".." || part.contains('\\') || Path::new(part).is_absolute() {
-            return Err(Error::Decode(format!("the server listed an unsafe path '{path}'")));
+        if part.is_empty()
+            || part == "."
+            || part == ".."
+            || part.contains('\\')
+            || Path::new(part).is_absolute()
+        {
+            return Err(Error::Decode(format!(
+                "the server listed an unsafe path '{path}'"
+            )));
         }
         out.push(part);
     }
