@@ -10,6 +10,9 @@
 //! ([`Server::authenticator`], e.g. a shared secret) check each client before the protocol
 //! starts; what they verify is the connection's credentials.
 //!
+//! With the `cli` feature (on by default; off for the `rpc` facade), [`cli`] has the pieces of
+//! a server binary's command line, which the `rpc-server` binary is made of.
+//!
 //! ```
 //! use rpc_core::service;
 //! use rpc_server::Server;
@@ -44,6 +47,8 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod error;
 mod listener;
 mod rewind;
