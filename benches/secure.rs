@@ -1,8 +1,11 @@
 //! Security benchmarks (issue 12): what TLS, the shared secret and keepalive cost, each beside
 //! rpc over plain TCP and the raw tokio TCP baseline measured in the same run.
 //!
-//! Run: `cargo bench --bench secure` (a few minutes at most). Other arguments filter the
-//! scenarios by name, e.g. `cargo bench --bench secure -- accept`.
+//! Run: `cargo bench --bench secure` (well under a minute on an idle machine). Other arguments
+//! filter the scenarios by name, e.g. `cargo bench --bench secure -- accept`; with
+//! `--current-thread` clients and servers share one current-thread runtime instead of a
+//! 2-worker one (no cross-worker placement: on 2 workers each connection's tasks land where
+//! they land, and rpc over TLS shows two latency modes by connection).
 //!
 //! * TLS null-call latency: sequential `null()` calls over TLS and over plain TCP, beside the
 //!   raw TCP ping-pong of the same frame sizes and the same ping-pong inside TLS (tokio-rustls
@@ -88,6 +91,8 @@ pub struct Plan {
     keepalive_interval: Duration,
     /// Run only the scenarios whose names contain one of these (all when empty).
     filters: Vec<String>,
+    /// Everything on one current-thread runtime (`--current-thread`) instead of 2 workers.
+    one_thread: bool,
 }
 
 impl Plan {
@@ -95,6 +100,7 @@ impl Plan {
     fn from_args() -> Plan {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let filters = args.iter().filter(|a| !a.starts_with('-')).cloned().collect();
+        let one_thread = args.iter().any(|a| a == "--current-thread");
         if args.iter().any(|a| a == "--bench") {
             Plan {
                 warmup: 2_000,
@@ -110,6 +116,7 @@ impl Plan {
                 window: 16,
                 keepalive_interval: Duration::from_millis(10),
                 filters,
+                one_thread,
             }
         } else {
             Plan {
@@ -126,6 +133,7 @@ impl Plan {
                 window: 16,
                 keepalive_interval: Duration::from_millis(10),
                 filters,
+                one_thread,
             }
         }
     }
@@ -193,10 +201,15 @@ fn summary(goals: &[Goal]) {
 /// Measures everything and prints the tables.
 async fn run(plan: Plan) {
     let pki = Pki::new();
+    let runtime = if plan.one_thread {
+        "one tokio current-thread runtime"
+    } else {
+        "one tokio multi-thread runtime with 2 workers"
+    };
     println!(
-        "loopback 127.0.0.1, clients and servers on one tokio multi-thread runtime with 2 workers; \
-         TLS: rustls (ring provider), the configurations rpc builds, an ECDSA P-256 certificate made \
-         at run time; sides taken in alternating rounds, order rotating"
+        "loopback 127.0.0.1, clients and servers on {runtime}; TLS: rustls (ring provider), the \
+         configurations rpc builds, an ECDSA P-256 certificate made at run time; sides taken in \
+         alternating rounds, order rotating"
     );
     let mut goals = Vec::new();
     latency::report(&plan, &pki, &mut goals).await;
@@ -206,10 +219,11 @@ async fn run(plan: Plan) {
     summary(&goals);
 }
 
-/// Runs the benchmark (or its smoke run) on a 2-worker runtime.
+/// Runs the benchmark (or its smoke run) on a 2-worker runtime, or a current-thread one with
+/// `--current-thread`.
 fn main() {
     let plan = Plan::from_args();
-    let runtime = common::harness_runtime(false, false);
+    let runtime = common::harness_runtime(plan.one_thread, false);
     // Inside a spawned task, so that the callers run on the runtime's workers like the servers.
     let bench = runtime.spawn(run(plan));
     runtime.block_on(bench).expect("benchmark task");
