@@ -4,16 +4,16 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::frames::{frame_of, FrameCounter};
 
 /// A raw client connection that sends request frames of fixed sizes (one size, or several
-/// taken in turn).
-pub struct RawClient {
+/// taken in turn). The stream is TCP, or another over it (the `secure` bench's raw TLS).
+pub struct RawClient<S = TcpStream> {
     /// The connection, `TCP_NODELAY` on.
-    stream: TcpStream,
+    stream: S,
     /// Splits the server's answers into frames.
     counter: FrameCounter,
     /// The request frames, sent in turn by [`RawClient::round_trip`].
@@ -32,9 +32,17 @@ impl RawClient {
     /// requests of the sizes in `request_lens` in turn.
     pub async fn connect_cycle(addr: SocketAddr, request_lens: &[usize]) -> RawClient {
         assert!(addr.ip().is_loopback(), "benchmarks stay on loopback");
-        assert!(!request_lens.is_empty(), "at least one request size");
         let stream = TcpStream::connect(addr).await.expect("raw connect");
         stream.set_nodelay(true).expect("nodelay");
+        RawClient::over(stream, request_lens)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> RawClient<S> {
+    /// A raw client on a connected `stream` whose server answers as `start_raw_cycle_server`'s
+    /// does; successive round trips send requests of the sizes in `request_lens` in turn.
+    pub fn over(stream: S, request_lens: &[usize]) -> RawClient<S> {
+        assert!(!request_lens.is_empty(), "at least one request size");
         RawClient {
             stream,
             counter: FrameCounter::default(),
@@ -48,6 +56,8 @@ impl RawClient {
         let request = &self.requests[self.next];
         self.next = (self.next + 1) % self.requests.len();
         self.stream.write_all(request).await.expect("raw write");
+        // A no-op on TCP; a TLS stream may hold the record until flushed.
+        self.stream.flush().await.expect("raw flush");
         let mut got = 0;
         while got == 0 {
             got = self

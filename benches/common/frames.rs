@@ -1,14 +1,15 @@
 //! Raw frames: a little-endian `u32` length prefix and a payload of zeros, and the reader that
 //! counts them in a byte stream without looking inside.
 
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
+use std::io::ErrorKind;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Size of the little-endian `u32` length prefix of a frame.
 pub(super) const HEADER_LEN: usize = 4;
 
 /// One frame of `total` bytes on the wire (prefix included), payload all zeros.
-pub(super) fn frame_of(total: usize) -> Vec<u8> {
+pub fn frame_of(total: usize) -> Vec<u8> {
     assert!(
         total >= HEADER_LEN,
         "a frame holds at least its {HEADER_LEN}-byte prefix"
@@ -35,21 +36,25 @@ pub(super) struct FrameCounter {
 }
 
 impl FrameCounter {
-    /// Reads once from `stream` and returns how many whole frames are now complete (consuming
+    /// Reads once from `stream` (TCP, or TLS over it) and returns how many whole frames are now complete (consuming
     /// them); `None` at end of stream.
-    pub(super) async fn read(&mut self, stream: &mut TcpStream) -> Option<usize> {
+    pub(super) async fn read<S: AsyncRead + Unpin>(&mut self, stream: &mut S) -> Option<usize> {
         self.read_each(stream, |_| {}).await
     }
 
     /// Like [`FrameCounter::read`], and hands each complete frame's payload to `each`.
-    pub(super) async fn read_each(
+    pub(super) async fn read_each<S: AsyncRead + Unpin>(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut S,
         mut each: impl FnMut(&[u8]),
     ) -> Option<usize> {
         self.buf.reserve(16 * 1024);
-        if stream.read_buf(&mut self.buf).await.expect("raw read") == 0 {
-            return None;
+        match stream.read_buf(&mut self.buf).await {
+            Ok(0) => return None,
+            Ok(_) => {}
+            // A TLS peer gone without its close_notify: an end of stream here too.
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => return None,
+            Err(e) => panic!("raw read: {e}"),
         }
         let mut start = 0;
         let mut frames = 0;

@@ -7,11 +7,14 @@
 //! * `client`: the raw client and its ways of sending.
 //! * `stats`: latency percentiles and medians.
 //! * `placement`: where servers run (the benchmark's runtime, or one of their own).
+//!
+//! The raw client and the raw servers' answering loop (`servers::answer_frames`) work on any
+//! stream, so that the `secure` bench runs the same ping-pong inside TLS.
 
 mod client;
-mod frames;
+pub mod frames;
 mod placement;
-mod servers;
+pub mod servers;
 mod stats;
 
 pub use client::RawClient;

@@ -4,14 +4,14 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::frames::{frame_of, FrameCounter, HEADER_LEN};
 
 /// Starts an echo server on `127.0.0.1` that answers every request frame with one frame of
 /// `reply_len` bytes, writing all replies to one read's worth of requests with one write.
-pub(super) async fn start_raw_server(reply_len: usize) -> SocketAddr {
+pub async fn start_raw_server(reply_len: usize) -> SocketAddr {
     start_raw_cycle_server(vec![reply_len]).await
 }
 
@@ -37,25 +37,29 @@ pub async fn start_raw_fanout_server(reply_len: usize, fanout: usize) -> SocketA
 /// with the bytes `answers[n % answers.len()]`, and the answers to all the request frames of
 /// one read go out in one write.
 async fn serve_raw(answers: Vec<Vec<u8>>) -> SocketAddr {
-    listen(move |mut stream| {
-        let answers = answers.clone();
-        async move {
-            let mut counter = FrameCounter::default();
-            let mut out = Vec::new();
-            let mut next = 0;
-            while let Some(frames) = counter.read(&mut stream).await {
-                for _ in 0..frames {
-                    out.extend_from_slice(&answers[next]);
-                    next = (next + 1) % answers.len();
-                }
-                if !out.is_empty() {
-                    stream.write_all(&out).await.expect("raw server write");
-                    out.clear();
-                }
-            }
+    listen(move |stream| answer_frames(stream, answers.clone())).await
+}
+
+/// Serves one raw connection until the client closes it: the n-th request frame is answered
+/// with the bytes `answers[n % answers.len()]` (whole frames, see
+/// [`frame_of`](super::frame_of)), the answers to all the request frames of one read in one
+/// write. `stream` is TCP, or another over it (the `secure` bench's raw TLS).
+pub async fn answer_frames<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, answers: Vec<Vec<u8>>) {
+    let mut counter = FrameCounter::default();
+    let mut out = Vec::new();
+    let mut next = 0;
+    while let Some(frames) = counter.read(&mut stream).await {
+        for _ in 0..frames {
+            out.extend_from_slice(&answers[next]);
+            next = (next + 1) % answers.len();
         }
-    })
-    .await
+        if !out.is_empty() {
+            stream.write_all(&out).await.expect("raw server write");
+            // A no-op on TCP; a TLS stream may hold the record until flushed.
+            stream.flush().await.expect("raw server flush");
+            out.clear();
+        }
+    }
 }
 
 /// Starts a server on `127.0.0.1` that answers nothing but counts the frames it receives, the
@@ -95,7 +99,7 @@ pub async fn start_raw_sink_server(reply_len: usize) -> SocketAddr {
 /// Listens on `127.0.0.1` (a free port) and runs `serve` on every accepted connection, with
 /// `TCP_NODELAY` on, in a task of its own; returns the address. Runs where the servers run
 /// (see `placement`).
-async fn listen<F, Fut>(serve: F) -> SocketAddr
+pub async fn listen<F, Fut>(serve: F) -> SocketAddr
 where
     F: Fn(TcpStream) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,

@@ -122,16 +122,23 @@ pub struct BenchServer {
 impl BenchServer {
     /// Binds a free port and starts serving (where the servers run, see `placement`).
     pub async fn start() -> BenchServer {
+        BenchServer::start_with(|server| server).await
+    }
+
+    /// Like [`BenchServer::start`], with the server's settings changed by `configure` (TLS, an
+    /// authenticator, keepalive: the `secure` bench).
+    pub async fn start_with(configure: impl FnOnce(Server) -> Server + Send + 'static) -> BenchServer {
         let ticks = Arc::new(AtomicU64::new(0));
         let service_ticks = ticks.clone();
         let (port, shutdown, serving) = on_server_side(async move {
             let server = Server::new(move || BenchService {
                 ticks: service_ticks.clone(),
                 ..BenchService::default()
-            })
-            .bind("127.0.0.1:0")
-            .await
-            .expect("bind rpc server");
+            });
+            let server = configure(server)
+                .bind("127.0.0.1:0")
+                .await
+                .expect("bind rpc server");
             let port = server.local_addr().expect("rpc server address").port();
             let shutdown = server.shutdown_handle();
             (port, shutdown, tokio::spawn(server.serve()))

@@ -4,6 +4,9 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use rpc::NetRef;
+use tokio::io::{AsyncRead, AsyncWrite};
+
 use crate::common::RawClient;
 use crate::Plan;
 
@@ -35,7 +38,12 @@ where
 }
 
 /// Times `n` samples of `trips` raw round trips each, appending nanoseconds to `out`.
-pub async fn raw_samples(n: usize, trips: usize, raw: &mut RawClient, out: &mut Vec<u64>) {
+pub async fn raw_samples<S: AsyncRead + AsyncWrite + Unpin>(
+    n: usize,
+    trips: usize,
+    raw: &mut RawClient<S>,
+    out: &mut Vec<u64>,
+) {
     for _ in 0..n {
         let start = Instant::now();
         for _ in 0..trips {
@@ -83,6 +91,22 @@ where
         task.await.expect(what);
     }
     start.elapsed()
+}
+
+/// `total` null calls on `root` from `window` tasks sharing its connection (`what` names them
+/// if one panics); returns calls per second.
+pub async fn null_calls_in_tasks(root: &NetRef, window: usize, total: usize, what: &str) -> f64 {
+    let per_task = total / window;
+    let elapsed = in_tasks(window, what, || {
+        let root = root.clone();
+        async move {
+            for _ in 0..per_task {
+                root.call::<()>("null", ()).await.expect("null call");
+            }
+        }
+    })
+    .await;
+    (per_task * window) as f64 / elapsed.as_secs_f64()
 }
 
 /// Waits (bounded) until `count()` gives 0; returns what it gave last.
