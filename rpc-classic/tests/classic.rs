@@ -264,7 +264,7 @@ async fn upload_then_download_gives_identical_bytes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runaway_script_is_stopped_while_other_sessions_answer() {
     let mut limits = ScriptLimits::default();
-    limits.wall_time = Duration::from_millis(500);
+    limits.wall_time = Duration::from_millis(1_500);
     limits.max_call_levels = 32;
     // Only the clock stops it (the operation limit would, a little later).
     limits.max_operations = u64::MAX / 2;
@@ -277,7 +277,7 @@ async fn a_runaway_script_is_stopped_while_other_sessions_answer() {
     let answered = Instant::now();
     assert_eq!(other.eval::<i64>("40 + 2").await.expect("the other session"), 42);
     assert!(
-        answered.elapsed() < Duration::from_millis(400),
+        answered.elapsed() < Duration::from_millis(1_000),
         "{:?}",
         answered.elapsed()
     );
@@ -286,7 +286,7 @@ async fn a_runaway_script_is_stopped_while_other_sessions_answer() {
         .expect("join")
         .expect_err("stopped");
     assert!(e.to_string().contains("wall-time"), "{e}");
-    assert!(started.elapsed() >= Duration::from_millis(500));
+    assert!(started.elapsed() >= Duration::from_millis(1_500));
     // Deep recursion stops at the depth limit, and the session goes on.
     let e = other
         .eval::<i64>("fn down(n) { down(n + 1) } down(0)")
