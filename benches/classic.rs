@@ -44,6 +44,8 @@ mod common;
 #[allow(dead_code)] // `calls`' frame sizes; this bench uses part of them
 #[path = "scenarios/frames.rs"]
 mod frames;
+#[path = "scenarios/goals.rs"]
+mod goals;
 #[allow(dead_code)] // `calls`' timing helpers; this bench uses part of them
 #[path = "scenarios/timing.rs"]
 mod timing;
@@ -58,6 +60,8 @@ mod rss;
 mod transfer;
 
 use std::path::PathBuf;
+
+pub use goals::Goal;
 
 /// How much to measure.
 pub struct Plan {
@@ -111,44 +115,6 @@ impl Plan {
     }
 }
 
-/// One of the issue's goals, as measured.
-pub struct Goal {
-    /// What is compared.
-    what: String,
-    /// The figure, as printed.
-    figure: String,
-    /// The goal, as printed.
-    target: &'static str,
-    /// Whether the figure meets it.
-    met: bool,
-}
-
-/// Prints the goals and whether each is met (not judged in a smoke run).
-fn summary(goals: &[Goal], smoke: bool) {
-    if goals.is_empty() {
-        return;
-    }
-    println!();
-    println!(
-        "{:<52} {:>12} {:>10}  result",
-        "goal (issue 13)", "measured", "target"
-    );
-    for Goal {
-        what,
-        figure,
-        target,
-        met,
-    } in goals
-    {
-        let result = match (smoke, *met) {
-            (true, _) => "not judged",
-            (false, true) => "met",
-            (false, false) => "MISSED",
-        };
-        println!("{what:<52} {figure:>12} {target:>10}  {result}");
-    }
-}
-
 /// The order of `sides` sides in round `round`: each round starts one further on.
 pub fn rotation(round: usize, sides: usize) -> impl Iterator<Item = usize> {
     (0..sides).map(move |k| (round + k) % sides)
@@ -199,7 +165,7 @@ async fn run(plan: Plan) {
     transfer::report(&plan, &peer, &scratch, &mut goals).await;
     peer.stop().await;
     drop(scratch);
-    summary(&goals, plan.smoke);
+    goals::summary("issue 13", &goals, plan.smoke);
     if plan.smoke {
         println!("(smoke run: small counts, checks correctness only; its figures mean nothing, run `cargo bench --bench classic`)");
     }

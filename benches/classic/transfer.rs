@@ -303,6 +303,16 @@ pub async fn report(plan: &Plan, peer: &Peer, scratch: &Scratch, goals: &mut Vec
         "transfer (MiB/s)", "median", "÷ 1 MiB args", "client +MiB", "server +MiB"
     );
     let rates: Vec<f64> = f.rates.iter_mut().map(|r| median(&mut r.clone())).collect();
+    // The median of the rounds' own ratios of a side's rate to the 1 MiB arguments' rate.
+    let paired = |side: usize| {
+        let mut ratios: Vec<f64> = f.rates[side]
+            .iter()
+            .zip(&f.rates[ARGS])
+            .map(|(s, a)| s / a)
+            .collect();
+        median(&mut ratios)
+    };
+    let (up_paired, down_paired) = (paired(UPLOAD), paired(DOWNLOAD));
     let worst = |side: usize, k: usize| f.peaks[side][k].iter().copied().max().unwrap_or(0);
     for (side, name) in SIDES.iter().enumerate() {
         let peaks = if side == UPLOAD || side == DOWNLOAD {
@@ -324,6 +334,11 @@ pub async fn report(plan: &Plan, peer: &Peer, scratch: &Scratch, goals: &mut Vec
     println!(
         "(1 MiB arguments at the median call time: {at_median:.1} MiB/s; rpc ÷ raw, whole runs: {:.2}x)",
         rates[ARGS] / rates[RAW]
+    );
+    println!(
+        "(median of the rounds' own rate ÷ 1 MiB arguments' rate: upload {:.0}%, download {:.0}%)",
+        up_paired * 100.0,
+        down_paired * 100.0
     );
     println!(
         "(+MiB: the highest over the rounds of the process's peak resident memory during the \
