@@ -37,6 +37,8 @@ mod common;
 #[allow(dead_code)] // `calls`' frame sizes; this bench uses part of them
 #[path = "scenarios/frames.rs"]
 mod frames;
+#[path = "scenarios/goals.rs"]
+mod goals;
 #[allow(dead_code)] // the throwaway PKI of the TLS tests; this bench uses part of it
 #[path = "../tests/it/tls/pki.rs"]
 mod pki;
@@ -60,6 +62,7 @@ mod sides;
 
 use std::time::Duration;
 
+pub use goals::Goal;
 use sides::Pki;
 
 /// How much to measure.
@@ -148,18 +151,6 @@ impl Plan {
     }
 }
 
-/// One of the issue's goals, as measured.
-pub struct Goal {
-    /// What is compared.
-    what: &'static str,
-    /// The figure, as printed.
-    figure: String,
-    /// The goal, as printed.
-    target: &'static str,
-    /// Whether the figure meets it.
-    met: bool,
-}
-
 /// Prints a row of figures of the four sides (rpc TLS, rpc TCP, raw TLS, raw TCP) and their
 /// ratios: TLS ÷ TCP for rpc and for raw, and rpc TCP ÷ raw TCP.
 pub fn four_row(label: &str, [rpc_tls, rpc_tcp, raw_tls, raw_tcp]: [f64; 4]) {
@@ -180,32 +171,6 @@ pub fn four_heading(title: &str) {
     );
 }
 
-/// Prints the goals and whether each is met (not judged in a smoke run).
-fn summary(goals: &[Goal], smoke: bool) {
-    if goals.is_empty() {
-        return;
-    }
-    println!();
-    println!(
-        "{:<44} {:>14} {:>10}  result",
-        "goal (issue 12)", "measured", "target"
-    );
-    for Goal {
-        what,
-        figure,
-        target,
-        met,
-    } in goals
-    {
-        let result = match (smoke, *met) {
-            (true, _) => "not judged",
-            (false, true) => "met",
-            (false, false) => "MISSED",
-        };
-        println!("{what:<44} {figure:>14} {target:>10}  {result}");
-    }
-}
-
 /// Measures everything and prints the tables.
 async fn run(plan: Plan) {
     let pki = Pki::new();
@@ -224,7 +189,7 @@ async fn run(plan: Plan) {
     bulk::report(&plan, &pki, &mut goals).await;
     accept::report(&plan, &pki).await;
     keepalive::report(&plan, &pki, &mut goals).await;
-    summary(&goals, plan.smoke);
+    goals::summary("issue 12", &goals, plan.smoke);
     if plan.smoke {
         println!("(smoke run: small counts, checks correctness only; its figures mean nothing, run `cargo bench --bench secure`)");
     }

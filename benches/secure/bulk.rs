@@ -192,7 +192,7 @@ pub async fn report(plan: &Plan, pki: &Pki, goals: &mut Vec<Goal>) {
     }
     let share = rates[0] / rates[1];
     goals.push(Goal {
-        what: "1 MiB over TLS, % of plain TCP's rate",
+        what: "1 MiB over TLS, % of plain TCP's rate".to_owned(),
         figure: format!("{:.0}%", share * 100.0),
         target: "≥ 60%",
         met: share >= GOAL,

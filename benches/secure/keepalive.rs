@@ -134,7 +134,7 @@ pub async fn report(plan: &Plan, pki: &Pki, goals: &mut Vec<Goal>) {
     // next to it, so that the load of a shared machine, which drifts between rounds, cancels.
     let paired = f.paired - 1.0;
     goals.push(Goal {
-        what: "keepalive on vs off, busy (median of rounds)",
+        what: "keepalive on vs off, busy (median of rounds)".to_owned(),
         figure: format!("{:+.1}%", paired * 100.0),
         target: "within 3%",
         met: paired.abs() <= GOAL,

@@ -55,7 +55,7 @@ pub async fn report(plan: &Plan, pki: &Pki, goals: &mut Vec<Goal>) {
     println!("(median of the rounds' own rpc TLS p50 ÷ rpc TCP p50: {paired:.2}x)");
     let ratio = l[0].p50 / l[1].p50;
     goals.push(Goal {
-        what: "TLS null() p50 ÷ plain TCP null() p50",
+        what: "TLS null() p50 ÷ plain TCP null() p50".to_owned(),
         figure: format!("{ratio:.2}x"),
         target: "≤ 1.3x",
         met: ratio <= GOAL,
