@@ -128,9 +128,11 @@ impl ClassicService {
             .collect()
     }
 
-    /// The session's file transfers (see [`crate::transfer`]).
-    fn exposed_transfers(&self) -> crate::transfer::Transfers {
-        crate::transfer::Transfers::new(self.host.clone())
+    /// The session's file transfers (see [`crate::transfer`]): file access, so only where the
+    /// allow-list has `fs`, and inside the root.
+    fn exposed_transfers(&self) -> Result<crate::transfer::Transfers, RemoteError> {
+        self.host.check("fs")?;
+        Ok(crate::transfer::Transfers::new(self.host.clone()))
     }
 
     /// Opens a file (RPyC's `builtins.open`), inside the server's root if it has one.

@@ -399,6 +399,10 @@ async fn upload_file(
         .map_err(|e| local_error("cannot read", local, e))?;
     let writer = transfers.writer(remote.to_owned(), options.overwrite).await?;
     let mut done = 0u64;
+    // An empty file is reported too, so a progress display sees it finish.
+    if size == 0 {
+        options.report(shown, 0, 0);
+    }
     let mut buf = vec![0u8; CHUNK];
     loop {
         let mut filled = 0;
@@ -519,6 +523,9 @@ async fn download_file(
         .await
         .map_err(|e| local_error("cannot create", local, e))?;
     let mut done = 0u64;
+    if size == 0 {
+        options.report(shown, 0, 0);
+    }
     loop {
         let chunk = reader.read().await?;
         if chunk.is_empty() {

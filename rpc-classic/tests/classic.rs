@@ -324,4 +324,14 @@ async fn denied_modules_and_escapes_from_the_root_get_clear_errors() {
         );
     }
     assert!(c.modules().time().now().await.expect("allowed") > 0.0);
+    // Transfers are file access: refused too when `fs` is not allowed.
+    let server = serve(ClassicConfig::default().root(&root.0).allow(["time"])).await;
+    let c = connect(server.port).await;
+    let e = transfer::download(&c, "anything", root.0.join("x"))
+        .await
+        .expect_err("no fs");
+    assert!(
+        matches!(&e, Error::Remote(r) if r.type_name == "rpc_classic::ModuleDenied"),
+        "{e}"
+    );
 }
