@@ -385,6 +385,24 @@ pub async fn upload_with(
     Ok(done)
 }
 
+/// Up to [`CHUNK`] bytes of `file` (fewer only at its end; none past it).
+async fn read_chunk(file: &mut tokio::fs::File, path: &Path) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut filled = 0;
+    while filled < CHUNK {
+        let n = file
+            .read(&mut buf[filled..])
+            .await
+            .map_err(|e| local_error("cannot read", path, e))?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    buf.truncate(filled);
+    Ok(buf)
+}
+
 async fn upload_file(
     transfers: &TransfersClient,
     local: &Path,
@@ -403,25 +421,16 @@ async fn upload_file(
     if size == 0 {
         options.report(shown, 0, 0);
     }
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let mut filled = 0;
-        while filled < CHUNK {
-            let n = file
-                .read(&mut buf[filled..])
-                .await
-                .map_err(|e| local_error("cannot read", local, e))?;
-            if n == 0 {
-                break;
-            }
-            filled += n;
-        }
-        if filled == 0 {
-            break;
-        }
-        writer.write(ByteBuf::from(buf[..filled].to_vec())).await?;
-        done += filled as u64;
+    // The next chunk is read from disk while the last one travels: two chunks at most in
+    // memory, the calls still one at a time (so in order).
+    let mut chunk = read_chunk(&mut file, local).await?;
+    while !chunk.is_empty() {
+        let sent = chunk.len() as u64;
+        let (written, next) = tokio::join!(writer.write(ByteBuf::from(chunk)), read_chunk(&mut file, local));
+        written?;
+        done += sent;
         options.report(shown, done, size);
+        chunk = next?;
     }
     writer.finish().await?;
     let mut stats = stats.lock();
@@ -526,16 +535,16 @@ async fn download_file(
     if size == 0 {
         options.report(shown, 0, 0);
     }
-    loop {
-        let chunk = reader.read().await?;
-        if chunk.is_empty() {
-            break;
-        }
-        file.write_all(&chunk)
-            .await
-            .map_err(|e| local_error("cannot write", local, e))?;
-        done += chunk.len() as u64;
+    // The next chunk is asked for while the last one is written to disk: two chunks at most in
+    // memory, the calls still one at a time.
+    let mut chunk = reader.read().await?;
+    while !chunk.is_empty() {
+        let got = chunk.len() as u64;
+        let (written, next) = tokio::join!(file.write_all(&chunk), reader.read());
+        written.map_err(|e| local_error("cannot write", local, e))?;
+        done += got;
         options.report(shown, done, size);
+        chunk = next?;
     }
     file.sync_all()
         .await
