@@ -9,7 +9,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
 use rpc_core::serde_bytes::ByteBuf;
 use rpc_core::{service, Error, NetRef, RemoteError, RemoteErrorKind, Result};
 use serde::{Deserialize, Serialize};
@@ -152,9 +151,12 @@ fn walk(top: &Path, dir: &Path, out: &mut Vec<Entry>) -> std::io::Result<()> {
 
 /// `full` below `top`, with `/` between parts.
 fn relative(top: &Path, full: &Path) -> String {
-    let below = full.strip_prefix(top).unwrap_or(full);
-    below
-        .components()
+    slashed(full.strip_prefix(top).unwrap_or(full))
+}
+
+/// A relative path with `/` between its parts, whatever the platform's separator.
+fn slashed(path: &Path) -> String {
+    path.components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join("/")
@@ -324,17 +326,17 @@ pub async fn upload_with(
         .await
         .map_err(|e| local_error("cannot upload", local, e))?;
     let transfers = TransfersClient::new(c.root().call::<NetRef>("transfers", ()).await?);
-    let stats = Mutex::new(TransferStats::default());
+    let mut stats = TransferStats::default();
     if meta.is_file() {
         let name = local
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        upload_file(&transfers, local, remote, &name, meta.len(), options, &stats).await?;
-        return Ok(*stats.lock());
+        upload_file(&transfers, local, remote, &name, meta.len(), options, &mut stats).await?;
+        return Ok(stats);
     }
     transfers.mkdir(remote.to_owned()).await?;
-    stats.lock().dirs += 1;
+    stats.dirs += 1;
     let mut pending = vec![PathBuf::new()];
     while let Some(below) = pending.pop() {
         let dir = local.join(&below);
@@ -352,7 +354,7 @@ pub async fn upload_with(
         names.sort_by_key(|e| e.file_name());
         for entry in names {
             let rel = below.join(entry.file_name());
-            let rel_text = relative(Path::new(""), &rel);
+            let rel_text = slashed(&rel);
             let target = format!("{}/{}", remote.trim_end_matches('/'), rel_text);
             let kind = entry
                 .file_type()
@@ -360,7 +362,7 @@ pub async fn upload_with(
                 .map_err(|e| local_error("cannot look at", &entry.path(), e))?;
             if kind.is_dir() {
                 transfers.mkdir(target).await?;
-                stats.lock().dirs += 1;
+                stats.dirs += 1;
                 pending.push(rel);
             } else if kind.is_file() && options.keeps(&rel_text) {
                 let size = entry
@@ -375,14 +377,13 @@ pub async fn upload_with(
                     &rel_text,
                     size,
                     options,
-                    &stats,
+                    &mut stats,
                 )
                 .await?;
             }
         }
     }
-    let done = *stats.lock();
-    Ok(done)
+    Ok(stats)
 }
 
 /// Up to [`CHUNK`] bytes of `file` (fewer only at its end; none past it).
@@ -410,7 +411,7 @@ async fn upload_file(
     shown: &str,
     size: u64,
     options: &TransferOptions,
-    stats: &Mutex<TransferStats>,
+    stats: &mut TransferStats,
 ) -> Result<()> {
     let mut file = tokio::fs::File::open(local)
         .await
@@ -433,7 +434,6 @@ async fn upload_file(
         chunk = next?;
     }
     writer.finish().await?;
-    let mut stats = stats.lock();
     stats.files += 1;
     stats.bytes += done;
     Ok(())

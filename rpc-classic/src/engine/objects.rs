@@ -63,32 +63,15 @@ pub(crate) fn register(engine: &mut Engine, shared: &std::sync::Arc<Shared>) {
             )
         },
     );
+    // `getattr(obj, "name")` and `obj["name"]` read the same attribute.
     let s = shared.clone();
     engine.register_fn(
         "getattr",
-        move |ctx: NativeCallContext<'_>, o: ScriptObject, name: &str| {
-            call_object(
-                ctx.engine(),
-                &s,
-                &o.0,
-                Op::GetAttr(name),
-                Vec::new(),
-                ctx.call_position(),
-            )
-        },
+        move |ctx: NativeCallContext<'_>, o: ScriptObject, name: &str| read_attribute(&ctx, &s, &o, name),
     );
     let s = shared.clone();
     engine.register_indexer_get(
-        move |ctx: NativeCallContext<'_>, o: &mut ScriptObject, name: &str| {
-            call_object(
-                ctx.engine(),
-                &s,
-                &o.0,
-                Op::GetAttr(name),
-                Vec::new(),
-                ctx.call_position(),
-            )
-        },
+        move |ctx: NativeCallContext<'_>, o: &mut ScriptObject, name: &str| read_attribute(&ctx, &s, o, name),
     );
 
     let s = shared.clone();
@@ -121,6 +104,23 @@ pub(crate) fn register(engine: &mut Engine, shared: &std::sync::Arc<Shared>) {
 /// Runs one operation on an object for a script: converts the arguments, makes the call (a
 /// local object's method through its `Service`, a peer's through its `NetRef`), waits for the
 /// answer under the wall-time limit and converts it back.
+/// Reads the attribute `name` of a script's object.
+fn read_attribute(
+    ctx: &NativeCallContext<'_>,
+    shared: &Shared,
+    object: &ScriptObject,
+    name: &str,
+) -> Result<Dynamic, Box<EvalAltResult>> {
+    call_object(
+        ctx.engine(),
+        shared,
+        &object.0,
+        Op::GetAttr(name),
+        Vec::new(),
+        ctx.call_position(),
+    )
+}
+
 pub(crate) fn call_object(
     engine: &Engine,
     shared: &Shared,
