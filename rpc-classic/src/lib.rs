@@ -51,3 +51,10 @@ pub use service::{ClassicService, Redirect};
 
 /// The port classic servers listen on by default: `rpyc_classic`'s.
 pub const DEFAULT_PORT: u16 = 18812;
+
+/// What Python's `rpyc.classic.connect` is told by a classic server (its port is
+/// `rpyc_classic`'s, so Python users will try): the `ConnectionRefusedError` it raises says
+/// this server runs rhai scripts, not Python, and how to reach it instead.
+pub const PYTHON_CLIENT_REFUSAL: &str = "this is an rpc-classic server (Rust): it runs rhai scripts, not \
+     Python, so rpyc.classic.connect cannot use it. Use `rpc-classic shell HOST:PORT`, or a Rust client \
+     (rpc::classic::connect)";

@@ -35,12 +35,12 @@ impl ClassicService {
 
     /// A server that gives each connection a session of its own under `config` (checked once,
     /// here): `ClassicService::server(&config)?.bind(("127.0.0.1", DEFAULT_PORT)).await?`.
+    /// A Python `rpyc.classic.connect` is told [`PYTHON_CLIENT_REFUSAL`](crate::PYTHON_CLIENT_REFUSAL).
     pub fn server(config: &ClassicConfig) -> std::io::Result<rpc_server::Server> {
         let host = HostContext::new(config)?;
         let limits = config.limits.clone();
-        Ok(rpc_server::Server::new(move || {
-            ClassicService::with_host(host.session(), &limits)
-        }))
+        let server = rpc_server::Server::new(move || ClassicService::with_host(host.session(), &limits));
+        Ok(server.rpyc_refusal(crate::PYTHON_CLIENT_REFUSAL))
     }
 
     fn with_host(host: HostContext, limits: &crate::ScriptLimits) -> ClassicService {

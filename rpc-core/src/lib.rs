@@ -75,6 +75,7 @@ mod netref;
 mod object;
 pub mod protocol;
 mod reply;
+pub mod rpyc;
 mod service;
 mod spill;
 pub mod transport;

@@ -50,12 +50,14 @@ pub mod auth;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod error;
+mod foreign;
 mod listener;
 mod rewind;
 mod server;
 pub mod tls;
 
 pub use error::{Error, Result};
+pub use foreign::DEFAULT_RPYC_REFUSAL;
 pub use server::{
     BoundServer, Server, ServerConfig, ShutdownHandle, ThreadedServer, DEFAULT_DRAIN_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE,

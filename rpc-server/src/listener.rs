@@ -13,6 +13,8 @@ use tokio::net::TcpListener;
 use tokio::net::UnixListener;
 
 use crate::auth::{Authenticated, Authenticator, BoxStream};
+use crate::foreign::{refuse_rpyc, DEFAULT_RPYC_REFUSAL, SNIFF_LEN};
+use crate::rewind::{sniff, Opening};
 use crate::tls::ServerTls;
 
 /// A bound listening socket.
@@ -68,11 +70,23 @@ pub(crate) fn shown(peer: Option<SocketAddr>) -> String {
     peer.map_or_else(|| "unix".to_owned(), |a| a.to_string())
 }
 
-/// What a server runs on each stream before the protocol: TLS, then an authenticator.
-#[derive(Clone, Default)]
+/// What a server runs on each stream before the protocol: TLS, then an authenticator; and
+/// what it tells a Python rpyc client (see `foreign.rs`).
+#[derive(Clone)]
 pub(crate) struct Security {
     pub(crate) tls: Option<ServerTls>,
     pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
+    pub(crate) rpyc_refusal: Arc<str>,
+}
+
+impl Default for Security {
+    fn default() -> Self {
+        Security {
+            tls: None,
+            authenticator: None,
+            rpyc_refusal: DEFAULT_RPYC_REFUSAL.into(),
+        }
+    }
 }
 
 impl Security {
@@ -80,20 +94,52 @@ impl Security {
         self.tls.is_none() && self.authenticator.is_none()
     }
 
-    /// Runs TLS, then the authenticator, on `stream`; the credentials of both, merged.
-    async fn run(&self, stream: BoxStream, peer: Option<SocketAddr>) -> rpc_core::Result<Authenticated> {
+    /// Runs TLS, then the authenticator, on `stream`; the credentials of both, merged. An
+    /// rpyc client is turned away before TLS, or inside it (`rpyc.ssl_connect`).
+    async fn run(&self, stream: BoxStream, peer: Option<SocketAddr>) -> Result<Authenticated, Failure> {
         let mut credentials = Credentials::default();
-        let mut stream = stream;
+        let mut stream = self.screen(stream).await?;
         let stages = [
             self.tls.as_ref().map(|t| t as &dyn Authenticator),
             self.authenticator.as_deref(),
         ];
         for stage in stages.into_iter().flatten() {
-            let done = stage.authenticate(stream, peer).await?;
+            let done = stage.authenticate(stream, peer).await.map_err(Failure::Auth)?;
             stream = done.stream;
             credentials.merge(done.credentials);
         }
+        if self.tls.is_some() {
+            stream = self.screen(stream).await?;
+        }
         Ok(Authenticated { stream, credentials })
+    }
+
+    /// Turns an rpyc client away; any other stream goes on with its first bytes intact.
+    async fn screen(&self, stream: BoxStream) -> Result<BoxStream, Failure> {
+        let (opening, stream) = sniff(stream).await.map_err(|e| {
+            Failure::Handshake(if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                rpc_core::Error::Handshake("the client closed the connection before saying anything".into())
+            } else {
+                e.into()
+            })
+        })?;
+        match opening {
+            Opening::Rpyc(generation) => Err(self.turn_away(stream, generation).await),
+            _ => Ok(Box::new(stream)),
+        }
+    }
+
+    /// Answers an rpyc client with the refusal; the failure to log.
+    async fn turn_away<S>(&self, stream: S, generation: rpc_core::rpyc::Generation) -> Failure
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        if let Err(e) = refuse_rpyc(stream, generation, &self.rpyc_refusal).await {
+            tracing::debug!(error = %e, "refusal of an rpyc client not delivered");
+        }
+        Failure::Foreign(format!(
+            "a Python rpyc client ({generation:?} layout), told it is not served here"
+        ))
     }
 }
 
@@ -131,7 +177,12 @@ impl Accepted {
         if security.is_off() {
             let options = options.peer(info);
             let started = match self {
-                Accepted::Tcp(s) => rpc_core::transport::tcp_connection(s, options).await,
+                Accepted::Tcp(s) => {
+                    if let Some(generation) = peek_rpyc(&s).await.map_err(|e| Failure::Handshake(e.into()))? {
+                        return Err(security.turn_away(s, generation).await);
+                    }
+                    rpc_core::transport::tcp_connection(s, options).await
+                }
                 #[cfg(unix)]
                 Accepted::Unix(s) => rpc_core::transport::unix_connection(s, options).await,
             };
@@ -145,7 +196,7 @@ impl Accepted {
             #[cfg(unix)]
             Accepted::Unix(s) => Box::new(s),
         };
-        let done = security.run(stream, peer).await.map_err(Failure::Auth)?;
+        let done = security.run(stream, peer).await?;
         let options = options.peer(info.credentials(Some(done.credentials)));
         rpc_core::connect_stream(done.stream, options)
             .await
@@ -160,6 +211,29 @@ pub(crate) enum Failure {
     Auth(rpc_core::Error),
     /// The protocol's handshake failed.
     Handshake(rpc_core::Error),
+    /// A client of another protocol, told so.
+    Foreign(String),
+}
+
+/// Looks at a TCP client's first bytes without taking them: the rpyc generation if they are an
+/// rpyc frame. Waits (within the caller's handshake deadline) until they decide it: this
+/// protocol's magic, or six bytes.
+async fn peek_rpyc(s: &tokio::net::TcpStream) -> std::io::Result<Option<rpc_core::rpyc::Generation>> {
+    let mut first = [0u8; SNIFF_LEN];
+    loop {
+        let n = s.peek(&mut first).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if n >= 2 && first[..n] == rpc_core::protocol::MAGIC[..n] {
+            return Ok(None);
+        }
+        if n == SNIFF_LEN {
+            return Ok(rpc_core::rpyc::frame::sniff(&first, usize::MAX));
+        }
+        // A few bytes so far: peek again once more may have come.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }
 
 /// Refuses a client that started the protocol: our preamble and a `Close` naming `reason`,

@@ -6,6 +6,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use rpc_core::protocol::MAGIC;
+use rpc_core::rpyc::frame::sniff as sniff_rpyc;
+use rpc_core::rpyc::Generation;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
 /// How many bytes [`sniff`] reads: the length of the protocol's magic.
@@ -18,6 +20,8 @@ pub(crate) enum Opening {
     Protocol,
     /// A TLS handshake record.
     Tls,
+    /// A Python rpyc client's first frame.
+    Rpyc(Generation),
     /// Anything else (a shared-secret exchange, or garbage).
     Other,
 }
@@ -31,6 +35,8 @@ pub(crate) async fn sniff<S: AsyncRead + Unpin>(mut stream: S) -> io::Result<(Op
         Opening::Protocol
     } else if first[0] == 0x16 && first[1] == 0x03 {
         Opening::Tls
+    } else if let Some(generation) = sniff_rpyc(&first, usize::MAX) {
+        Opening::Rpyc(generation)
     } else {
         Opening::Other
     };

@@ -224,6 +224,16 @@ impl Server {
         self
     }
 
+    /// What a Python `rpyc` client that connects is told, as the message of the
+    /// `ConnectionRefusedError` its first request raises (default
+    /// [`DEFAULT_RPYC_REFUSAL`](crate::DEFAULT_RPYC_REFUSAL)). The server recognises such a
+    /// client by its first frame, over TCP and inside TLS; over a Unix socket it is not
+    /// recognised and gets the protocol's handshake error.
+    pub fn rpyc_refusal(mut self, message: impl Into<String>) -> Self {
+        self.security.rpyc_refusal = message.into().into();
+        self
+    }
+
     /// Listens on a TCP address (`"127.0.0.1:0"` picks a free port).
     pub async fn bind(self, addr: impl ToSocketAddrs + std::fmt::Debug) -> Result<BoundServer> {
         let shown = format!("{addr:?}");
@@ -455,6 +465,10 @@ async fn serve_connection(
         Ok(Ok(c)) => c,
         Ok(Err(Failure::Auth(e))) => {
             tracing::warn!(peer = %shown(peer), error = %e, "authentication failed, closing");
+            return;
+        }
+        Ok(Err(Failure::Foreign(what))) => {
+            tracing::info!(peer = %shown(peer), "{what}");
             return;
         }
         Ok(Err(Failure::Handshake(e))) => {

@@ -154,7 +154,9 @@ async fn run(args: ServeCmd) -> Result<(), Failure> {
         Exposure::Authenticated => {}
         Exposure::Insecure => eprintln!("{}", insecure_warning(&args.host)),
     }
-    let server = cli::configure(Server::new(move || Root::new(&config, insecure)), &args.serve)?;
+    let server =
+        Server::new(move || Root::new(&config, insecure)).rpyc_refusal(rpc_classic::PYTHON_CLIENT_REFUSAL);
+    let server = cli::configure(server, &args.serve)?;
     let bound = cli::bind(server, &addrs).await?;
     cli::serve(bound, "rpc-classic", "classic", &args.serve, serving).await?;
     Ok(())

@@ -1,0 +1,7 @@
+//! Interop with Python's own `rpyc` package (pinned in `requirements.txt`, installed from
+//! PyPI into a virtual environment the tests make themselves). They need `python3` with the
+//! `venv` module and PyPI, so they are ignored by a plain `cargo test`; CI runs them with
+//! `cargo test --test python -- --ignored`.
+
+mod refusal;
+mod venv;
