@@ -52,6 +52,7 @@ pub mod cli;
 mod error;
 mod foreign;
 mod listener;
+pub mod naming;
 mod rewind;
 mod server;
 pub mod tls;
