@@ -13,6 +13,7 @@
 //! hijack a name; lookups stay open unless configured otherwise.
 
 mod client;
+pub mod discovery;
 mod entry;
 mod memory;
 mod service;
