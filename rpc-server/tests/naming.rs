@@ -149,6 +149,33 @@ async fn an_entry_nobody_refreshes_expires_and_is_watched_going() {
     }
     assert_eq!(last, Some(Change::Expired(entry)));
     assert_eq!(reg.try_lookup("lapsing").await.expect("lookup"), None);
+
+    // An abandoned registration (what a crash leaves) expires too, and is not removed.
+    let crashed = reg
+        .register(
+            "crashed",
+            "rpc://127.0.0.1:2",
+            [""; 0],
+            Duration::from_millis(300),
+        )
+        .await
+        .expect("register");
+    let entry = crashed.entry();
+    crashed.abandon();
+    let mut last = None;
+    while !matches!(&last, Some(Change::Expired(e)) if e.name == "crashed") {
+        let change = tokio::time::timeout(Duration::from_secs(5), watch.next())
+            .await
+            .expect("expiry in time")
+            .expect("watching")
+            .expect("a change");
+        assert!(
+            !matches!(change, Change::Removed(_)),
+            "an abandoned entry is not removed"
+        );
+        last = Some(change);
+    }
+    assert_eq!(last, Some(Change::Expired(entry)));
 }
 
 #[tokio::test]

@@ -246,6 +246,7 @@ pub struct Registration {
     entry: watch::Receiver<Entry>,
     registry: Registry,
     refresher: tokio::task::JoinHandle<()>,
+    remove_on_drop: bool,
 }
 
 impl Registration {
@@ -256,6 +257,7 @@ impl Registration {
             entry: rx,
             registry,
             refresher,
+            remove_on_drop: true,
         }
     }
 
@@ -269,9 +271,17 @@ impl Registration {
         self.refresher.is_finished()
     }
 
-    /// Removes the entry now, and says whether it was still there.
-    pub async fn remove(self) -> Result<bool> {
+    /// Stops refreshing without removing the entry: it expires after its time to live, as
+    /// when the registering process dies (watchers then see [`Change::Expired`]).
+    pub fn abandon(mut self) {
         self.refresher.abort();
+        self.remove_on_drop = false;
+    }
+
+    /// Removes the entry now, and says whether it was still there.
+    pub async fn remove(mut self) -> Result<bool> {
+        self.refresher.abort();
+        self.remove_on_drop = false;
         let entry = self.entry();
         let client = self.registry.client().await?;
         client.remove(entry.name, Some(entry.lease)).await
@@ -280,7 +290,8 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        if self.refresher.is_finished() {
+        // Lost to another registration, abandoned, or removed already: nothing to remove.
+        if !self.remove_on_drop || self.refresher.is_finished() {
             return;
         }
         self.refresher.abort();
