@@ -54,6 +54,7 @@ use std::net::SocketAddr;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 
 pub use args::ServeArgs;
+pub use crate::error::error_chain;
 pub use setup::{configure, exposure_warning, is_loopback, loud_warning, read_secret};
 pub use units::{KeepaliveArg, Size, Span, Timeout};
 
@@ -105,18 +106,6 @@ pub fn stop_signal() -> std::io::Result<impl Future<Output = &'static str>> {
             Err(_) => std::future::pending().await,
         }
     })
-}
-
-/// An error and its causes on one line: `cannot listen on 127.0.0.1:80: permission denied`.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        cause = e.source();
-    }
-    text
 }
 
 /// The addresses `host` (an IP address or a host name) and `port` stand for; at least one.
