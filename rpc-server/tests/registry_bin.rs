@@ -2,33 +2,31 @@
 //! look up through it; with a secret, registering needs it and lookups do not; it answers
 //! discovery queries; SIGTERM stops it cleanly.
 
-use std::process::Stdio;
+#[allow(dead_code)] // the test PKI is for the TLS tests of bin.rs
+mod support;
+
 use std::time::Duration;
 
 use rpc_core::{ConnectOptions, Error, RemoteErrorKind, SharedSecret};
 use rpc_server::naming::discovery::{ask, Answer, Query};
 use rpc_server::naming::{Filter, Registry};
+use support::{command, guard, terminate, TempDir, GUARD};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-const GUARD: Duration = Duration::from_secs(20);
+const REGISTRY: &str = env!("CARGO_BIN_EXE_rpc-registry");
 
 /// Starts the registry on 127.0.0.1 and a free port with `args`; the child and its port.
 async fn start(args: &[String]) -> (Child, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rpc-registry"))
+    let mut child = command(REGISTRY)
         .args(["--host", "127.0.0.1", "--port", "0"])
         .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start rpc-registry");
     let stdout = child.stdout.take().expect("piped stdout");
-    let line = tokio::time::timeout(GUARD, BufReader::new(stdout).lines().next_line())
+    let line = guard("the address line", BufReader::new(stdout).lines().next_line())
         .await
-        .expect("the address line in time")
         .expect("read stdout")
         .expect("an address line");
     assert!(
@@ -47,15 +45,6 @@ async fn start(args: &[String]) -> (Child, u16) {
 fn free_udp_port() -> u16 {
     let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("probe");
     probe.local_addr().expect("addr").port()
-}
-
-fn terminate(child: &Child) {
-    let pid = child.id().expect("running");
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
 }
 
 #[tokio::test]
@@ -95,10 +84,9 @@ async fn registers_looks_up_answers_discovery_and_stops_on_sigterm() {
         Answer::Name("lab.scope".into(), "rpc://127.0.0.1:40001".into())
     );
 
-    terminate(&child);
-    let status = tokio::time::timeout(GUARD, child.wait_with_output())
+    terminate(child.id());
+    let status = guard("the exit", child.wait_with_output())
         .await
-        .expect("exit in time")
         .expect("wait")
         .status;
     assert!(status.success(), "{status}");
@@ -106,11 +94,9 @@ async fn registers_looks_up_answers_discovery_and_stops_on_sigterm() {
 
 #[tokio::test]
 async fn with_a_secret_file_only_its_holders_register() {
-    let dir = std::env::temp_dir().join(format!("rpc-registry-bin-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join("registry.secret");
-    std::fs::write(&file, "s3cret\n").expect("write the secret");
-    let (_child, port) = start(&["--secret-file".into(), file.display().to_string()]).await;
+    let dir = TempDir::new();
+    let file = dir.file("registry.secret", "s3cret\n");
+    let (_child, port) = start(&["--secret-file".into(), file]).await;
     let ttl = Duration::from_secs(5);
 
     let anonymous = Registry::connect("127.0.0.1", port)
@@ -132,20 +118,13 @@ async fn with_a_secret_file_only_its_holders_register() {
         anonymous.lookup("svc").await.expect("open lookups").uri,
         "rpc://127.0.0.1:1"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn private_lookups_without_a_secret_is_a_usage_error() {
-    let out = tokio::time::timeout(
-        GUARD,
-        Command::new(env!("CARGO_BIN_EXE_rpc-registry"))
-            .arg("--private-lookups")
-            .output(),
-    )
-    .await
-    .expect("exits in time")
-    .expect("run");
+    let out = guard("the exit", command(REGISTRY).arg("--private-lookups").output())
+        .await
+        .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--secret-file"));
 }

@@ -142,11 +142,13 @@ impl Registry {
         }
     }
 
-    /// `e`, said to come from reaching this registry.
+    /// `e`, said to come from reaching this registry (with its causes: an i/o error's is
+    /// what went wrong).
     fn unreachable(&self, e: Error) -> Error {
         Error::Handshake(format!(
-            "the registry at {} cannot be reached: {e}",
-            self.address()
+            "the registry at {} cannot be reached: {}",
+            self.address(),
+            crate::error::error_chain(&e)
         ))
     }
 
