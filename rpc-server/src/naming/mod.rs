@@ -8,13 +8,17 @@
 //!
 //! The registry is a service over this framework's own protocol ([`RegistryService`], served
 //! by the `rpc-registry` binary on [`DEFAULT_PORT`]); its entries live in a
-//! [`RegistryStore`]: the embedded [`MemoryStore`] by default. A registry started with a
-//! secret takes registrations only from authenticated clients ([`Access`]), so nobody can
-//! hijack a name; lookups stay open unless configured otherwise.
+//! [`RegistryStore`]: the embedded [`MemoryStore`] by default, or, with the `etcd` cargo
+//! feature, `EtcdStore`, through which several registry servers (and programs) share the
+//! entries of one etcd cluster. A registry started with a secret takes registrations only from
+//! authenticated clients ([`Access`]), so nobody can hijack a name; lookups stay open unless
+//! configured otherwise.
 
 mod client;
 pub mod discovery;
 mod entry;
+#[cfg(feature = "etcd")]
+mod etcd;
 mod memory;
 mod service;
 mod store;
@@ -24,6 +28,8 @@ pub use entry::{
     check_name, Change, Entry, Filter, LeaseId, Matcher, MAX_NAME_LEN, MAX_TAGS, MAX_TAG_LEN, MAX_TTL,
     MAX_URI_LEN, MIN_TTL,
 };
+#[cfg(feature = "etcd")]
+pub use etcd::{EtcdConfig, EtcdStore, DEFAULT_CONNECT_TIMEOUT, DEFAULT_PREFIX, DEFAULT_REQUEST_TIMEOUT};
 pub use memory::{MemoryStore, DEFAULT_MAX_ENTRIES, WATCH_BACKLOG};
 pub use service::{Access, RegistryService, RegistryServiceClient, WatchItem, REGISTRY_ERROR};
 pub use store::{RegistryStore, StoreError, StoreResult};

@@ -52,7 +52,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Implementations: [`MemoryStore`](super::MemoryStore) (embedded, the default) and, behind
 /// the `etcd` cargo feature, `EtcdStore` (entries as keys under a prefix, TTLs as leases), so
 /// that several registry servers share one set of entries. The test suite in
-/// `naming/tests.rs` runs against every implementation.
+/// `rpc-server/tests/naming/suite.rs` runs against every implementation.
 pub trait RegistryStore: Send + Sync + 'static {
     /// Registers `entry` (its `lease` field is ignored) for `ttl`, replacing any entry of the
     /// same name; the entry as stored, with its lease.
