@@ -4,13 +4,14 @@
 //! (Debian's `etcd`, on 127.0.0.1).
 #![cfg(feature = "etcd")]
 
+#[path = "naming/server.rs"]
+mod server;
 #[path = "naming/suite.rs"]
 mod suite;
 
 #[path = "etcd/fixture.rs"]
 mod fixture;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use fixture::Etcd;
@@ -19,7 +20,7 @@ use rpc_server::naming::{
     Change, Entry, EtcdConfig, EtcdStore, Filter, Registry, RegistryService, RegistryStore, StoreError,
     StoreResult,
 };
-use rpc_server::{Server, ShutdownHandle};
+use server::start;
 
 /// `etcd` with short timeouts, so that its being down is reported quickly.
 fn config(etcd: &Etcd) -> EtcdConfig {
@@ -34,18 +35,6 @@ async fn connect(etcd: &Etcd, prefix: &str) -> EtcdStore {
         .connect()
         .await
         .expect("connect to etcd")
-}
-
-/// A registry server on 127.0.0.1 over `store`: its port and its stop handle.
-async fn serve(store: EtcdStore) -> (u16, ShutdownHandle) {
-    let bound = Server::shared(Arc::new(RegistryService::new(store)))
-        .bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = bound.local_addr().expect("addr").port();
-    let stop = bound.shutdown_handle();
-    tokio::spawn(bound.serve());
-    (port, stop)
 }
 
 /// The next item of `changes`, within 10 s.
@@ -148,8 +137,8 @@ async fn entries_are_json_under_the_prefix_and_changes_by_hand_are_watched() {
 #[tokio::test]
 async fn two_registry_servers_on_one_etcd_share_their_entries() {
     let etcd = Etcd::start().await;
-    let (port_a, _stop_a) = serve(connect(&etcd, "/shared/").await).await;
-    let (port_b, _stop_b) = serve(connect(&etcd, "/shared/").await).await;
+    let (port_a, _stop_a) = start(RegistryService::new(connect(&etcd, "/shared/").await), 0, None).await;
+    let (port_b, _stop_b) = start(RegistryService::new(connect(&etcd, "/shared/").await), 0, None).await;
     assert_ne!(port_a, port_b);
     let a = Registry::connect("127.0.0.1", port_a)
         .await
@@ -222,7 +211,7 @@ async fn an_etcd_that_goes_away_is_reported_and_registrations_come_back() {
     let endpoint = etcd.endpoint();
     let store = connect(&etcd, "/registry/").await;
     let mut watch = store.watch().await.expect("watch");
-    let (port, _stop) = serve(store.clone()).await;
+    let (port, _stop) = start(RegistryService::new(store.clone()), 0, None).await;
     let reg = Registry::connect("127.0.0.1", port).await.expect("connect");
     let held = reg
         .register("svc", "rpc://127.0.0.1:9", ["x"], Duration::from_secs(1))

@@ -3,18 +3,17 @@
 //! restarts or is down).
 
 mod naming {
+    pub mod server;
     pub mod suite;
 }
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::StreamExt;
+use naming::server::start;
 use naming::suite;
 use rpc_core::{ConnectOptions, Error, RemoteErrorKind, SharedSecret};
-use rpc_server::auth::OptionalSecret;
 use rpc_server::naming::{Access, Change, Filter, MemoryStore, Registry, RegistryService};
-use rpc_server::{Server, ShutdownHandle};
 
 #[tokio::test]
 async fn the_memory_store_passes_the_store_suite() {
@@ -43,19 +42,6 @@ async fn a_full_memory_store_refuses_new_names() {
         matches!(full, Err(rpc_server::naming::StoreError::Invalid(ref why)) if why.contains("full")),
         "{full:?}"
     );
-}
-
-/// A registry server on 127.0.0.1 (on `port`, or a free one); its port and its stop handle.
-async fn start(service: RegistryService, port: u16, secret: Option<SharedSecret>) -> (u16, ShutdownHandle) {
-    let mut server = Server::shared(Arc::new(service));
-    if let Some(secret) = secret {
-        server = server.authenticator(OptionalSecret(secret));
-    }
-    let bound = server.bind(("127.0.0.1", port)).await.expect("bind");
-    let port = bound.local_addr().expect("addr").port();
-    let stop = bound.shutdown_handle();
-    tokio::spawn(bound.serve());
-    (port, stop)
 }
 
 #[tokio::test]
