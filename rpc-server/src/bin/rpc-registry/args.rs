@@ -31,6 +31,17 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = rpc_server::naming::DEFAULT_MAX_ENTRIES)]
     pub max_entries: usize,
 
+    /// Keep the entries in etcd at these endpoints (comma-separated, e.g.
+    /// http://10.0.0.5:2379) instead of in memory: several registries on one etcd share them.
+    #[cfg(feature = "etcd")]
+    #[arg(long, value_name = "URLS", value_delimiter = ',', help_heading = "Store")]
+    pub etcd: Vec<String>,
+
+    /// The key prefix of the entries in etcd.
+    #[cfg(feature = "etcd")]
+    #[arg(long, value_name = "PREFIX", default_value = rpc_server::naming::DEFAULT_PREFIX, help_heading = "Store")]
+    pub etcd_prefix: String,
+
     /// Answer UDP discovery queries ("where is the registry", "who serves NAME") on this
     /// address (e.g. 0.0.0.0:18811 for the local network's broadcasts).
     #[arg(long, value_name = "ADDR", help_heading = "Discovery")]

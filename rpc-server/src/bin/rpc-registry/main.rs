@@ -37,7 +37,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let store: Arc<dyn RegistryStore> = Arc::new(MemoryStore::with_capacity(args.max_entries));
+    let store = store(&args).await?;
     let mut service = RegistryService::from_arc(store.clone());
     // The secret: required of everyone with --private-lookups (the shared flags' own
     // behaviour), else asked only of the clients that offer it, and writes need it.
@@ -95,6 +95,21 @@ async fn run(args: Args) -> Result<(), String> {
         cli::Serving::Connections,
     )
     .await
+}
+
+/// The store `args` name: etcd (with the `etcd` feature and `--etcd`), else memory.
+async fn store(args: &Args) -> Result<Arc<dyn RegistryStore>, String> {
+    #[cfg(feature = "etcd")]
+    if !args.etcd.is_empty() {
+        let store = rpc_server::naming::EtcdConfig::new(args.etcd.clone())
+            .prefix(args.etcd_prefix.clone())
+            .connect()
+            .await
+            .map_err(|e| format!("--etcd {}: {e}", args.etcd.join(",")))?;
+        tracing::info!(endpoints = %args.etcd.join(","), prefix = %args.etcd_prefix, "entries in etcd");
+        return Ok(Arc::new(store));
+    }
+    Ok(Arc::new(MemoryStore::with_capacity(args.max_entries)))
 }
 
 /// Stops the discovery responder when the registry stops.
