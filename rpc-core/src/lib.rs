@@ -71,6 +71,7 @@ pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod iter;
+mod name;
 mod netref;
 mod object;
 pub mod protocol;
@@ -79,6 +80,7 @@ pub mod rpyc;
 mod service;
 mod spill;
 pub mod transport;
+mod uri;
 pub mod value;
 
 pub mod prelude;
@@ -94,6 +96,7 @@ pub use credentials::{CertificateIdentity, Credentials, PeerInfo};
 pub use error::{Error, RemoteError, RemoteErrorKind, Result};
 pub use events::{Event, Property, PropertyReplica, Signal, SignalReplica, Subscription};
 pub use iter::RemoteIter;
+pub use name::{check_name, NameError};
 pub use netref::NetRef;
 pub use object::Object;
 pub use reply::{FromReply, IntoReply, Reply};
@@ -105,4 +108,5 @@ pub use transport::{
     connect, connect_stream, connect_subproc, connect_with, memory_pair, memory_pair_with, serve_stdio,
     ClientTls, ConnectOptions, SharedSecret,
 };
+pub use uri::{Scheme, Uri, UriError, MAX_URI_LEN};
 pub use value::{from_value, to_value, ObjectRef, Value};
