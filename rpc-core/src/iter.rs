@@ -1,5 +1,6 @@
 //! Remote iteration: a method returns a [`RemoteIter`] and the caller gets a `Stream` that
-//! fetches items in batches that grow (1, 2, 4, ... up to 1,024 items a round trip), like
+//! fetches items in batches that grow (1, 2, 4, ... up to 1,024 items a round trip; a batch of
+//! a stream holds the items ready when it is asked for, at least one), like
 //! RPyC's buffered iterator and Pyro's item streaming. Dropping the stream releases the
 //! iterator on its owner.
 
@@ -10,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use futures::future::BoxFuture;
+use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{BoxStream, Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -228,7 +229,17 @@ impl<T: Serialize + Send + 'static> Service for Source<T> {
             let mut items = self.items.lock().await;
             let mut batch = Vec::with_capacity(n);
             while batch.len() < n {
-                match items.next().await {
+                // The first item is waited for; the rest only if they are ready, so a live
+                // stream (a watch) delivers each item as it comes instead of a batch later.
+                let next = if batch.is_empty() {
+                    items.next().await
+                } else {
+                    match items.next().now_or_never() {
+                        Some(next) => next,
+                        None => break,
+                    }
+                };
+                match next {
                     Some(item) => batch.push(to_value(&item).map_err(|e| {
                         RemoteError::new(RemoteErrorKind::Application, "rpc::EncodeError", e.to_string())
                     })?),

@@ -112,16 +112,21 @@ impl Authenticator for SharedSecret {
     }
 }
 
-/// Reads a client's first bytes. A client that started the protocol without this stage is
-/// refused with `refusal` (a protocol `Close` it reads as the reason its connect failed).
-pub(crate) async fn first_bytes(stream: BoxStream, refusal: &str) -> Result<(Opening, Rewind<BoxStream>)> {
-    let (opening, stream) = sniff(stream).await.map_err(|e| {
+/// Reads a client's first bytes and says what they open; they stay in the returned stream.
+pub(crate) async fn opening_of(stream: BoxStream) -> Result<(Opening, Rewind<BoxStream>)> {
+    sniff(stream).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
             Error::Auth("the client closed the connection before saying anything".into())
         } else {
             Error::Io(e)
         }
-    })?;
+    })
+}
+
+/// Reads a client's first bytes. A client that started the protocol without this stage is
+/// refused with `refusal` (a protocol `Close` it reads as the reason its connect failed).
+pub(crate) async fn first_bytes(stream: BoxStream, refusal: &str) -> Result<(Opening, Rewind<BoxStream>)> {
+    let (opening, stream) = opening_of(stream).await?;
     if opening == Opening::Protocol {
         let _ = refuse_on(stream, refusal).await;
         return Err(Error::Auth(format!(
@@ -129,4 +134,36 @@ pub(crate) async fn first_bytes(stream: BoxStream, refusal: &str) -> Result<(Ope
         )));
     }
     Ok((opening, stream))
+}
+
+/// A shared secret for the clients that offer it: a client that runs the exchange is
+/// checked (and a wrong secret refused) and gets the secret's label as credentials; a client
+/// that starts the protocol directly is let in without credentials. For a service that
+/// decides per method what needs authentication, as a registry does: lookups for anyone,
+/// registrations for those who know the secret
+/// ([`Access::Authenticated`](crate::naming::Access::Authenticated)).
+#[derive(Clone)]
+pub struct OptionalSecret(pub SharedSecret);
+
+impl Authenticator for OptionalSecret {
+    fn authenticate(
+        &self,
+        stream: BoxStream,
+        _peer: Option<SocketAddr>,
+    ) -> BoxFuture<'_, Result<Authenticated>> {
+        Box::pin(async move {
+            let (opening, mut stream) = opening_of(stream).await?;
+            let credentials = match opening {
+                Opening::Protocol => Credentials::default(),
+                Opening::Tls => {
+                    return Err(Error::Auth("the client speaks TLS, this server does not".into()))
+                }
+                _ => self.0.server_exchange(&mut stream).await?,
+            };
+            Ok(Authenticated {
+                stream: Box::new(stream),
+                credentials,
+            })
+        })
+    }
 }

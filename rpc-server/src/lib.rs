@@ -53,6 +53,7 @@ pub mod cli;
 mod error;
 mod foreign;
 mod listener;
+pub mod naming;
 mod publish;
 mod rewind;
 mod server;

@@ -12,9 +12,9 @@ use tokio::net::TcpListener;
 #[cfg(unix)]
 use tokio::net::UnixListener;
 
-use crate::auth::{Authenticated, Authenticator, BoxStream};
+use crate::auth::{opening_of, Authenticated, Authenticator, BoxStream};
 use crate::foreign::{refuse_rpyc, DEFAULT_RPYC_REFUSAL, SNIFF_LEN};
-use crate::rewind::{sniff, Opening};
+use crate::rewind::Opening;
 use crate::tls::ServerTls;
 
 /// A bound listening socket.
@@ -116,13 +116,7 @@ impl Security {
 
     /// Turns an rpyc client away; any other stream goes on with its first bytes intact.
     async fn screen(&self, stream: BoxStream) -> Result<BoxStream, Failure> {
-        let (opening, stream) = sniff(stream).await.map_err(|e| {
-            Failure::Handshake(if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                rpc_core::Error::Handshake("the client closed the connection before saying anything".into())
-            } else {
-                e.into()
-            })
-        })?;
+        let (opening, stream) = opening_of(stream).await.map_err(Failure::Handshake)?;
         match opening {
             Opening::Rpyc(generation) => Err(self.turn_away(stream, generation).await),
             _ => Ok(Box::new(stream)),

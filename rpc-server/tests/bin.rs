@@ -4,38 +4,17 @@
 //!
 //! Every wait is bounded, and a child is killed when its test fails (`kill_on_drop`).
 
-use std::future::Future;
-use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+mod support;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-};
+use std::process::ExitStatus;
+
 use rpc_core::{ClientTls, ConnectOptions, Connection, SharedSecret};
+use support::{guard, path_str, pki, TempDir};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// Safety net only: a bug fails the test after this long instead of hanging it.
-const GUARD: Duration = Duration::from_secs(20);
-
-async fn guard<F: Future>(what: &str, fut: F) -> F::Output {
-    match tokio::time::timeout(GUARD, fut).await {
-        Ok(out) => out,
-        Err(_) => panic!("{what} did not happen within {GUARD:?}"),
-    }
-}
-
 fn binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_rpc-server"));
-    command
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
+    support::command(env!("CARGO_BIN_EXE_rpc-server"))
 }
 
 /// A running server: the child, and the port it printed.
@@ -70,14 +49,9 @@ impl Running {
         guard("connect", rpc_core::connect_with("127.0.0.1", self.port, options)).await
     }
 
-    /// Sends SIGTERM (with kill(1), to need no signal crate).
+    /// Sends SIGTERM.
     fn terminate(&self) {
-        let pid = self.child.id().expect("the child still runs");
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM {pid}: {status}");
+        support::terminate(self.child.id());
     }
 
     /// Waits for the child to exit; its status and what it wrote on stderr.
@@ -106,35 +80,6 @@ async fn refused(args: &[&str]) -> (ExitStatus, String) {
         output.status,
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
-}
-
-/// A fresh directory under the system's temporary one, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("rpc-server-bin-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("make a temporary directory");
-        TempDir(path)
-    }
-
-    fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).expect("write a temporary file");
-        path_str(&path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn path_str(path: &Path) -> String {
-    path.to_str().expect("a UTF-8 temporary path").to_owned()
 }
 
 #[tokio::test]
@@ -228,41 +173,6 @@ async fn a_secret_file_lets_in_only_who_knows_it() {
     server.terminate();
     let (status, stderr) = server.exit().await;
     assert_eq!(status.code(), Some(0), "{stderr}");
-}
-
-/// A CA, a server certificate for 127.0.0.1 and a client certificate named `alice`, as PEM.
-struct Pki {
-    ca: String,
-    server: (String, String),
-    client: (String, String),
-}
-
-fn pki() -> Pki {
-    let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, "test CA");
-    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("CA key")).expect("CA");
-    let leaf = |cn: &str, names: Vec<String>, usage| {
-        let mut params = CertificateParams::new(names).expect("leaf params");
-        params.distinguished_name.push(DnType::CommonName, cn);
-        params.extended_key_usages = vec![usage];
-        let key = KeyPair::generate().expect("leaf key");
-        let cert = params.signed_by(&key, &ca).expect("leaf");
-        (cert.pem(), key.serialize_pem())
-    };
-    Pki {
-        server: leaf(
-            "server",
-            vec!["127.0.0.1".into()],
-            ExtendedKeyUsagePurpose::ServerAuth,
-        ),
-        client: leaf(
-            "alice",
-            vec!["alice.example".into()],
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ),
-        ca: ca.pem(),
-    }
 }
 
 #[tokio::test]

@@ -151,8 +151,7 @@ pub(super) fn handle_request(
             .catch_unwind()
             .await
             .unwrap_or_else(|p| Err(panic_error(p)));
-        let inner = in_flight.finish();
-        answer(&inner, seq, oneway, result);
+        in_flight.finish(|inner| answer(inner, seq, oneway, result));
     }
     .instrument(span.clone());
     drop(_enter);
@@ -217,11 +216,15 @@ impl InFlight {
         }
     }
 
-    /// The request finished: stop counting it and hand back the connection.
-    fn finish(mut self) -> Arc<Inner> {
-        let inner = self.inner.take().expect("finished once");
-        inner.request_done(self.seq, self.weight);
-        inner
+    /// The request finished: `send` its answer, then stop counting it. In this order, so that
+    /// a drain waiting for the count to reach zero closes the connection only after the
+    /// answer is queued ahead of its `Close` (the other order lost the reply of a call that
+    /// ended during a drain, now and then).
+    fn finish(mut self, send: impl FnOnce(&Arc<Inner>)) {
+        if let Some(inner) = self.inner.take() {
+            send(&inner);
+            inner.request_done(self.seq, self.weight);
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! The pieces of a server binary's command line (feature `cli`): the flags every server
-//! shares, their units, and what a `main` does with them.
+//! shares, their units, and what a `main` does with them; and the flags every client shares
+//! ([`ClientArgs`]: TLS, a shared secret, `--timeout`), which the `rpc` tool is made with.
 //!
 //! The `rpc-server` binary is built from them, and so can another: flatten [`ServeArgs`] into
 //! the binary's clap arguments next to its own `--host`, `--port` and whatever says what to
@@ -44,6 +45,7 @@
 //! or address at fault, with its causes ([`error_chain`]).
 
 mod args;
+mod client;
 mod setup;
 mod units;
 
@@ -53,7 +55,9 @@ use std::net::SocketAddr;
 
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 
+pub use crate::error::error_chain;
 pub use args::ServeArgs;
+pub use client::ClientArgs;
 pub use setup::{configure, exposure_warning, is_loopback, loud_warning, read_secret};
 pub use units::{KeepaliveArg, Size, Span, Timeout};
 
@@ -105,18 +109,6 @@ pub fn stop_signal() -> std::io::Result<impl Future<Output = &'static str>> {
             Err(_) => std::future::pending().await,
         }
     })
-}
-
-/// An error and its causes on one line: `cannot listen on 127.0.0.1:80: permission denied`.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        cause = e.source();
-    }
-    text
 }
 
 /// The addresses `host` (an IP address or a host name) and `port` stand for; at least one.
