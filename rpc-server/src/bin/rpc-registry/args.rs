@@ -36,7 +36,7 @@ pub struct Args {
     #[arg(long, value_name = "ADDR", help_heading = "Discovery")]
     pub discovery: Option<SocketAddr>,
 
-    /// The registry's URI as discovery announces it (default: rpc://<the bound address>;
+    /// The registry's URI as discovery announces it (default: rpc://ADDR, the bound address;
     /// needed when listening on 0.0.0.0).
     #[arg(long, value_name = "URI", help_heading = "Discovery")]
     pub advertise: Option<String>,
