@@ -8,6 +8,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::frame::FrameError;
+use crate::name::NameError;
+use crate::uri::UriError;
 
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -101,6 +103,13 @@ pub enum Error {
     /// missing credential, a malformed or truncated exchange).
     #[error("authentication failed: {0}")]
     Auth(String),
+    /// A name no object can be published or looked up under, or one already taken.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// A text is not a [`Uri`](crate::Uri), or a URI was given where it cannot be used (an
+    /// `rpcname:` URI to a function that connects directly).
+    #[error(transparent)]
+    Uri(#[from] UriError),
 }
 
 impl Clone for Error {
@@ -137,6 +146,8 @@ impl Clone for Error {
             Error::Unsupported(m) => Error::Unsupported(m.clone()),
             Error::Tls(m) => Error::Tls(m.clone()),
             Error::Auth(m) => Error::Auth(m.clone()),
+            Error::Name(e) => Error::Name(e.clone()),
+            Error::Uri(e) => Error::Uri(e.clone()),
         }
     }
 }

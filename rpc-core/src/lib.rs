@@ -15,8 +15,10 @@
 //! objects passed by reference ([`NetRef`], [`Object`]) with distributed reference counting,
 //! [`Callback`]s, remote iteration ([`RemoteIter`]), asynchronous results ([`async_`],
 //! [`AsyncResult`]), one-way calls ([`NetRef::call_oneway`]), batches ([`Batch`]), replicated
-//! properties and signals ([`events`]), a facade for code without async ([`blocking`]), and
-//! child processes as peers ([`connect_subproc`]).
+//! properties and signals ([`events`]), a facade for code without async ([`blocking`]),
+//! child processes as peers ([`connect_subproc`]), and objects published by name
+//! ([`Published`], [`Connection::lookup`]) and reached by [`Uri`] (`rpc://HOST:PORT/NAME`,
+//! [`lookup_direct`]).
 //!
 //! Every connection holds a peer to budgets (frame, decoded size, pending work, queued output,
 //! nesting, handshake, idle time) that it cannot talk its way past; [`ConnectionConfig`] lists
@@ -71,14 +73,17 @@ pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod iter;
+mod name;
 mod netref;
 mod object;
 pub mod protocol;
+mod published;
 mod reply;
 pub mod rpyc;
 mod service;
 mod spill;
 pub mod transport;
+mod uri;
 pub mod value;
 
 pub mod prelude;
@@ -94,15 +99,18 @@ pub use credentials::{CertificateIdentity, Credentials, PeerInfo};
 pub use error::{Error, RemoteError, RemoteErrorKind, Result};
 pub use events::{Event, Property, PropertyReplica, Signal, SignalReplica, Subscription};
 pub use iter::RemoteIter;
+pub use name::{check_name, NameError};
 pub use netref::NetRef;
 pub use object::Object;
+pub use published::Published;
 pub use reply::{FromReply, IntoReply, Reply};
 pub use rpc_macros::service;
 /// `serde_bytes`, for passing byte buffers as bytes: `serde_bytes::Bytes::new(&data)`.
 pub use serde_bytes;
 pub use service::{AsAny, AttributeInfo, CallResult, Description, MethodInfo, Outcome, Service, VoidService};
 pub use transport::{
-    connect, connect_stream, connect_subproc, connect_with, memory_pair, memory_pair_with, serve_stdio,
-    ClientTls, ConnectOptions, SharedSecret,
+    connect, connect_direct, connect_stream, connect_subproc, connect_with, lookup_direct, memory_pair,
+    memory_pair_with, serve_stdio, ClientTls, ConnectOptions, SharedSecret,
 };
+pub use uri::{Scheme, Uri, UriError, MAX_URI_LEN};
 pub use value::{from_value, to_value, ObjectRef, Value};

@@ -1,7 +1,8 @@
 //! The seam between the engine's layers (DESIGN.md: "each layer knows only the one below it"):
-//! the lower layers (frames, messages, values, spills, arguments, errors) name nothing of the
-//! layers above them (the connection, services, netrefs, callbacks, ...), not in code, not in
-//! tests, not in doc links. A value carries a reference as a slot the connection resolves.
+//! the lower layers (frames, messages, values, spills, arguments, errors, names and URIs) name
+//! nothing of the layers above them (the connection, services, netrefs, callbacks, ...), not in
+//! code, not in tests, not in doc links. A value carries a reference as a slot the connection
+//! resolves.
 //!
 //! The check reads the lower layers' source files. Through the crate root (`crate::`,
 //! `$crate::`, `rpc_core::`) a lower file may reach only the lower modules and what `lib.rs`
@@ -13,7 +14,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The modules of the lower layers, each a file `src/<name>.rs` and its folder `src/<name>/`.
-const LOWER: &[&str] = &["frame", "protocol", "value", "spill", "args", "error"];
+/// Names and URIs are syntax beside the messages: the errors carry theirs.
+const LOWER: &[&str] = &[
+    "frame", "protocol", "value", "spill", "args", "error", "name", "uri",
+];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")

@@ -19,6 +19,9 @@ pub enum Error {
     /// A connection failed.
     #[error("connection failed")]
     Connection(#[from] rpc_core::Error),
+    /// An object could not be published under a name (see `BoundServer::publish`).
+    #[error(transparent)]
+    Name(#[from] rpc_core::NameError),
 }
 
 /// Result type of this crate.

@@ -2,7 +2,8 @@
 //!
 //! A [`Server`] accepts connections on TCP or a Unix socket and gives each its root service:
 //! a fresh instance per connection ([`Server::new`]) or one shared instance
-//! ([`Server::shared`]). It limits how many connections it serves at once and shuts down
+//! ([`Server::shared`]), and the objects it publishes by name ([`BoundServer::publish`],
+//! reached at [`BoundServer::uri`] with the name). It limits how many connections it serves at once and shuts down
 //! gracefully through a [`ShutdownHandle`]. Sockets still in their handshake have a quota and
 //! a deadline of their own and take no connection slot; a client that finds every slot taken
 //! is told "server full"; connections silent for the idle timeout (10 minutes by default) are
@@ -53,6 +54,7 @@ mod error;
 mod foreign;
 mod listener;
 pub mod naming;
+mod publish;
 mod rewind;
 mod server;
 pub mod tls;

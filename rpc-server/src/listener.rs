@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rpc_core::frame::encode_frame;
 use rpc_core::protocol::{Message, Preamble, PRE_HANDSHAKE_MAX_FRAME};
-use rpc_core::{ConnectOptions, Connection, ConnectionConfig, Credentials, PeerInfo, Service};
+use rpc_core::{ConnectOptions, Connection, Credentials, PeerInfo};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 #[cfg(unix)]
@@ -157,16 +157,15 @@ impl Accepted {
         }
     }
 
-    /// Runs the authentication stage (if any), then the handshake, and starts the connection.
-    /// Without TLS and authenticator, the socket keeps its fast owned halves.
+    /// Runs the authentication stage (if any), then the handshake, and starts the connection
+    /// with `options` (the service, the settings, the published objects). Without TLS and
+    /// authenticator, the socket keeps its fast owned halves.
     pub(crate) async fn start(
         self,
-        service: Arc<dyn Service>,
-        config: ConnectionConfig,
+        options: ConnectOptions,
         security: &Security,
         peer: Option<SocketAddr>,
     ) -> Result<Connection, Failure> {
-        let options = ConnectOptions::new().shared_service(service).config(config);
         let info = PeerInfo::new().addr(peer);
         if security.is_off() {
             let options = options.peer(info);

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rpc_core::{ConnectionConfig, Keepalive, Service};
+use rpc_core::{ConnectOptions, ConnectionConfig, Keepalive, Published, Service, Uri};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -237,29 +237,46 @@ impl Server {
     /// Listens on a TCP address (`"127.0.0.1:0"` picks a free port).
     pub async fn bind(self, addr: impl ToSocketAddrs + std::fmt::Debug) -> Result<BoundServer> {
         let shown = format!("{addr:?}");
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| Error::Bind { addr: shown, source })?;
-        Ok(self.into_bound(Listener::Tcp(listener)))
+        let bind_error = |source| Error::Bind {
+            addr: shown.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+        let local = listener.local_addr().map_err(bind_error)?;
+        let uri = crate::publish::tcp_uri(local, self.security.tls.is_some()).map_err(bind_error)?;
+        Ok(self.into_bound(Listener::Tcp(listener), uri))
     }
 
     /// Listens on a Unix domain socket at `path`; the socket file is removed when the server
     /// ends (or the bound server is dropped).
+    ///
+    /// The path must be one a URI can name ([`BoundServer::uri`]): UTF-8, without `#` or
+    /// control characters.
     #[cfg(unix)]
     pub fn bind_unix(self, path: impl AsRef<std::path::Path>) -> Result<BoundServer> {
         let path = path.as_ref();
-        let listener = tokio::net::UnixListener::bind(path).map_err(|source| Error::Bind {
+        let bind_error = |source| Error::Bind {
             addr: path.display().to_string(),
             source,
-        })?;
+        };
+        let uri = crate::publish::unix_uri(path).map_err(bind_error)?;
+        let listener = tokio::net::UnixListener::bind(path).map_err(bind_error)?;
         let socket = crate::listener::UnixSocket {
             listener,
             path: path.to_owned(),
         };
-        Ok(self.into_bound(Listener::Unix(socket)))
+        Ok(self.into_bound(Listener::Unix(socket), uri))
     }
 
-    fn into_bound(self, listener: Listener) -> BoundServer {
+    /// What a new connection starts with: its service, its settings, the published objects.
+    fn options(&self, published: &Published) -> ConnectOptions {
+        ConnectOptions::new()
+            .shared_service((self.factory)())
+            .config(self.config.connection_config())
+            .published(published.clone())
+    }
+
+    fn into_bound(self, listener: Listener, uri: Uri) -> BoundServer {
         let (shutdown, _) = watch::channel(false);
         BoundServer {
             server: self,
@@ -267,6 +284,8 @@ impl Server {
             shutdown: ShutdownHandle {
                 tx: Arc::new(shutdown),
             },
+            published: Published::new(),
+            uri,
         }
     }
 }
@@ -292,11 +311,16 @@ impl ShutdownHandle {
     }
 }
 
-/// A server bound to its address, ready to serve.
+/// A server bound to its address, ready to serve; besides its root service it offers the
+/// objects it [publishes](BoundServer::publish) by name to every connection.
 pub struct BoundServer {
     server: Server,
     listener: Listener,
     shutdown: ShutdownHandle,
+    /// Shared with every connection, and with the handles [`published`](Self::published) gives.
+    pub(crate) published: Published,
+    /// Where the server is (see `publish.rs`).
+    pub(crate) uri: Uri,
 }
 
 impl BoundServer {
@@ -322,6 +346,8 @@ impl BoundServer {
             server,
             listener,
             shutdown,
+            published,
+            ..
         } = self;
         let config = &server.config;
         let slots = Arc::new(Semaphore::new(config.max_connections));
@@ -359,7 +385,7 @@ impl BoundServer {
                 );
                 continue;
             }
-            let service = (server.factory)();
+            let options = server.options(&published);
             let admission = Admission {
                 stranger,
                 slots: slots.clone(),
@@ -369,8 +395,7 @@ impl BoundServer {
             tasks.spawn(
                 serve_connection(
                     Stranger { stream, peer },
-                    service,
-                    config.connection_config(),
+                    options,
                     security,
                     shutdown.clone(),
                     Some(admission),
@@ -402,18 +427,17 @@ impl BoundServer {
             server,
             listener,
             shutdown,
+            published,
+            ..
         } = self;
         let (stream, peer) = tokio::select! {
             _ = shutdown.wait() => return Ok(()),
             accepted = listener.accept() => accepted?,
         };
-        let service = (server.factory)();
-        let config = server.config.connection_config();
         let stranger = Stranger { stream, peer };
         serve_connection(
             stranger,
-            service,
-            config,
+            server.options(&published),
             server.security,
             shutdown,
             None,
@@ -443,10 +467,11 @@ struct Stranger {
     peer: Option<SocketAddr>,
 }
 
+/// Serves one accepted socket with `options` (a new connection's service, settings and
+/// published objects).
 async fn serve_connection(
     stranger: Stranger,
-    service: Arc<dyn Service>,
-    config: ConnectionConfig,
+    options: ConnectOptions,
     security: Security,
     shutdown: ShutdownHandle,
     admission: Option<Admission>,
@@ -455,8 +480,8 @@ async fn serve_connection(
     let Stranger { stream, peer } = stranger;
     // Authentication and hello share one deadline; a peer that stalls them must not hold up
     // a shutdown either.
-    let limit = config.handshake_timeout;
-    let start = tokio::time::timeout(limit, stream.start(service, config, &security, peer));
+    let limit = options.connection_config().handshake_timeout;
+    let start = tokio::time::timeout(limit, stream.start(options, &security, peer));
     let started = tokio::select! {
         started = start => started,
         _ = shutdown.wait() => return,

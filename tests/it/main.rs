@@ -16,6 +16,7 @@ mod hostile;
 mod iteration;
 mod liveness;
 mod netrefs;
+mod published;
 mod raw;
 mod server;
 mod soak;

@@ -1,4 +1,5 @@
-//! Dispatch of incoming requests to the root service (and, later, exported objects).
+//! Dispatch of incoming requests to the root service, exported objects, and the table of
+//! published ones.
 //!
 //! A synchronous method answers inline on the reader task; anything that returns a future runs
 //! as its own task, so a slow call never holds up the others and a callback may re-enter the
@@ -49,13 +50,18 @@ pub(super) fn handle_request(
         return Ok(());
     }
     let (args, weight) = (args.values, args.weight);
-    if let OpRef::Call(name) | OpRef::GetAttr(name) | OpRef::SetAttr(name) = op {
+    if let OpRef::Call(name) | OpRef::GetAttr(name) | OpRef::SetAttr(name) | OpRef::Lookup(name) = op {
         if name.len() > MAX_NAME_LEN {
-            // No service has such a member; and the name must not reach errors and logs.
+            // No service has such a member, no object such a name; and the name must not
+            // reach errors and logs.
+            let (type_name, what) = match op {
+                OpRef::Lookup(_) => ("rpc::UnknownName", "an object name"),
+                _ => ("rpc::UnknownMember", "a member name"),
+            };
             let err = RemoteError::new(
                 RemoteErrorKind::NotFound,
-                "rpc::UnknownMember",
-                format!("a member name of {} bytes (at most {MAX_NAME_LEN})", name.len()),
+                type_name,
+                format!("{what} of {} bytes (at most {MAX_NAME_LEN})", name.len()),
             );
             answer(inner, seq, asked_oneway, Err(err));
             return Ok(());
@@ -120,6 +126,7 @@ pub(super) fn handle_request(
         OpRef::Describe => Outcome::Ready(to_value(&service.describe()).map_err(encode_error)),
         OpRef::Display => Outcome::Ready(Ok(Value::Str(service.display()))),
         OpRef::Repr => Outcome::Ready(Ok(Value::Str(service.repr()))),
+        OpRef::Lookup(name) => Outcome::Ready(super::lookup::answer(inner, target, name)),
     }));
     let fut = match outcome {
         Ok(Outcome::Ready(result)) if !oneway => {

@@ -71,6 +71,8 @@ pub(crate) struct Inner {
     pub(super) peer: Hello,
     /// The peer's address and verified credentials, as the transport found them.
     pub(super) peer_info: crate::credentials::PeerInfo,
+    /// The objects this side publishes by name, if it publishes any (see `lookup`).
+    pub(super) published: Option<crate::published::Published>,
     pub(super) outbox: Outbox,
     pub(super) outbox_ready: Notify,
     /// The transport's write half (see `direct`).
@@ -109,6 +111,7 @@ impl Inner {
         service: Arc<dyn Service>,
         peer: Hello,
         peer_info: crate::credentials::PeerInfo,
+        published: Option<crate::published::Published>,
     ) -> Arc<Inner> {
         let outbox = Outbox::new(config.max_frame_size);
         Arc::new(Inner {
@@ -118,6 +121,7 @@ impl Inner {
             service,
             peer,
             peer_info,
+            published,
             outbox,
             outbox_ready: Notify::new(),
             write_side: WriteSide::default(),

@@ -11,6 +11,7 @@ mod handshake;
 mod idle;
 mod inner;
 mod keepalive;
+mod lookup;
 mod objects;
 mod outbox;
 mod pending;
@@ -35,6 +36,7 @@ use crate::netref::NetRef;
 use crate::protocol::{
     feature, EncodeError, Hello, Message, MessageRef, ObjectId, Op, OpRef, Request, RequestRef, FLAG_ONEWAY,
 };
+use crate::published::Published;
 use crate::service::Service;
 use crate::spill::{Outgoing, Spill};
 use crate::value::{DecodeLimits, Value, DEFAULT_MAX_DEPTH};
@@ -246,6 +248,27 @@ pub struct ConnectionStats {
     pub cancellable_requests: usize,
 }
 
+/// What one side brings to a connection it opens: its root service, its settings, what is
+/// known of the peer before the hello, and the objects it publishes by name (if any).
+pub(crate) struct Setup {
+    pub(crate) service: Arc<dyn Service>,
+    pub(crate) config: ConnectionConfig,
+    pub(crate) peer: PeerInfo,
+    pub(crate) published: Option<Published>,
+}
+
+impl Setup {
+    /// `service` and `config`, nothing known of the peer, nothing published.
+    pub(crate) fn new(service: Arc<dyn Service>, config: ConnectionConfig) -> Self {
+        Setup {
+            service,
+            config,
+            peer: PeerInfo::default(),
+            published: None,
+        }
+    }
+}
+
 /// One side of a connection. Cheap to clone; the connection closes when the last handle (and
 /// every [`NetRef`] made from it) is dropped, when [`close`](Connection::close) is called, or
 /// when the peer goes away.
@@ -276,8 +299,7 @@ impl Connection {
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
-        let (r, w) = tokio::io::split(stream);
-        Self::start_split(r, w, service, config).await
+        Self::start_with(stream, Setup::new(service, config)).await
     }
 
     /// Like [`start`](Connection::start), over separate read and write halves.
@@ -291,21 +313,31 @@ impl Connection {
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        Self::start_split_with(r, w, service, config, PeerInfo::default()).await
+        Self::start_split_with(r, w, Setup::new(service, config)).await
     }
 
-    /// Like [`start_split`](Connection::start_split), keeping what is known of the peer.
-    pub(crate) async fn start_split_with<R, W>(
-        mut r: R,
-        mut w: W,
-        service: Arc<dyn Service>,
-        config: ConnectionConfig,
-        peer_info: PeerInfo,
-    ) -> Result<Connection>
+    /// Like [`start`](Connection::start), with everything this side brings in one [`Setup`].
+    pub(crate) async fn start_with<S>(stream: S, setup: Setup) -> Result<Connection>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (r, w) = tokio::io::split(stream);
+        Self::start_split_with(r, w, setup).await
+    }
+
+    /// Like [`start_split`](Connection::start_split), with everything this side brings in
+    /// one [`Setup`].
+    pub(crate) async fn start_split_with<R, W>(mut r: R, mut w: W, setup: Setup) -> Result<Connection>
     where
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
+        let Setup {
+            service,
+            config,
+            peer: peer_info,
+            published,
+        } = setup;
         let hello = Hello {
             service: service.name().to_owned(),
             aliases: service.aliases(),
@@ -328,7 +360,7 @@ impl Connection {
             return Err(e);
         }
 
-        let inner = Inner::new(config, service, peer, peer_info);
+        let inner = Inner::new(config, service, peer, peer_info, published);
         let span = tracing::debug_span!("connection", id = inner.id, peer = %inner.peer.service);
         tracing::debug!(parent: &span, "handshake done");
         let handle = Arc::new(Handle { inner: inner.clone() });

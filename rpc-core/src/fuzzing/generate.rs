@@ -79,14 +79,15 @@ pub fn hello(src: &mut Source<'_>, over: usize) -> Hello {
 /// A request with an op of any kind and a few arguments.
 fn request(src: &mut Source<'_>) -> Request {
     let name = text(src, 40);
-    let op = match src.below(7) {
+    let op = match src.below(8) {
         0 => Op::Call(name),
         1 => Op::CallSelf,
         2 => Op::GetAttr(name),
         3 => Op::SetAttr(name),
         4 => Op::Describe,
         5 => Op::Display,
-        _ => Op::Repr,
+        6 => Op::Repr,
+        _ => Op::Lookup(name),
     };
     Request {
         seq: number(src),

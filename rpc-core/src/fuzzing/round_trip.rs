@@ -51,6 +51,7 @@ fn borrowed_encoding(r: &Request, payload: &[u8]) -> Result<(), String> {
         Op::Describe => OpRef::Describe,
         Op::Display => OpRef::Display,
         Op::Repr => OpRef::Repr,
+        Op::Lookup(n) => OpRef::Lookup(n),
     };
     let mut out = Vec::new();
     MessageRef::Request(RequestRef {

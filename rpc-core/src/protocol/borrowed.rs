@@ -22,6 +22,7 @@ pub(crate) enum OpRef<'a> {
     Describe,
     Display,
     Repr,
+    Lookup(&'a str),
 }
 
 impl OpRef<'_> {
@@ -35,6 +36,7 @@ impl OpRef<'_> {
             OpRef::Describe => Op::Describe,
             OpRef::Display => Op::Display,
             OpRef::Repr => Op::Repr,
+            OpRef::Lookup(n) => Op::Lookup(n.to_owned()),
         }
     }
 }

@@ -16,7 +16,9 @@ use crate::value::budget::{self, LimitHit};
 pub const MAGIC: [u8; 8] = *b"\x00RPC-RS\n";
 
 /// The version of this wire protocol. Peers of different versions refuse each other.
-pub const PROTOCOL_VERSION: u32 = 2;
+///
+/// Version 3 added [`Op::Lookup`](crate::protocol::Op::Lookup) (named objects).
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Length of the [`Preamble`] on the wire.
 pub const PREAMBLE_LEN: usize = 12;

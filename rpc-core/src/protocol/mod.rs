@@ -48,6 +48,9 @@ pub enum Op {
     Display,
     /// The object's debugging text (RPyC's `repr`).
     Repr,
+    /// The object the receiver publishes under this name (asked of the root, target
+    /// [`ROOT_ID`]); the reply carries it by reference. Since protocol version 3.
+    Lookup(String),
 }
 
 impl Op {
@@ -366,7 +369,12 @@ mod tests {
                 .msg;
             assert_eq!(Message::from(borrowed), m);
         }
-        for op in [Op::Describe, Op::Display, Op::Repr] {
+        for op in [
+            Op::Describe,
+            Op::Display,
+            Op::Repr,
+            Op::Lookup("sensor.kitchen".into()),
+        ] {
             let m = Message::Request(Request {
                 seq: 1,
                 target: 0,
@@ -413,6 +421,7 @@ mod tests {
             (OpRef::Describe, Op::Describe),
             (OpRef::Display, Op::Display),
             (OpRef::Repr, Op::Repr),
+            (OpRef::Lookup("n"), Op::Lookup("n".into())),
         ];
         for (borrowed, owned) in ops {
             let mut buf = Vec::new();

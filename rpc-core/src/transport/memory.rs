@@ -37,9 +37,8 @@ pub async fn memory_pair<A: Service, B: Service>(a: A, b: B) -> Result<(Connecti
 /// Like [`memory_pair`], with each side's options (services, limits) given in full.
 pub async fn memory_pair_with(a: ConnectOptions, b: ConnectOptions) -> Result<(Connection, Connection)> {
     let (x, y) = tokio::io::duplex(PIPE_CAPACITY);
-    let ((a, a_config), (b, b_config)) = (a.into_parts(), b.into_parts());
     tokio::try_join!(
-        Connection::start(x, a, a_config),
-        Connection::start(y, b, b_config)
+        Connection::start_with(x, a.into_setup()),
+        Connection::start_with(y, b.into_setup())
     )
 }

@@ -2,7 +2,9 @@
 //!
 //! Anything `AsyncRead + AsyncWrite` carries a connection ([`connect_stream`]); TCP, Unix
 //! domain sockets and an in-memory pair are built in. A client authenticates through its
-//! [`ConnectOptions`]: TLS ([`ClientTls`]) and a shared secret ([`SharedSecret`]).
+//! [`ConnectOptions`]: TLS ([`ClientTls`]) and a shared secret ([`SharedSecret`]). A direct
+//! [`Uri`](crate::Uri) (`rpc://`, `rpc+tls://`, `rpc+unix://`) is reached with
+//! [`connect_direct`] and [`lookup_direct`].
 
 mod memory;
 mod options;
@@ -13,6 +15,7 @@ mod tcp;
 pub mod tls;
 #[cfg(unix)]
 mod unix;
+mod uri;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -27,6 +30,7 @@ pub use tcp::{connect, connect_with, tcp_connection};
 pub use tls::ClientTls;
 #[cfg(unix)]
 pub use unix::{connect_unix, unix_connection};
+pub use uri::{connect_direct, lookup_direct};
 
 /// Opens a connection over any byte stream (a TLS stream, a serial line, a `tokio::io::duplex`
 /// half) with `options`. Both ends run the same handshake, so open both at once.

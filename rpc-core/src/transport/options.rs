@@ -5,12 +5,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::{ClientTls, SharedSecret};
-use crate::connection::ConnectionConfig;
+use crate::connection::{ConnectionConfig, Setup};
 use crate::credentials::PeerInfo;
+use crate::published::Published;
 use crate::service::{Service, VoidService};
 
 /// How this side of a connection presents itself: the service it exposes to the peer, the
-/// limits it holds the peer to, and how it authenticates (TLS, a shared secret).
+/// objects it publishes by name, the limits it holds the peer to, and how it authenticates
+/// (TLS, a shared secret).
 ///
 /// Taken by [`connect_with`](crate::connect_with), [`connect_stream`](crate::connect_stream),
 /// [`connect_subproc`](crate::connect_subproc), [`serve_stdio`](crate::serve_stdio) and their
@@ -35,6 +37,7 @@ pub struct ConnectOptions {
     tls: Option<ClientTls>,
     secret: Option<SharedSecret>,
     peer: PeerInfo,
+    published: Option<Published>,
 }
 
 impl ConnectOptions {
@@ -47,6 +50,7 @@ impl ConnectOptions {
             tls: None,
             secret: None,
             peer: PeerInfo::default(),
+            published: None,
         }
     }
 
@@ -97,6 +101,20 @@ impl ConnectOptions {
         self
     }
 
+    /// Offers the objects of `published` to the peer by name: it reaches them with
+    /// [`Connection::lookup`](crate::Connection::lookup). Without a table (the default), a
+    /// lookup fails with "this peer publishes no named objects". A server gives every
+    /// connection it accepts its one table (`rpc_server::BoundServer::published`).
+    pub fn published(mut self, published: Published) -> Self {
+        self.published = Some(published);
+        self
+    }
+
+    /// The table of objects published to the peer, if one is set.
+    pub fn published_objects(&self) -> Option<&Published> {
+        self.published.as_ref()
+    }
+
     /// What is known of the peer (its address, its verified credentials), for a connection
     /// authenticated outside this crate. Servers set it; transports fill in what they verify.
     pub fn peer(mut self, peer: PeerInfo) -> Self {
@@ -124,11 +142,6 @@ impl ConnectOptions {
         &self.config
     }
 
-    /// The service and the settings, taken apart.
-    pub(crate) fn into_parts(self) -> (Arc<dyn Service>, ConnectionConfig) {
-        (self.service, self.config)
-    }
-
     /// Takes the authentication settings out, leaving the rest.
     pub(crate) fn take_security(&mut self) -> (Option<ClientTls>, Option<SharedSecret>) {
         (self.tls.take(), self.secret.take())
@@ -139,9 +152,15 @@ impl ConnectOptions {
         &mut self.peer
     }
 
-    /// The service, the settings and what is known of the peer, taken apart.
-    pub(crate) fn into_start(self) -> (Arc<dyn Service>, ConnectionConfig, PeerInfo) {
-        (self.service, self.config, self.peer)
+    /// What the connection starts with: the service, the settings, what is known of the
+    /// peer, the published objects.
+    pub(crate) fn into_setup(self) -> Setup {
+        Setup {
+            service: self.service,
+            config: self.config,
+            peer: self.peer,
+            published: self.published,
+        }
     }
 }
 
@@ -159,6 +178,7 @@ impl fmt::Debug for ConnectOptions {
             .field("tls", &self.tls)
             .field("secret", &self.secret)
             .field("peer", &self.peer)
+            .field("published", &self.published)
             .finish()
     }
 }

@@ -87,7 +87,5 @@ pub(crate) async fn start<S>(stream: S, options: ConnectOptions) -> Result<Conne
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let (service, config, peer) = options.into_start();
-    let (r, w) = tokio::io::split(stream);
-    Connection::start_split_with(r, w, service, config, peer).await
+    Connection::start_with(stream, options.into_setup()).await
 }

@@ -50,8 +50,7 @@ pub async fn connect_subproc(mut command: Command, options: ConnectOptions) -> R
             "the child's stdin and stdout could not be piped".into(),
         ));
     };
-    let (service, config) = options.into_parts();
-    let conn = match Connection::start_split(stdout, stdin, service, config).await {
+    let conn = match Connection::start_split_with(stdout, stdin, options.into_setup()).await {
         Ok(c) => c,
         Err(e) => {
             let _ = child.start_kill();
@@ -97,8 +96,8 @@ pub async fn connect_subproc(mut command: Command, options: ConnectOptions) -> R
 /// }
 /// ```
 pub async fn serve_stdio(options: ConnectOptions) -> Result<()> {
-    let (service, config) = options.into_parts();
-    let conn = Connection::start_split(tokio::io::stdin(), tokio::io::stdout(), service, config).await?;
+    let setup = options.into_setup();
+    let conn = Connection::start_split_with(tokio::io::stdin(), tokio::io::stdout(), setup).await?;
     conn.closed().await;
     match conn.close_reason() {
         Some(reason) => Err(Error::clone(&reason)),

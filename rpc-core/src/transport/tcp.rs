@@ -131,6 +131,5 @@ async fn over_tcp(stream: TcpStream, host: Option<&str>, mut options: ConnectOpt
     };
     // The plain stream keeps tokio's owned halves: no lock between reader and writer.
     let (r, w) = stream.into_split();
-    let (service, config, peer) = options.into_start();
-    Connection::start_split_with(r, w, service, config, peer).await
+    Connection::start_split_with(r, w, options.into_setup()).await
 }

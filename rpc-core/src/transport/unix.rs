@@ -62,6 +62,5 @@ pub async fn unix_connection(stream: UnixStream, mut options: ConnectOptions) ->
         stream
     };
     let (r, w) = stream.into_split();
-    let (service, config, peer) = options.into_start();
-    Connection::start_split_with(r, w, service, config, peer).await
+    Connection::start_split_with(r, w, options.into_setup()).await
 }

@@ -3,6 +3,7 @@
 
 mod pki;
 mod secret;
+mod uri;
 
 use std::error::Error as StdError;
 use std::future::Future;
