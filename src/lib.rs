@@ -46,6 +46,24 @@ pub use rpc_core as core;
 pub use rpc_core::*;
 pub use rpc_server as server;
 
+/// Naming and discovery: the registry client ([`Registry`](naming::Registry)), its service
+/// and stores, UDP discovery (see [`rpc_server::naming`]).
+pub mod naming {
+    pub use rpc_server::naming::*;
+}
+
+/// Connects to the server a URI names: `rpc://host:port`, `rpc+tls://…`, `rpc+unix:///path`,
+/// or `rpcname:NAME` / `rpcmeta:TAG,…` through the client's registry (`RPC_REGISTRY`, else
+/// discovery if `RPC_DISCOVERY` is set, else localhost:18811).
+pub use rpc_server::naming::connect_uri;
+/// [`connect_uri`] with [`ConnectOptions`] (TLS, a secret, the service this side exposes).
+pub use rpc_server::naming::connect_uri_with;
+/// The object a URI names: a server's root, one of its published objects
+/// (`rpc://host:port/NAME`), or what a registry entry names.
+pub use rpc_server::naming::lookup_uri;
+/// [`lookup_uri`] with [`ConnectOptions`].
+pub use rpc_server::naming::lookup_uri_with;
+
 /// TLS: [`ClientTls`] for [`ConnectOptions::tls`], [`ServerTls`](tls::ServerTls)
 /// for [`server::Server::tls`], the PEM helpers, and `rustls` itself.
 pub mod tls {

@@ -220,10 +220,7 @@ async fn unreachable_servers_fail_within_the_timeout() {
     };
     let ran = run(&["call", &format!("rpc://{closed}"), "echo", "1", "--timeout", "2s"]).await;
     let line = ran.failed(3);
-    assert!(
-        line.contains(&format!("cannot connect to rpc://{closed}")),
-        "{line}"
-    );
+    assert!(line.contains(&format!("cannot reach rpc://{closed}")), "{line}");
 
     // A server that accepts, then never says a word.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -526,4 +523,59 @@ async fn help_has_examples_and_completions_print_a_script() {
     for shell in ["zsh", "fish"] {
         assert!(!run(&["completions", shell]).await.ok().is_empty(), "{shell}");
     }
+}
+
+#[tokio::test]
+async fn uris_by_name_and_by_tag_resolve_through_the_registry_of_the_environment() {
+    let service = RegistryService::new(MemoryStore::new());
+    let (registry, _stop) = serve(Server::shared(Arc::new(service))).await;
+    let bound = Server::new(|| Lab).bind("127.0.0.1:0").await.expect("bind");
+    bound
+        .publish(
+            "handle.kitchen",
+            rpc_core::Object::new(Handle {
+                name: "kitchen".into(),
+            }),
+        )
+        .expect("publish");
+    let lab = bound.uri();
+    tokio::spawn(bound.serve());
+    let port: u16 = registry
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let reg = rpc_server::naming::Registry::connect("127.0.0.1", port)
+        .await
+        .expect("connect");
+    let ttl = Duration::from_secs(10);
+    let _root = reg
+        .register("home.lab", lab.to_string(), ["lab"], ttl)
+        .await
+        .expect("register");
+    let kitchen = lab.with_object("handle.kitchen").expect("object URI");
+    let _kitchen = reg
+        .register("home.kitchen", kitchen.to_string(), ["handle"], ttl)
+        .await
+        .expect("register");
+
+    let call = |args: &[&str]| {
+        let mut command = rpc();
+        command.args(args).env("RPC_REGISTRY", &registry);
+        command
+    };
+    let by_name = run_with(&mut call(&["call", "rpcname:home.lab", "echo", "5"])).await;
+    assert_eq!(by_name.ok(), "5");
+    let by_tag = run_with(&mut call(&["call", "rpcmeta:lab", "add", "1", "0.5"])).await;
+    assert_eq!(by_tag.ok(), "1.5");
+    let object = run_with(&mut call(&["call", "rpcname:home.kitchen", "name"])).await;
+    assert_eq!(object.ok(), "\"kitchen\"");
+    let direct = run(&["call", &kitchen.to_string(), "name"]).await;
+    assert_eq!(direct.ok(), "\"kitchen\"");
+    let unknown = run_with(&mut call(&["call", "rpcname:home.door", "echo", "1"])).await;
+    let line = unknown.failed(1);
+    assert!(
+        line.contains("home.door") && line.contains(&format!("127.0.0.1:{port}")),
+        "{line}"
+    );
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::stream::{Stream, StreamExt};
 use parking_lot::Mutex;
-use rpc_core::{memory_pair_with, ConnectOptions, Connection, Error, Result};
+use rpc_core::{memory_pair_with, ConnectOptions, Connection, Error, Result, Uri};
 use tokio::sync::watch;
 
 use super::entry::{Change, Entry, Filter};
@@ -16,8 +16,7 @@ use super::service::{RegistryService, RegistryServiceClient};
 /// How to reach a registry again when its connection closed.
 #[derive(Clone)]
 struct Connector {
-    host: String,
-    port: u16,
+    uri: Uri,
     options: ConnectOptions,
 }
 
@@ -64,12 +63,17 @@ impl Registry {
     /// Connects with `options` (TLS, a shared secret: a registry that takes registrations from
     /// authenticated clients only wants one of them from the registering side).
     pub async fn connect_with(host: &str, port: u16, options: ConnectOptions) -> Result<Registry> {
-        let connector = Connector {
-            host: host.to_owned(),
-            port,
-            options,
+        Registry::connect_to(Uri::tcp(host, port)?, options).await
+    }
+
+    /// Connects to the registry at the direct URI `uri`.
+    pub(super) async fn connect_to(uri: Uri, options: ConnectOptions) -> Result<Registry> {
+        let address = match (uri.host(), uri.port()) {
+            (Some(host), Some(port)) if host.contains(':') => format!("[{host}]:{port}"),
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            _ => uri.to_string(),
         };
-        let registry = Registry::new(format!("{host}:{port}"), Some(connector), None);
+        let registry = Registry::new(address, Some(Connector { uri, options }), None);
         registry.client().await?;
         Ok(registry)
     }
@@ -127,7 +131,7 @@ impl Registry {
         let Some(c) = &self.inner.connector else {
             return Err(Error::ConnectionClosed(None));
         };
-        let conn = rpc_core::connect_with(&c.host, c.port, c.options.clone())
+        let conn = rpc_core::transport::connect_direct(&c.uri, c.options.clone())
             .await
             .map_err(|e| self.unreachable(e))?;
         let client = RegistryServiceClient::new(conn.root());

@@ -57,7 +57,7 @@ impl Query {
             return Some(Query::Registry);
         }
         let name = rest.strip_prefix("NAME ")?;
-        super::entry::check_name(name).ok()?;
+        rpc_core::check_name(name).ok()?;
         Some(Query::Name(name.to_owned()))
     }
 }

@@ -6,10 +6,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// Longest name, in bytes.
-pub const MAX_NAME_LEN: usize = 256;
-/// Longest URI, in bytes.
-pub const MAX_URI_LEN: usize = 1024;
 /// Most metadata tags on one entry.
 pub const MAX_TAGS: usize = 32;
 /// Longest metadata tag, in bytes.
@@ -38,8 +34,10 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// An entry checked against the registry's rules (see [`check_name`] and the `MAX_*`
-    /// constants); its lease is set by the store.
+    /// An entry checked against the registry's rules: a name as [`rpc_core::check_name`]
+    /// takes it (so that `rpcname:NAME` names it), a direct URI (`rpc://`, `rpc+tls://`,
+    /// `rpc+unix://`, with or without an object), tags and a TTL within the `MAX_*`/`MIN_*`
+    /// constants; its lease is set by the store.
     pub fn new(
         name: impl Into<String>,
         uri: impl Into<String>,
@@ -47,10 +45,13 @@ impl Entry {
         ttl: Duration,
     ) -> Result<Entry, String> {
         let name = name.into();
-        check_name(&name)?;
+        rpc_core::check_name(&name).map_err(|e| format!("the name {name:?}: {e}"))?;
         let uri = uri.into();
-        if uri.is_empty() || uri.len() > MAX_URI_LEN {
-            return Err(format!("a URI must have 1 to {MAX_URI_LEN} bytes"));
+        let parsed: rpc_core::Uri = uri.parse().map_err(|e| format!("the URI {uri:?}: {e}"))?;
+        if !parsed.is_direct() {
+            return Err(format!(
+                "the URI {uri:?} names no server (a registry entry holds rpc://, rpc+tls:// or rpc+unix://)"
+            ));
         }
         let metadata: BTreeSet<String> = metadata.into_iter().map(Into::into).collect();
         if metadata.len() > MAX_TAGS {
@@ -94,19 +95,6 @@ impl Entry {
     pub fn has_all<'a>(&self, tags: impl IntoIterator<Item = &'a String>) -> bool {
         tags.into_iter().all(|t| self.metadata.contains(t))
     }
-}
-
-/// Checks a registry name: 1 to [`MAX_NAME_LEN`] bytes, no whitespace or control characters.
-pub fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > MAX_NAME_LEN {
-        return Err(format!("a name must have 1 to {MAX_NAME_LEN} bytes"));
-    }
-    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "the name {name:?} holds whitespace or control characters"
-        ));
-    }
-    Ok(())
 }
 
 /// Which entries a listing or a watch wants. Every condition set must hold.

@@ -20,17 +20,18 @@ mod entry;
 #[cfg(feature = "etcd")]
 mod etcd;
 mod memory;
+mod resolve;
 mod service;
 mod store;
 
 pub use client::{Registration, Registry};
-pub use entry::{
-    check_name, Change, Entry, Filter, LeaseId, Matcher, MAX_NAME_LEN, MAX_TAGS, MAX_TAG_LEN, MAX_TTL,
-    MAX_URI_LEN, MIN_TTL,
-};
+pub use entry::{Change, Entry, Filter, LeaseId, Matcher, MAX_TAGS, MAX_TAG_LEN, MAX_TTL, MIN_TTL};
 #[cfg(feature = "etcd")]
 pub use etcd::{EtcdConfig, EtcdStore, DEFAULT_CONNECT_TIMEOUT, DEFAULT_PREFIX, DEFAULT_REQUEST_TIMEOUT};
 pub use memory::{MemoryStore, DEFAULT_MAX_ENTRIES, WATCH_BACKLOG};
+pub use resolve::{
+    connect_uri, connect_uri_with, lookup_uri, lookup_uri_with, DISCOVERY_ENV, DISCOVERY_TIMEOUT,
+};
 pub use service::{Access, RegistryService, RegistryServiceClient, WatchItem, REGISTRY_ERROR};
 pub use store::{RegistryStore, StoreError, StoreResult};
 

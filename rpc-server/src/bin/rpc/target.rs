@@ -1,131 +1,106 @@
 //! Where a command goes: the URI on its command line ([`Target`]), and opening it ([`open`] a
 //! server's object, [`open_registry`] a registry).
 //!
-//! Stand-in until `rpc_core::Uri` lands (from the naming-uri work): only `rpc://HOST:PORT` and
-//! `HOST:PORT` are understood, by [`parse`]. The rest of the tool knows a `Target` only by
-//! `FromStr`, `Display` and the two `open` functions, so the switch is here alone: `Target`
-//! becomes `rpc_core::Uri` (adding `rpc+tls://`, `rpc+unix://`, `/NAME` objects, `rpcname:`
-//! and `rpcmeta:`) and [`open`] calls `rpc_core::transport::lookup_direct`.
+//! A target is any [`Uri`]: `rpc://HOST:PORT[/NAME]`, `rpc+tls://…`, `rpc+unix:///PATH[#NAME]`,
+//! `rpcname:NAME`, `rpcmeta:TAG,…` (the last two through the registry of `RPC_REGISTRY`, else
+//! discovery with `RPC_DISCOVERY`, else localhost:18811), or, for short, a bare `HOST:PORT`.
 
 use std::fmt;
 use std::str::FromStr;
 
-use rpc_core::{ConnectOptions, NetRef};
-use rpc_server::naming::Registry;
+use rpc_core::{ConnectOptions, NetRef, Uri};
+use rpc_server::naming::{lookup_uri_with, Registry};
 
 use crate::failure::Failure;
 
-/// A server's address, as a URI names it.
+/// What a command line names: a URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    host: String,
-    port: u16,
-}
+pub struct Target(Uri);
 
 impl FromStr for Target {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Target, String> {
-        parse(text)
+        let explain = |e: &dyn fmt::Display| {
+            format!("{text:?}: {e} (write rpc://HOST:PORT[/NAME], HOST:PORT, rpc+tls://…, rpc+unix:///PATH, rpcname:NAME or rpcmeta:TAGS)")
+        };
+        match text.parse::<Uri>() {
+            Ok(uri) => Ok(Target(uri)),
+            // A bare `HOST:PORT` (or `[::1]:PORT`) is short for rpc://HOST:PORT.
+            Err(e)
+                if !text.contains("://")
+                    && !text.starts_with("rpcname:")
+                    && !text.starts_with("rpcmeta:") =>
+            {
+                format!("rpc://{text}")
+                    .parse()
+                    .map(Target)
+                    .map_err(|_| explain(&e))
+            }
+            Err(e) => Err(explain(&e)),
+        }
     }
 }
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "rpc://[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "rpc://{}:{}", self.host, self.port)
-        }
+        self.0.fmt(f)
     }
 }
 
-/// TO BE REPLACED by `rpc_core::Uri`'s parser when it is merged: `rpc://HOST:PORT` or
-/// `HOST:PORT`, an IPv6 host in brackets (`rpc://[::1]:18861`).
-fn parse(text: &str) -> Result<Target, String> {
-    let wrong = |why: &str| format!("{text:?} {why} (write rpc://HOST:PORT or HOST:PORT)");
-    let address = match text.split_once("://") {
-        Some(("rpc", rest)) => rest,
-        Some((scheme, _)) => return Err(wrong(&format!("has the scheme {scheme:?}, not \"rpc\""))),
-        None => text,
-    };
-    let (host, port) = address.rsplit_once(':').ok_or_else(|| wrong("has no port"))?;
-    let host = match host.strip_prefix('[') {
-        Some(inner) => inner
-            .strip_suffix(']')
-            .ok_or_else(|| wrong("has an unclosed '['"))?,
-        None if host.contains(':') => return Err(wrong("needs an IPv6 host in brackets")),
-        None => host,
-    };
-    if host.is_empty() || host.contains(['/', '[', ']', '@', '#', '?']) || host.contains(char::is_whitespace)
-    {
-        return Err(wrong("has no usable host"));
-    }
-    let port = port
-        .parse()
-        .map_err(|_| wrong("has no port number (1 to 65535)"))?;
-    if port == 0 {
-        return Err(wrong("has port 0"));
-    }
-    Ok(Target {
-        host: host.to_owned(),
-        port,
-    })
-}
-
-/// Connects to `target` and gives the object it names: the server's root.
+/// Connects to `target` and gives the object it names: a server's root, one of its published
+/// objects, or what a registry entry names.
 pub async fn open(target: &Target, options: ConnectOptions) -> Result<NetRef, Failure> {
-    let conn = rpc_core::connect_with(&target.host, target.port, options)
+    lookup_uri_with(&target.to_string(), options)
         .await
-        .map_err(|e| Failure::rpc(format_args!("cannot connect to {target}"), &e))?;
-    Ok(conn.root())
+        .map_err(|e| Failure::rpc(format_args!("cannot reach {target}"), &e))
 }
 
-/// Connects to the registry at `target`; its client connects again if it has to. (Its errors
-/// name the registry.)
-pub async fn open_registry(target: &Target, options: ConnectOptions) -> Result<Registry, Failure> {
-    Registry::connect_with(&target.host, target.port, options)
-        .await
-        .map_err(|e| Failure::of(&e))
+/// Connects to the registry at `target`, or to the default one (`RPC_REGISTRY`, discovery,
+/// localhost:18811); its client connects again if it has to. (Its errors name the registry.)
+pub async fn open_registry(target: Option<&Target>, options: ConnectOptions) -> Result<Registry, Failure> {
+    match target {
+        Some(target) => Registry::connect_at(&target.0, options).await,
+        None => Registry::from_env_with(options).await,
+    }
+    .map_err(|e| Failure::of(&e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn target(host: &str, port: u16) -> Target {
-        Target {
-            host: host.to_owned(),
-            port,
-        }
+    fn shown(text: &str) -> String {
+        text.parse::<Target>().expect(text).to_string()
     }
 
     #[test]
-    fn rpc_uris_and_bare_addresses_parse() {
-        assert_eq!("rpc://127.0.0.1:18861".parse(), Ok(target("127.0.0.1", 18861)));
-        assert_eq!("localhost:1".parse(), Ok(target("localhost", 1)));
-        assert_eq!("rpc://[::1]:18861".parse(), Ok(target("::1", 18861)));
-        assert_eq!("[::1]:7".parse(), Ok(target("::1", 7)));
-        assert_eq!(target("::1", 7).to_string(), "rpc://[::1]:7");
-        assert_eq!(target("example.org", 7).to_string(), "rpc://example.org:7");
+    fn uris_and_bare_addresses_parse() {
+        assert_eq!(shown("rpc://127.0.0.1:18861"), "rpc://127.0.0.1:18861");
+        assert_eq!(shown("localhost:1"), "rpc://localhost:1");
+        assert_eq!(shown("[::1]:7"), "rpc://[::1]:7");
+        assert_eq!(
+            shown("rpc://127.0.0.1:5/sensor.kitchen"),
+            "rpc://127.0.0.1:5/sensor.kitchen"
+        );
+        assert_eq!(shown("rpcname:home.thermostat"), "rpcname:home.thermostat");
+        assert_eq!(shown("rpcmeta:climate,floor:1"), "rpcmeta:climate,floor:1");
     }
 
     #[test]
     fn malformed_uris_say_why() {
-        for (text, why) in [
-            ("http://h:1", "scheme \"http\""),
-            ("rpc://h", "no port"),
-            ("h", "no port"),
-            ("rpc://h:x", "no port number"),
-            ("rpc://h:70000", "no port number"),
-            ("h:0", "port 0"),
-            ("::1:5", "brackets"),
-            ("[::1:5", "unclosed"),
-            ("rpc://:5", "no usable host"),
-            ("rpc://h/x:5", "no usable host"),
+        for text in [
+            "http://h:1",
+            "rpc://h",
+            "h",
+            "rpc://h:x",
+            "rpc://h:70000",
+            "h:0",
+            "rpcname:",
+            "rpcmeta:a,,b",
         ] {
             let e = text.parse::<Target>().expect_err(text);
-            assert!(e.contains(why) && e.contains("rpc://HOST:PORT"), "{text}: {e}");
+            assert!(e.contains("rpc://HOST:PORT") && e.contains(text), "{text}: {e}");
         }
     }
 }

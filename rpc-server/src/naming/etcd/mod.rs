@@ -19,8 +19,9 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::FutureExt;
 
-use super::entry::{check_name, Change, Entry, Filter, LeaseId};
+use super::entry::{Change, Entry, Filter, LeaseId};
 use super::store::{RegistryStore, StoreError, StoreResult};
+use rpc_core::check_name;
 
 /// The key prefix entries live under unless configured otherwise.
 pub const DEFAULT_PREFIX: &str = "/rpc/registry/";

@@ -8,7 +8,7 @@ mod watch;
 
 use clap::{Args, Subcommand};
 use rpc_server::cli::ClientArgs;
-use rpc_server::naming::{Filter, Registry, DEFAULT_PORT, REGISTRY_ENV};
+use rpc_server::naming::{Filter, Registry};
 
 use crate::failure::{within, Failure};
 use crate::output;
@@ -18,8 +18,8 @@ use crate::target::{open_registry, Target};
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct RegistryCmd {
-    /// The registry: rpc://HOST:PORT or HOST:PORT [default: $RPC_REGISTRY, else
-    /// 127.0.0.1:18811].
+    /// The registry: rpc://HOST:PORT or HOST:PORT [default: $RPC_REGISTRY, else the one
+    /// discovery finds if $RPC_DISCOVERY is set, else localhost:18811].
     #[arg(long, global = true, value_name = "URI")]
     registry: Option<Target>,
 
@@ -117,8 +117,10 @@ impl FilterArgs {
 
 /// Runs the command.
 pub async fn run(cmd: RegistryCmd, client: &ClientArgs) -> Result<(), Failure> {
-    let target = registry_target(cmd.registry, std::env::var(REGISTRY_ENV).ok())?;
-    let session = Session { target, client };
+    let session = Session {
+        target: cmd.registry,
+        client,
+    };
     match cmd.command {
         RegistryCommand::List(list) => {
             let filter = list.filter.filter()?;
@@ -144,8 +146,8 @@ pub async fn run(cmd: RegistryCmd, client: &ClientArgs) -> Result<(), Failure> {
             match removed {
                 true => Ok(()),
                 false => Err(Failure::Remote(format!(
-                    "{what}: no entry of that name in the registry at {}",
-                    session.target
+                    "{what}: no entry of that name in {}",
+                    session.shown()
                 ))),
             }
         }
@@ -154,39 +156,32 @@ pub async fn run(cmd: RegistryCmd, client: &ClientArgs) -> Result<(), Failure> {
     }
 }
 
-/// The registry to use: `--registry`, else the environment's `RPC_REGISTRY`, else
-/// 127.0.0.1 on the default port.
-fn registry_target(flag: Option<Target>, env: Option<String>) -> Result<Target, Failure> {
-    if let Some(target) = flag {
-        return Ok(target);
-    }
-    match env {
-        Some(text) => text
-            .parse()
-            .map_err(|e| Failure::Usage(format!("{REGISTRY_ENV}: {e}"))),
-        None => format!("127.0.0.1:{DEFAULT_PORT}")
-            .parse()
-            .map_err(Failure::Usage),
-    }
-}
-
 /// A registry command's registry and flags.
 struct Session<'a> {
-    target: Target,
+    /// `--registry`, or `None` for the default one.
+    target: Option<Target>,
     client: &'a ClientArgs,
 }
 
 impl Session<'_> {
+    /// The registry, for messages.
+    pub(super) fn shown(&self) -> String {
+        match &self.target {
+            Some(target) => format!("the registry at {target}"),
+            None => "the default registry".to_owned(),
+        }
+    }
+
     /// Connects to the registry, within `--timeout`.
     async fn open(&self) -> Result<Registry, Failure> {
-        let what = format!("connect to the registry at {}", self.target);
+        let what = format!("connect to {}", self.shown());
         within(self.client.timeout.0, what, self.connect()).await
     }
 
     /// Connects to the registry.
     async fn connect(&self) -> Result<Registry, Failure> {
         let options = self.client.connect_options().map_err(Failure::Usage)?;
-        open_registry(&self.target, options).await
+        open_registry(self.target.as_ref(), options).await
     }
 
     /// Connects and does `work`, the two within `--timeout`; a failure says it was `what`.
@@ -194,7 +189,7 @@ impl Session<'_> {
     where
         F: std::future::Future<Output = rpc_core::Result<T>>,
     {
-        let what = format!("{what} at {}", self.target);
+        let what = format!("{what} at {}", self.shown());
         within(self.client.timeout.0, &what, async {
             let reg = self.connect().await?;
             work(reg).await.map_err(|e| Failure::rpc(&what, &e))
@@ -206,21 +201,6 @@ impl Session<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_flag_then_the_environment_then_the_default() {
-        let flag: Target = "10.0.0.1:1".parse().expect("flag");
-        let env = Some("rpc://10.0.0.2:2".to_owned());
-        let pick = |flag, env| registry_target(flag, env).expect("a registry").to_string();
-        assert_eq!(pick(Some(flag), env.clone()), "rpc://10.0.0.1:1");
-        assert_eq!(pick(None, env), "rpc://10.0.0.2:2");
-        assert_eq!(pick(None, None), "rpc://127.0.0.1:18811");
-        let bad = registry_target(None, Some("nowhere".into())).expect_err("no port");
-        assert!(
-            matches!(&bad, Failure::Usage(m) if m.starts_with("RPC_REGISTRY: ")),
-            "{bad:?}"
-        );
-    }
 
     #[test]
     fn a_bad_pattern_is_a_usage_error() {

@@ -45,7 +45,7 @@ pub async fn run(cmd: RegisterCmd, session: &Session<'_>) -> Result<(), Failure>
     // The registry's rules, checked before anything is sent.
     Entry::new(&cmd.name, &cmd.uri, &cmd.tags, cmd.ttl.0).map_err(Failure::Usage)?;
     let stop = crate::stop_signal()?;
-    let what = format!("register {:?} at {}", cmd.name, session.target);
+    let what = format!("register {:?} in {}", cmd.name, session.shown());
     let registration = within(session.client.timeout.0, &what, async {
         let reg = session.connect().await?;
         reg.register(&cmd.name, &cmd.uri, &cmd.tags, cmd.ttl.0)
@@ -62,7 +62,7 @@ pub async fn run(cmd: RegisterCmd, session: &Session<'_>) -> Result<(), Failure>
             )));
         }
     }
-    let what = format!("remove {:?} at {}", cmd.name, session.target);
+    let what = format!("remove {:?} from {}", cmd.name, session.shown());
     within(session.client.timeout.0, &what, async {
         registration.remove().await.map_err(|e| Failure::rpc(&what, &e))
     })

@@ -32,13 +32,13 @@ Examples:
 pub async fn run(cmd: WatchCmd, session: &Session<'_>) -> Result<(), Failure> {
     let filter = cmd.filter.filter()?;
     let stop = crate::stop_signal()?;
-    let what = format!("watch the registry at {}", session.target);
+    let what = format!("watch {}", session.shown());
     let reg = session.open().await?;
     let changes = within(session.client.timeout.0, &what, async {
         reg.watch(filter).await.map_err(|e| Failure::rpc(&what, &e))
     })
     .await?;
-    eprintln!("watching the registry at {} (Ctrl-C ends)", session.target);
+    eprintln!("watching {} (Ctrl-C ends)", session.shown());
     let printing = async {
         let mut changes = std::pin::pin!(changes);
         let mut seen = 0u64;
