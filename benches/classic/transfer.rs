@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rpc::classic::transfer::{download, upload};
+use rpc::classic::transfer::{download, upload, IN_FLIGHT};
 use rpc::core::protocol::{Op, ROOT_ID};
 use rpc::{NetRef, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -124,8 +124,8 @@ async fn check_and_remove(source: &Path, copy: &Path, what: &str) {
     std::fs::remove_file(&copy).expect("remove the copy");
 }
 
-/// A local copy of `from` to `to` with the I/O a transfer does (tokio::fs, 1 MiB chunks, the
-/// written file synced at the end if `sync`).
+/// A local copy of `from` to `to`, no network (tokio::fs, 1 MiB chunks, the written file
+/// synced at the end if `sync`).
 async fn local_copy(from: &Path, to: &Path, sync: bool) {
     let mut input = tokio::fs::File::open(from).await.expect("open the source");
     let mut output = tokio::fs::File::create(to).await.expect("create the copy");
@@ -293,7 +293,7 @@ pub async fn report(plan: &Plan, peer: &Peer, scratch: &Scratch, goals: &mut Vec
     let (req, rep) = bulk_frames();
     println!();
     println!(
-        "{NAME}: a {mib} MiB file (1 MiB chunks, one call each) beside {mib} 1 MiB calls (size(data), \
+        "{NAME}: a {mib} MiB file (1 MiB chunks, one call each, {IN_FLIGHT} on the way at once, no sync) beside {mib} 1 MiB calls (size(data), \
          serde_bytes; request frame {req} bytes, reply {rep}), {mib} raw ping-pongs of those frame \
          sizes, and local copies; {} rounds, MiB/s of each whole run, median",
         plan.transfer_rounds
