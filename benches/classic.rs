@@ -27,7 +27,8 @@
 //!   server, 256 raw 1 MiB ping-pongs, and a local copy of the file with no network
 //!   (`tokio::fs`, 1 MiB chunks, `sync_all` at the end, and once more without the `sync_all`:
 //!   the disk's share of a transfer).
-//!   During each transfer, each process's peak resident memory above its idle baseline (its
+//!   During each transfer (and the 1 MiB calls), each process's CPU time (`/proc/PID/stat`);
+//!   during each transfer, each process's peak resident memory above its idle baseline (its
 //!   `VmRSS` just before): the peak is `VmHWM` after resetting it (`clear_refs`), or `VmRSS`
 //!   sampled every 2 ms where the reset is refused, whichever is higher. Goals: ≥ 70% of the
 //!   1 MiB-argument rate, ≤ 64 MiB above idle in each process.
