@@ -21,12 +21,14 @@
 //!   thread with the engine's stack spawned and joined, as every evaluation does). Their
 //!   differences from `null()` give the share of each hop in eval's time; `Session::eval("1")`
 //!   alone, in this process with no rpc, gives the engine's own.
-//! * Transfers: `upload` and `download` of a 256 MiB file (1 MiB chunks, one call each, the
-//!   written side syncing the file at the end), MiB/s beside 256 sequential calls with a 1 MiB
-//!   `serde_bytes` argument on the plain server, 256 raw 1 MiB ping-pongs, and a local copy
-//!   of the file with the same I/O and no network (`tokio::fs`, 1 MiB chunks, `sync_all`, and
-//!   once more without the `sync_all`).
-//!   During each transfer, each process's peak resident memory above its idle baseline (its
+//! * Transfers: `upload` and `download` of a 256 MiB file with the default options (1 MiB
+//!   chunks, one call each, up to `IN_FLIGHT` = 4 on the way at once; no sync of the written
+//!   file), MiB/s beside 256 sequential calls with a 1 MiB `serde_bytes` argument on the plain
+//!   server, 256 raw 1 MiB ping-pongs, and a local copy of the file with no network
+//!   (`tokio::fs`, 1 MiB chunks, `sync_all` at the end, and once more without the `sync_all`:
+//!   the disk's share of a transfer).
+//!   During each transfer (and the 1 MiB calls), each process's CPU time (`/proc/PID/stat`);
+//!   during each transfer, each process's peak resident memory above its idle baseline (its
 //!   `VmRSS` just before): the peak is `VmHWM` after resetting it (`clear_refs`), or `VmRSS`
 //!   sampled every 2 ms where the reset is refused, whichever is higher. Goals: ≥ 70% of the
 //!   1 MiB-argument rate, ≤ 64 MiB above idle in each process.

@@ -1,5 +1,5 @@
 //! Resident memory of a process from /proc (Linux): `VmRSS`, the peak `VmHWM` and its reset,
-//! and a sampler for when the reset is refused.
+//! and a sampler for when the reset is refused; and the CPU time it has used.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,6 +20,21 @@ fn status_bytes(pid: &str, field: &str) -> Option<u64> {
         .parse()
         .ok()?;
     Some(kib * 1024)
+}
+
+/// The CPU time `pid` has used so far (user and system, all its threads), in milliseconds:
+/// `utime` and `stime` of `/proc/PID/stat`, in ticks of Linux's `USER_HZ` (100 per second).
+pub fn cpu_ms(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    // After the command's name in parentheses: state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|t| t.parse::<u64>().expect("a tick count"))
+        .sum();
+    ticks * 10
 }
 
 /// What a process held at rest, and watches its peak from then on.

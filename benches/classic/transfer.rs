@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rpc::classic::transfer::{download, upload};
+use rpc::classic::transfer::{download, upload, IN_FLIGHT};
 use rpc::core::protocol::{Op, ROOT_ID};
 use rpc::{NetRef, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::common::{median, Latency, RawClient};
 use crate::frames::{reply_len, request_len};
 use crate::peer::Peer;
-use crate::rss::{Sampler, Watch};
+use crate::rss::{cpu_ms, Sampler, Watch};
 use crate::timing::run_selected;
 use crate::{rotation, Goal, Plan, Scratch};
 
@@ -124,8 +124,8 @@ async fn check_and_remove(source: &Path, copy: &Path, what: &str) {
     std::fs::remove_file(&copy).expect("remove the copy");
 }
 
-/// A local copy of `from` to `to` with the I/O a transfer does (tokio::fs, 1 MiB chunks, the
-/// written file synced at the end if `sync`).
+/// A local copy of `from` to `to`, no network (tokio::fs, 1 MiB chunks, the written file
+/// synced at the end if `sync`).
 async fn local_copy(from: &Path, to: &Path, sync: bool) {
     let mut input = tokio::fs::File::open(from).await.expect("open the source");
     let mut output = tokio::fs::File::create(to).await.expect("create the copy");
@@ -166,25 +166,41 @@ struct Figures {
     call_ns: Vec<u64>,
     /// Bytes above idle at the peak, per round: [upload, download] × [client, server].
     peaks: [[Vec<u64>; 2]; 2],
+    /// CPU milliseconds per round: [upload, download, 1 MiB arguments] × [client, server].
+    cpu: [[Vec<u64>; 2]; 3],
     /// Whether every peak came from a reset `VmHWM` (else from sampling too).
     exact: bool,
 }
 
-/// A transfer of `size` bytes by `op`, timed, with each process's peak resident memory above
-/// its idle baseline: (seconds, [client, server] bytes, exact).
-async fn watched<F>(peer: &Peer, op: F) -> (Duration, [u64; 2], bool)
+/// The CPU milliseconds [this process, the server's] have used so far.
+fn cpu_now(peer: &Peer) -> [u64; 2] {
+    [cpu_ms("self"), cpu_ms(&peer.pid.to_string())]
+}
+
+/// What `op` cost: its time and [client, server] CPU milliseconds.
+async fn timed<F: std::future::Future<Output = ()>>(peer: &Peer, op: F) -> (Duration, [u64; 2]) {
+    let cpu = cpu_now(peer);
+    let start = Instant::now();
+    op.await;
+    let elapsed = start.elapsed();
+    let used = cpu_now(peer);
+    (elapsed, [0, 1].map(|k| used[k].saturating_sub(cpu[k])))
+}
+
+/// A transfer of `size` bytes by `op`, timed, with each process's CPU time and peak resident
+/// memory above its idle baseline: (seconds, [client, server] CPU ms, [client, server] bytes,
+/// exact). The client's CPU time includes the memory sampler's (a few ms a second).
+async fn watched<F>(peer: &Peer, op: F) -> (Duration, [u64; 2], [u64; 2], bool)
 where
     F: std::future::Future<Output = ()>,
 {
     let server = peer.pid.to_string();
     let watches = [Watch::begin("self"), Watch::begin(&server)];
     let sampler = Sampler::start(&["self", &server]);
-    let start = Instant::now();
-    op.await;
-    let elapsed = start.elapsed();
+    let (elapsed, cpu) = timed(peer, op).await;
     let sampled = sampler.finish();
     let peaks = [0, 1].map(|k| watches[k].peak_above(sampled[k]));
-    (elapsed, peaks, watches.iter().all(Watch::exact))
+    (elapsed, cpu, peaks, watches.iter().all(Watch::exact))
 }
 
 /// The rounds, each side in turn, the order rotating.
@@ -223,7 +239,7 @@ async fn measure(plan: &Plan, peer: &Peer, scratch: &Scratch) -> Figures {
                             scratch.client().join(format!("down-{round}.bin")),
                         )
                     };
-                    let (elapsed, peaks, exact) = watched(peer, async {
+                    let (elapsed, cpu, peaks, exact) = watched(peer, async {
                         let stats = if side == UPLOAD {
                             upload(&c, &source, &remote).await.expect("upload")
                         } else {
@@ -234,8 +250,9 @@ async fn measure(plan: &Plan, peer: &Peer, scratch: &Scratch) -> Figures {
                     .await;
                     c.close().await;
                     check_and_remove(&source, &local, SIDES[side]).await;
-                    for (k, peak) in peaks.into_iter().enumerate() {
-                        f.peaks[side][k].push(peak);
+                    for k in 0..2 {
+                        f.peaks[side][k].push(peaks[k]);
+                        f.cpu[side][k].push(cpu[k]);
                     }
                     f.exact &= exact;
                     elapsed
@@ -246,13 +263,17 @@ async fn measure(plan: &Plan, peer: &Peer, scratch: &Scratch) -> Figures {
                         .expect("connect to the plain server");
                     let root = conn.root();
                     size_call(&root, &data).await;
-                    let start = Instant::now();
-                    for _ in 0..calls {
-                        let call = Instant::now();
-                        size_call(&root, &data).await;
-                        f.call_ns.push(call.elapsed().as_nanos() as u64);
+                    let (elapsed, cpu) = timed(peer, async {
+                        for _ in 0..calls {
+                            let call = Instant::now();
+                            size_call(&root, &data).await;
+                            f.call_ns.push(call.elapsed().as_nanos() as u64);
+                        }
+                    })
+                    .await;
+                    for (k, used) in cpu.into_iter().enumerate() {
+                        f.cpu[ARGS][k].push(used);
                     }
-                    let elapsed = start.elapsed();
                     conn.close().await;
                     elapsed
                 }
@@ -293,7 +314,7 @@ pub async fn report(plan: &Plan, peer: &Peer, scratch: &Scratch, goals: &mut Vec
     let (req, rep) = bulk_frames();
     println!();
     println!(
-        "{NAME}: a {mib} MiB file (1 MiB chunks, one call each) beside {mib} 1 MiB calls (size(data), \
+        "{NAME}: a {mib} MiB file (1 MiB chunks, one call each, {IN_FLIGHT} on the way at once, no sync) beside {mib} 1 MiB calls (size(data), \
          serde_bytes; request frame {req} bytes, reply {rep}), {mib} raw ping-pongs of those frame \
          sizes, and local copies; {} rounds, MiB/s of each whole run, median",
         plan.transfer_rounds
@@ -339,6 +360,24 @@ pub async fn report(plan: &Plan, peer: &Peer, scratch: &Scratch, goals: &mut Vec
         "(median of the rounds' own rate ÷ 1 MiB arguments' rate: upload {:.0}%, download {:.0}%)",
         up_paired * 100.0,
         down_paired * 100.0
+    );
+    let cpu: Vec<String> = [
+        (UPLOAD, "upload"),
+        (DOWNLOAD, "download"),
+        (ARGS, "1 MiB arguments"),
+    ]
+    .into_iter()
+    .map(|(side, name)| {
+        let [client, server] = f.cpu[side].clone().map(|mut ms| {
+            ms.sort_unstable();
+            ms.get(ms.len() / 2).copied().unwrap_or(0)
+        });
+        format!("{name} {client} + {server}")
+    })
+    .collect();
+    println!(
+        "(CPU time of a whole run, client + server ms, median; /proc/PID/stat, 10 ms ticks: {})",
+        cpu.join(", ")
     );
     println!(
         "(+MiB: the highest over the rounds of the process's peak resident memory during the \

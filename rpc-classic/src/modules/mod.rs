@@ -42,7 +42,7 @@ mod sys;
 mod time;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use self::confine::OUTSIDE_ROOT;
 pub use self::file::{File, FileClient, OpenMode};

@@ -13,11 +13,12 @@ use rpc_core::{memory_pair, Connection, Error, RemoteError, RemoteErrorKind, Rem
 use super::*;
 use crate::ClassicConfig;
 
-/// A fresh directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
+/// A fresh directory under the system's temporary directory, removed on drop (the transfer
+/// tests' too).
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new(tag: &str) -> TempDir {
+    pub(crate) fn new(tag: &str) -> TempDir {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -32,7 +33,7 @@ impl TempDir {
         TempDir(dir)
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 
