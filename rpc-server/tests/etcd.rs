@@ -309,3 +309,52 @@ async fn wait_for(store: &EtcdStore, name: &str, wanted: impl Fn(&Entry) -> bool
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `rpc-registry --etcd`: two registry processes on one etcd see each other's entries.
+#[tokio::test]
+async fn two_rpc_registry_processes_share_one_etcd() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let etcd = Etcd::start().await;
+    let mut children = Vec::new();
+    let mut ports = Vec::new();
+    for _ in 0..2 {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rpc-registry"))
+            .args(["--host", "127.0.0.1", "--port", "0", "--etcd", &etcd.endpoint()])
+            .args(["--etcd-prefix", "/bin-test/"])
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start rpc-registry");
+        let stdout = child.stdout.take().expect("piped");
+        let line = tokio::time::timeout(
+            Duration::from_secs(20),
+            BufReader::new(stdout).lines().next_line(),
+        )
+        .await
+        .expect("the address line in time")
+        .expect("read")
+        .expect("a line");
+        let port: u16 = line
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port");
+        ports.push(port);
+        children.push(child);
+    }
+    let first = Registry::connect("127.0.0.1", ports[0]).await.expect("first");
+    let second = Registry::connect("127.0.0.1", ports[1]).await.expect("second");
+    let _held = first
+        .register("shared.svc", "rpc://127.0.0.1:7", ["x"], Duration::from_secs(10))
+        .await
+        .expect("register through the first");
+    let seen = second
+        .lookup("shared.svc")
+        .await
+        .expect("lookup through the second");
+    assert_eq!(seen.uri, "rpc://127.0.0.1:7");
+}
