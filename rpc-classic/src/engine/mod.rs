@@ -93,7 +93,7 @@ pub use teleport::ScriptFunction;
 use crate::ScriptLimits;
 use limits::remote_error;
 use objects::ScriptObject;
-pub(crate) use request::Submitted;
+use request::Submitted;
 pub(crate) use shared::Shared;
 use shared::Work;
 use thread::{Job, ScriptThread, Turn};
@@ -339,7 +339,7 @@ impl Session {
 
     /// Calls the session's function `fn_ptr` with `args` (a teleported call): its answer if
     /// the session's thread gave it at once, or the request to wait for.
-    pub(crate) fn call_function(&self, fn_ptr: &FnPtr, args: Vec<Value>) -> Submitted<Value> {
+    fn call_function(&self, fn_ptr: &FnPtr, args: Vec<Value>) -> Submitted<Value> {
         let args = match convert::to_dynamics(args, &self.0.shared) {
             Ok(args) => args,
             Err(e) => {

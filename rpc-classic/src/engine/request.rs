@@ -17,7 +17,7 @@ use super::{script_error, Session};
 const SPIN: Duration = Duration::from_micros(20);
 
 /// A submitted request: answered, or to wait for.
-pub(crate) enum Submitted<T> {
+pub(super) enum Submitted<T> {
     /// Answered within [`SPIN`] (or refused).
     Answered(Result<T, RemoteError>),
     /// Still queued or running.
@@ -26,7 +26,7 @@ pub(crate) enum Submitted<T> {
 
 /// A request the session's thread has not answered yet. Dropped while still queued, it is
 /// withdrawn: it never runs.
-pub(crate) struct Pending<T> {
+pub(super) struct Pending<T> {
     session: Session,
     answered: oneshot::Receiver<Result<T, RemoteError>>,
     ticket: Ticket,
@@ -99,7 +99,7 @@ impl Session {
 
 impl<T> Pending<T> {
     /// Waits for the answer.
-    pub(crate) async fn answer(mut self) -> Result<T, RemoteError> {
+    pub(super) async fn answer(mut self) -> Result<T, RemoteError> {
         if !self.ticket.prompt {
             match tokio::time::timeout_at(self.until.into(), &mut self.answered).await {
                 Ok(answer) => return self.answered(answer),
