@@ -12,8 +12,9 @@ use super::{script_error, Session};
 
 /// How long a submitter polls for the answer of a request an idle thread took before it lets
 /// its task sleep, yielding the CPU at each turn. A short script answers within it, so its task
-/// neither sleeps nor is woken: on a shared 2-core machine this took `eval("1")` from 2.2x a
-/// null call's p50 to 1.7x, and a teleported call from 2.0x to 1.45x (BENCHMARKS.md).
+/// neither sleeps nor is woken: on a busy shared 2-core machine this took `eval("1")` from
+/// about 2.2x a null call's p50 to 1.7x, and a teleported call from about 2.0x to 1.45x
+/// (BENCHMARKS.md, "Scripts on a long-lived session thread").
 const SPIN: Duration = Duration::from_micros(20);
 
 /// A submitted request: answered, or to wait for.
