@@ -15,12 +15,15 @@
 //! * Script latency: sequential `eval("1")`, and calls of a teleported `|x| x` through
 //!   `call_self`, beside `null()` on the plain server and the raw TCP ping-pong of `null()`'s
 //!   frame sizes; p50/p99. Goals: eval p50 ≤ 2x null's, the teleported call ≤ 1.5x. Scripts
-//!   run on the blocking pool, and each evaluation on a thread of its own (see
-//!   `rpc_classic::engine`), so two more sides isolate those hops: `null_blocking()` (a
-//!   `#[blocking]` method: only the `spawn_blocking` hop) and `null_thread()` (the hop, then a
-//!   thread with the engine's stack spawned and joined, as every evaluation does). Their
-//!   differences from `null()` give the share of each hop in eval's time; `Session::eval("1")`
-//!   alone, in this process with no rpc, gives the engine's own.
+//!   run on their session's own long-lived thread (see `rpc_classic::engine`), `eval` from an
+//!   async method, so two more sides isolate those costs: `null_async()` (an async method
+//!   that does nothing: a task of its own, the reply through the connection's writer) and
+//!   `null_handoff()` (the same, handing nothing to a long-lived thread parked on a condition
+//!   variable and awaiting its answer with the task asleep: the two wake-ups a request makes
+//!   when the engine's short poll for its answer is not enough). `null_async()`'s difference
+//!   from `null()` is the async method's share of eval's time, eval's from `null_async()` the
+//!   session thread's; `Session::eval("1")` alone, in this process with no rpc, gives the
+//!   engine's own.
 //! * Transfers: `upload` and `download` of a 256 MiB file with the default options (1 MiB
 //!   chunks, one call each, up to `IN_FLIGHT` = 4 on the way at once; no sync of the written
 //!   file), MiB/s beside 256 sequential calls with a 1 MiB `serde_bytes` argument on the plain

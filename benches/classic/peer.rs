@@ -2,29 +2,67 @@
 //! classic server confined to `DIR`, a plain `#[service]` server ([`Hops`]) and two raw TCP
 //! echo servers, prints their ports on one line, and serves until its stdin closes.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
-use rpc::classic::engine::MAX_NESTED;
-use rpc::classic::{ClassicConfig, ClassicService, ScriptLimits};
+use parking_lot::{Condvar, Mutex};
+use rpc::classic::{ClassicConfig, ClassicService};
 use rpc::server::Server;
 use rpc::service;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
 
 use crate::common::servers::start_raw_server;
 use crate::transfer::{bulk_frames, null_frames};
 
-/// The plain service: a null call, and null calls that make the hops a script call makes.
-pub struct Hops;
+/// The plain service: a null call, and null calls that take the paths a script call takes.
+pub struct Hops {
+    handoff: Arc<Handoff>,
+}
 
-/// The stack of the thread every evaluation runs on, as `rpc_classic::engine` sizes it for
-/// the default limits in a release build (16 KiB per script call level at each nesting level,
-/// plus 4 MiB, at least 8 MiB): about 9.6 MiB.
-fn script_stack() -> usize {
-    let levels = (ScriptLimits::default().max_call_levels + 8) * (MAX_NESTED + 1);
-    (levels * (16 << 10) + (4 << 20)).max(8 << 20)
+/// A long-lived thread that answers what it is handed, one request at a time, parked on a
+/// condition variable between requests: the hand-off a script request makes to its session's
+/// thread (`rpc_classic::engine`), without the script and without the engine's short poll for
+/// the answer.
+#[derive(Default)]
+pub struct Handoff {
+    queue: Mutex<VecDeque<oneshot::Sender<()>>>,
+    wake: Condvar,
+}
+
+impl Handoff {
+    /// Starts the thread; it lives as long as the process.
+    fn start() -> Arc<Handoff> {
+        let handoff = Arc::new(Handoff::default());
+        let thread = handoff.clone();
+        std::thread::Builder::new()
+            .name("bench-handoff".to_owned())
+            .spawn(move || loop {
+                let mut queue = thread.queue.lock();
+                while queue.is_empty() {
+                    thread.wake.wait(&mut queue);
+                }
+                let answer = queue.pop_front();
+                drop(queue);
+                if let Some(answer) = answer {
+                    let _ = answer.send(());
+                }
+            })
+            .expect("hand-off thread");
+        handoff
+    }
+
+    /// Hands the thread a request and waits for its answer.
+    async fn round_trip(&self) {
+        let (answer, answered) = oneshot::channel();
+        self.queue.lock().push_back(answer);
+        self.wake.notify_one();
+        answered.await.expect("the hand-off thread answers");
+    }
 }
 
 #[service]
@@ -32,23 +70,15 @@ impl Hops {
     /// Does nothing.
     fn exposed_null(&self) {}
 
-    /// Does nothing on the blocking pool: the `spawn_blocking` hop and nothing else.
-    #[blocking]
-    fn exposed_null_blocking(&self) {}
+    /// Does nothing, asynchronously: the path of an async method (the request runs as a task
+    /// of its own and its reply goes through the connection's writer), as a script call's.
+    async fn exposed_null_async(&self) {}
 
-    /// On the blocking pool, starts a thread with a script's stack and joins it: the two hops
-    /// every `eval`, `execute` and teleported call makes before the script runs.
-    #[blocking]
-    fn exposed_null_thread(&self) {
-        std::thread::scope(|threads| {
-            std::thread::Builder::new()
-                .name("bench-script".to_owned())
-                .stack_size(script_stack())
-                .spawn_scoped(threads, || ())
-                .expect("script-sized thread")
-                .join()
-                .expect("script-sized thread ran");
-        });
+    /// Hands nothing to a long-lived thread and waits for its answer, the task sleeping
+    /// meanwhile: the async path plus the two thread wake-ups a script request makes when its
+    /// answer does not come within the engine's short poll.
+    async fn exposed_null_handoff(&self) {
+        self.handoff.round_trip().await;
     }
 
     /// The length of a (large) byte argument (`Vec<u8>` parameters are taken as bytes).
@@ -65,10 +95,13 @@ pub async fn serve(root: PathBuf) {
         .bind("127.0.0.1:0")
         .await
         .expect("bind classic server");
-    let hops = Server::new(|| Hops)
-        .bind("127.0.0.1:0")
-        .await
-        .expect("bind plain server");
+    let handoff = Handoff::start();
+    let hops = Server::new(move || Hops {
+        handoff: handoff.clone(),
+    })
+    .bind("127.0.0.1:0")
+    .await
+    .expect("bind plain server");
     let raw_null = start_raw_server(null_frames().1).await;
     let raw_bulk = start_raw_server(bulk_frames().1).await;
     println!(

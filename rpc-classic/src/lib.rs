@@ -31,7 +31,7 @@
 //! # }
 //! ```
 //!
-//! Scripts run on the server's blocking threads, one at a time per session, under
+//! Scripts run on a thread of each session's own, one at a time per session, under
 //! [`ScriptLimits`] (operations, call depth, sizes, wall time); see [`engine`] for what scripts
 //! can do with values and objects, [`modules`] for the host modules and the root, and
 //! [`transfer`] for uploads and downloads.

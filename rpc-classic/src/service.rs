@@ -14,8 +14,9 @@ use crate::ClassicConfig;
 /// the server a factory, `Server::new(move || ClassicService::new(&config))`), the host modules
 /// the configuration allows, bound in scripts under their names, and `open` for files.
 ///
-/// Every script runs on tokio's blocking pool under the session's [limits](crate::ScriptLimits):
-/// other connections' sessions carry on meanwhile.
+/// Every script runs on its session's own thread under the session's
+/// [limits](crate::ScriptLimits) (see [`engine`](crate::engine)'s "Threading"): the runtime's
+/// workers never wait for a script, and other connections' sessions carry on meanwhile.
 pub struct ClassicService {
     session: Session,
     host: HostContext,
@@ -56,45 +57,28 @@ impl ClassicService {
             redirections: Arc::default(),
         }
     }
-
-    /// Runs `job` with the session on the blocking pool, where scripts run.
-    async fn blocking<T, F>(&self, job: F) -> Result<T, RemoteError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Session) -> Result<T, RemoteError> + Send + 'static,
-    {
-        let session = self.session.clone();
-        match tokio::task::spawn_blocking(move || job(&session)).await {
-            Ok(result) => result,
-            Err(e) => Err(RemoteError::new(
-                RemoteErrorKind::Panic,
-                "rpc_classic::ScriptPanic",
-                format!("the script's thread failed: {e}"),
-            )),
-        }
-    }
 }
 
 #[service(name = "CLASSIC", client = "none")]
 impl ClassicService {
     /// Evaluates `code` in the session and answers its value.
     async fn exposed_eval(&self, code: String) -> Result<Value, RemoteError> {
-        self.blocking(move |s| s.eval(&code)).await
+        self.session.eval(&code).await
     }
 
     /// Runs `code` in the session (its functions and variables stay).
     async fn exposed_execute(&self, code: String) -> Result<(), RemoteError> {
-        self.blocking(move |s| s.execute(&code)).await
+        self.session.execute(&code).await
     }
 
     /// Defines a function or closure from its source and answers a callable reference to it.
     async fn exposed_teleport(&self, source: String) -> Result<Object, RemoteError> {
-        self.blocking(move |s| s.teleport(&source)).await
+        self.session.teleport(&source).await
     }
 
     /// A variable of the session's namespace.
-    fn exposed_get(&self, name: String) -> Result<Value, RemoteError> {
-        self.session.get(&name).ok_or_else(|| {
+    async fn exposed_get(&self, name: String) -> Result<Value, RemoteError> {
+        self.session.get(&name).await.ok_or_else(|| {
             RemoteError::new(
                 RemoteErrorKind::NotFound,
                 "rpc_classic::NoSuchName",
@@ -104,13 +88,13 @@ impl ClassicService {
     }
 
     /// Sets a variable of the session's namespace (a value, a callback, a reference).
-    fn exposed_set(&self, name: String, value: Value) -> Result<(), RemoteError> {
-        self.session.set(&name, value)
+    async fn exposed_set(&self, name: String, value: Value) -> Result<(), RemoteError> {
+        self.session.set(&name, value).await
     }
 
     /// The session's variables and functions, sorted.
-    fn exposed_names(&self) -> Vec<String> {
-        self.session.names()
+    async fn exposed_names(&self) -> Vec<String> {
+        self.session.names().await
     }
 
     /// Every host module by name: the module, or for one the server does not allow, an object

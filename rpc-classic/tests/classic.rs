@@ -297,6 +297,42 @@ async fn a_runaway_script_is_stopped_while_other_sessions_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_closure_may_call_back_into_the_script_calling_it() {
+    let server = serve(ClassicConfig::default()).await;
+    let c = connect(server.port).await;
+    c.execute("fn square(x) { x * x }").await.expect("execute");
+    let cube: NetRef = c.teleport("|x| x * x * x").await.expect("teleport");
+    // While the script waits on the closure, the closure's own eval and teleported call run
+    // on the same session, nested.
+    let again = c.clone();
+    let nested = c.callback(move |x: i64| {
+        let (c, cube) = (again.clone(), cube.clone());
+        async move {
+            let square = c.eval::<i64>(&format!("square({x})")).await?;
+            let cube = cube.call_self::<i64>((x,)).await?;
+            Ok::<i64, Error>(square + cube)
+        }
+    });
+    c.namespace().set("nested", nested).await.expect("set");
+    let v = guard("the nested calls", c.eval::<i64>("let a = nested(2); a * 10"))
+        .await
+        .expect("eval");
+    assert_eq!(v, 120);
+    // Endless re-entrancy stops at the nesting limit; the session goes on.
+    let again = c.clone();
+    let deeper = c.callback(move |n: i64| {
+        let c = again.clone();
+        async move { c.eval::<i64>(&format!("deeper({})", n + 1)).await }
+    });
+    c.namespace().set("deeper", deeper).await.expect("set");
+    let e = guard("the nesting limit", c.eval::<i64>("deeper(0)"))
+        .await
+        .expect_err("too deep");
+    assert!(chain(&e).contains("nested deeper than"), "{}", chain(&e));
+    assert_eq!(c.eval::<i64>("square(3)").await.expect("still serving"), 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn denied_modules_and_escapes_from_the_root_get_clear_errors() {
     let root = TempDir::new("deny");
     let server = serve(ClassicConfig::default().root(&root.0).allow(["fs", "time"])).await;

@@ -14,20 +14,40 @@
 //!
 //! # Threading
 //!
-//! `eval`, `execute`, teleported calls and `get`/`set`/`names` BLOCK: run them on the blocking
-//! pool (`spawn_blocking`), inside a tokio runtime (a script's calls of objects use
-//! `Handle::block_on` on it). One evaluation runs at a time per session, on a thread of its own
-//! whose stack fits the call-depth limit (the *owner*; the calling thread waits for it).
-//! Another request on the same session:
+//! Each session runs its requests (`eval`, `execute`, `teleport`, teleported calls, `get`,
+//! `set`, `names`) on a thread of its own, the *session's thread*. It starts at the session's
+//! first request, with a stack that fits the call-depth limit at every nesting level, and
+//! takes the requests from the session's queue one at a time, as the *owner* of the scope:
+//! it compiles and runs the script there, so no tokio worker ever waits for a script, however
+//! long or large. After 30 s without a request the thread ends (the scope and functions stay
+//! with the session) and the next request starts another; [`close`](Session::close) and
+//! dropping the session end it too. The session's methods are `async`: they queue the request
+//! and await its answer, and they need a tokio runtime (a script's calls of objects block the
+//! session's thread on the runtime of the request that runs it).
 //!
-//! * while the running script *computes*, waits for it, up to its own wall-time limit, then
-//!   fails with [`SESSION_BUSY`];
+//! A session that had a request in the last 30 s holds its thread: the stack's address space,
+//! and as much of it as its deepest script touched.
+//!
+//! Waking the session's thread and then the waiting task again costs two thread wake-ups, more
+//! than a short script itself. So a request that the idle thread takes at once is polled for
+//! its answer for up to 20 µs before its task goes to sleep, the polling thread yielding the
+//! CPU at each turn (to the session's thread first, if it was woken on the same CPU): a short
+//! script answers within that, and its task is neither put to sleep nor woken; a teleported
+//! call answered that way replies at once, without a task of its own. A request that has to
+//! wait does not poll, and nothing polls while the session is idle.
+//!
+//! One evaluation runs at a time per session. Another request on the same session:
+//!
+//! * while the running script *computes*, waits in the queue, up to its own wall-time limit,
+//!   then fails with [`SESSION_BUSY`] and is taken out of the queue: it never runs later (nor
+//!   does a request whose caller stops waiting for it, a cancelled call);
 //! * while the running script *waits on a call of an object* (a `NetRef`, a callback, a host
-//!   module's async method), runs **nested inside it**: the request is handed to the owner's
-//!   thread, which runs it there and then goes back to waiting. This is what makes re-entrancy
-//!   work: a script calls a client closure, the closure calls `eval` on the same session, the
-//!   nested `eval` runs and answers, the closure returns, the script goes on. Sessions of other
-//!   connections are independent throughout.
+//!   module's async method), runs **nested inside it**: the wait takes the queued requests
+//!   and runs them on the session's thread, then goes back to waiting. This is what makes
+//!   re-entrancy work: a script calls a client closure, the closure calls `eval` on the same
+//!   session, the nested `eval` runs and answers, the closure returns, the script goes on.
+//!   A request still queued when the wait ends runs after the script, as the owner.
+//!   Sessions of other connections are independent throughout.
 //!
 //! A nested evaluation sees the session's functions (those the outer script defines too) and
 //! its bound and namespace-set objects, and shares the outer script's deadline; it does **not**
@@ -47,31 +67,36 @@
 mod convert;
 mod limits;
 mod objects;
+mod request;
 mod shared;
 mod teleport;
 #[cfg(test)]
 mod tests;
+mod thread;
+#[cfg(test)]
+mod thread_tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
-use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, Position, Scope, AST};
+use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, Scope, AST};
 use rpc_core::{Connection, Object, ObjectRef, RemoteError, RemoteErrorKind, Value};
-use tokio::sync::mpsc;
 
 pub use convert::MAX_DEPTH;
 pub use limits::{SCRIPT_ERROR, SCRIPT_LIMIT};
 pub use teleport::ScriptFunction;
 
 use crate::ScriptLimits;
-use limits::{remote_error, runtime_error};
+use limits::remote_error;
 use objects::ScriptObject;
+use request::Submitted;
 pub(crate) use shared::Shared;
 use shared::Work;
+use thread::{Job, ScriptThread, Turn};
 
 /// The type name of the error for a request that waited for a session's running script for its
 /// whole wall-time limit, or that came to a closed session.
@@ -80,8 +105,6 @@ pub const SESSION_BUSY: &str = "rpc_classic::SessionBusy";
 pub const MAX_NESTED: usize = 4;
 /// Most functions a session's namespace holds (closures included).
 pub const MAX_FUNCTIONS: usize = 10_000;
-/// How long a waiting request sleeps between two looks at the session.
-const POLL: Duration = Duration::from_millis(5);
 
 /// Where a session's script output goes: one call per `print` or `debug` line.
 pub type OutputSink = Arc<dyn Fn(String) + Send + Sync>;
@@ -96,23 +119,26 @@ pub struct Session(Arc<Inner>);
 struct Inner {
     engine: Engine,
     shared: Arc<Shared>,
-    /// The persistent scope; whoever holds it is the session's owner (runs its evaluation).
+    /// The persistent scope; the session's thread holds it while it runs a request.
     scope: Mutex<Scope<'static>>,
 }
 
-/// The scope, as a request can see it.
-enum Scoped<T> {
-    Done(T),
-    /// The owner waits on a call: the request is nested.
-    Nested,
-    Busy,
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The thread holds no reference to the session while idle: let it end now.
+        self.shared.thread.shut_down();
+    }
 }
 
 impl Session {
     /// A new session with these limits.
     pub fn new(limits: &ScriptLimits) -> Session {
+        Session::with_idle(limits, thread::IDLE_EXIT)
+    }
+
+    /// A new session whose thread ends after `idle` without a request.
+    fn with_idle(limits: &ScriptLimits, idle: Duration) -> Session {
         Session(Arc::new_cyclic(|me| {
-            let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
             let shared = Arc::new(Shared {
                 limits: limits.clone(),
                 session: me.clone(),
@@ -124,10 +150,7 @@ impl Session {
                 bound: RwLock::new(BTreeMap::new()),
                 callables: RwLock::new(HashMap::new()),
                 pending: Mutex::new(Vec::new()),
-                closed: AtomicBool::new(false),
-                waits: Mutex::new(0),
-                jobs_tx,
-                jobs_rx: tokio::sync::Mutex::new(jobs_rx),
+                thread: Arc::new(ScriptThread::new(stack_size(limits), idle)),
                 nested: AtomicUsize::new(0),
             });
             Inner {
@@ -155,11 +178,11 @@ impl Session {
     }
 
     /// Ends the session: drops its connection, objects, variables, functions and output sink;
-    /// later requests fail. Call it from the service's `on_disconnect` (it does not block: a
-    /// running script's variables go when it ends).
+    /// queued and later requests fail, and its thread ends. Call it from the service's
+    /// `on_disconnect` (it does not block: a running script's variables go when it ends).
     pub fn close(&self) {
         let shared = &self.0.shared;
-        shared.closed.store(true, Ordering::Release);
+        shared.thread.shut_down();
         *shared.conn.write() = None;
         *shared.output.write() = None;
         shared.bound.write().clear();
@@ -188,50 +211,48 @@ impl Session {
 
     /// Runs `code` in the session's scope and returns the value of its last expression.
     /// Variables it declares at top level and functions it defines stay in the session.
-    /// Blocking (see the module's docs).
-    pub fn eval(&self, code: &str) -> Result<Value, RemoteError> {
-        let value = self.run(Work::Eval(self.compile(code)?))?;
-        self.value_of(value, "the script's result")
+    /// Compiled and run on the session's thread (see the module's docs).
+    pub async fn eval(&self, code: &str) -> Result<Value, RemoteError> {
+        let code = code.to_owned();
+        self.request(move |s, turn| {
+            let value = s.evaluate(turn, Work::Eval(s.compile(&code)?))?;
+            s.value_of(value, "the script's result")
+        })
+        .await
     }
 
     /// Runs `code` like [`eval`](Session::eval), ignoring its value.
-    pub fn execute(&self, code: &str) -> Result<(), RemoteError> {
-        self.run(Work::Eval(self.compile(code)?)).map(drop)
+    pub async fn execute(&self, code: &str) -> Result<(), RemoteError> {
+        let code = code.to_owned();
+        self.request(move |s, turn| s.evaluate(turn, Work::Eval(s.compile(&code)?)).map(drop))
+            .await
     }
 
     /// The value of the session's variable `name`, or its function `name` as a callable
     /// [`ScriptFunction`]; `None` if there is neither (or the variable's value cannot cross).
-    pub fn get(&self, name: &str) -> Option<Value> {
-        self.try_get(name).ok().flatten()
+    pub async fn get(&self, name: &str) -> Option<Value> {
+        self.try_get(name).await.ok().flatten()
     }
 
     /// Like [`get`](Session::get), with the reason a value cannot be given.
-    pub fn try_get(&self, name: &str) -> Result<Option<Value>, RemoteError> {
-        let shared = &self.0.shared;
-        let found = match self.with_scope(|scope| scope.get(name).cloned()) {
-            Scoped::Done(found) => found,
-            Scoped::Nested => {
-                let pending = shared.pending.lock();
-                let last = pending.iter().rev().find(|(n, ..)| n == name);
-                last.map(|(_, v, _)| v.clone()).or_else(|| {
-                    shared
-                        .callables
-                        .read()
-                        .get(name)
-                        .map(|o| Dynamic::from(ScriptObject(o.clone())))
-                })
+    pub async fn try_get(&self, name: &str) -> Result<Option<Value>, RemoteError> {
+        let name = name.to_owned();
+        self.request(move |s, turn| {
+            let found = match turn {
+                Turn::Owner(scope) => scope.get(&name).cloned(),
+                Turn::Nested(_) => s.0.shared.nested_lookup(&name),
+            };
+            match found {
+                Some(value) => s.value_of(value, &name).map(Some),
+                None => Ok(s.function(&name).map(|f| Value::Object(f.into()))),
             }
-            Scoped::Busy => return Err(self.busy()),
-        };
-        match found {
-            Some(value) => self.value_of(value, name).map(Some),
-            None => Ok(self.function(name).map(|f| Value::Object(f.into()))),
-        }
+        })
+        .await
     }
 
     /// Sets the session's variable `name` (an object value also becomes callable as
     /// `name(args)`). Fails for a bound name.
-    pub fn set(&self, name: &str, value: Value) -> Result<(), RemoteError> {
+    pub async fn set(&self, name: &str, value: Value) -> Result<(), RemoteError> {
         let shared = &self.0.shared;
         if shared.bound.read().contains_key(name) {
             return Err(script_error(format!(
@@ -249,18 +270,21 @@ impl Session {
                 format!("{name}: {e}"),
             )
         })?;
-        let set = self.with_scope(|scope| {
-            if scope.is_constant(name) == Some(true) {
-                return Err(script_error(format!("{name} is a constant")));
+        let owned = name.to_owned();
+        self.request(move |s, turn| {
+            match turn {
+                Turn::Owner(scope) => {
+                    if scope.is_constant(&owned) == Some(true) {
+                        return Err(script_error(format!("{owned} is a constant")));
+                    }
+                    scope.set_or_push(owned, dynamic);
+                }
+                // Takes effect when the running script ends.
+                Turn::Nested(_) => s.0.shared.pending.lock().push((owned, dynamic, false)),
             }
-            scope.set_or_push(name, dynamic.clone());
             Ok(())
-        });
-        match set {
-            Scoped::Done(r) => r?,
-            Scoped::Nested => shared.pending.lock().push((name.to_owned(), dynamic, false)),
-            Scoped::Busy => return Err(self.busy()),
-        }
+        })
+        .await?;
         let mut callables = shared.callables.write();
         match object {
             Some(o) => callables.insert(name.to_owned(), o),
@@ -269,18 +293,24 @@ impl Session {
         Ok(())
     }
 
-    /// The session's variables (bound objects included) and functions, sorted.
-    pub fn names(&self) -> Vec<String> {
+    /// The session's variables (bound objects included) and functions, sorted; none once it
+    /// is closed.
+    pub async fn names(&self) -> Vec<String> {
         let shared = &self.0.shared;
-        let mut names: Vec<String> =
-            match self.with_scope(|s| s.iter_raw().map(|(n, ..)| n.to_owned()).collect()) {
-                Scoped::Done(names) => names,
-                Scoped::Nested | Scoped::Busy => {
-                    let mut names: Vec<String> = shared.callables.read().keys().cloned().collect();
-                    names.extend(shared.pending.lock().iter().map(|(n, ..)| n.clone()));
-                    names
-                }
-            };
+        let listed = self
+            .request(|s, turn| {
+                Ok(match turn {
+                    Turn::Owner(scope) => scope.iter_raw().map(|(n, ..)| n.to_owned()).collect(),
+                    Turn::Nested(_) => s.0.shared.names_outside(),
+                })
+            })
+            .await;
+        let mut names = match listed {
+            Ok(names) => names,
+            // (`close` may still be letting go of them.)
+            Err(_) if shared.closed() => return Vec::new(),
+            Err(_) => shared.names_outside(),
+        };
         let lib = shared.lib();
         names.extend(
             lib.iter_functions()
@@ -294,54 +324,37 @@ impl Session {
 
     /// Defines `source` (a closure `|x| ..` or a `fn name(..) {..}`) in the session and returns
     /// a callable object for it (see [`ScriptFunction`]).
-    pub fn teleport(&self, source: &str) -> Result<Object, RemoteError> {
-        let ast = self.compile(source)?;
-        let trimmed = source.trim_start();
-        let fn_ptr = if trimmed.starts_with("fn ") || trimmed.starts_with("private fn ") {
-            let mut names: Vec<String> = ast
-                .iter_functions()
-                .filter(|f| !is_anonymous(f.name))
-                .map(|f| f.name.to_owned())
-                .collect();
-            names.dedup();
-            let [name] = names.as_slice() else {
-                return Err(script_error(
-                    "teleport: the source must define exactly one function",
-                ));
-            };
-            let name = name.clone();
-            let _defined = self.run(Work::Eval(ast))?;
-            FnPtr::new(name).map_err(|e| remote_error(&e, self.limits()))?
-        } else {
-            let value = self.run(Work::Eval(ast))?;
-            let type_name = value.type_name();
-            value.try_cast::<FnPtr>().ok_or_else(|| {
-                script_error(format!(
-                    "teleport: expected a closure `|x| ..` or a function `fn name(..) {{..}}`, the source gave a {type_name}"
-                ))
-            })?
-        };
+    pub async fn teleport(&self, source: &str) -> Result<Object, RemoteError> {
+        let source = source.to_owned();
+        let fn_ptr = self.request(move |s, turn| s.define(turn, &source)).await?;
         Ok(Object::new(ScriptFunction::new(self.clone(), fn_ptr)))
     }
 
     /// Sends script `print`/`debug` output to `sink` (a line per call), or with `None` back to
     /// the server's log (`tracing`, debug level, target `rpc_classic::script`). The sink runs on
-    /// the script's thread: it should not block for long.
+    /// the session's thread: it should not block for long.
     pub fn set_output(&self, sink: Option<OutputSink>) {
         *self.0.shared.output.write() = sink;
     }
 
-    /// Calls the session's function `fn_ptr` with `args` (a teleported call).
-    pub(crate) fn call_function(&self, fn_ptr: &FnPtr, args: Vec<Value>) -> Result<Value, RemoteError> {
-        let args = convert::to_dynamics(args, &self.0.shared).map_err(|e| {
-            RemoteError::new(
-                RemoteErrorKind::BadArguments,
-                SCRIPT_ERROR,
-                format!("argument: {e}"),
-            )
-        })?;
-        let value = self.run(Work::Call(fn_ptr.clone(), args))?;
-        self.value_of(value, "the function's result")
+    /// Calls the session's function `fn_ptr` with `args` (a teleported call): its answer if
+    /// the session's thread gave it at once, or the request to wait for.
+    fn call_function(&self, fn_ptr: &FnPtr, args: Vec<Value>) -> Submitted<Value> {
+        let args = match convert::to_dynamics(args, &self.0.shared) {
+            Ok(args) => args,
+            Err(e) => {
+                return Submitted::Answered(Err(RemoteError::new(
+                    RemoteErrorKind::BadArguments,
+                    SCRIPT_ERROR,
+                    format!("argument: {e}"),
+                )))
+            }
+        };
+        let fn_ptr = fn_ptr.clone();
+        self.submit(move |s, turn| {
+            let value = s.evaluate(turn, Work::Call(fn_ptr, args))?;
+            s.value_of(value, "the function's result")
+        })
     }
 
     /// The parameters of the function `fn_ptr` (its curried ones left out).
@@ -366,6 +379,36 @@ impl Session {
         Some(Object::new(ScriptFunction::new(self.clone(), fn_ptr)))
     }
 
+    /// Defines the closure or function `source` (on the session's thread): its pointer.
+    fn define(&self, turn: Turn<'_>, source: &str) -> Result<FnPtr, RemoteError> {
+        let ast = self.compile(source)?;
+        let trimmed = source.trim_start();
+        if trimmed.starts_with("fn ") || trimmed.starts_with("private fn ") {
+            let mut names: Vec<String> = ast
+                .iter_functions()
+                .filter(|f| !is_anonymous(f.name))
+                .map(|f| f.name.to_owned())
+                .collect();
+            names.dedup();
+            let [name] = names.as_slice() else {
+                return Err(script_error(
+                    "teleport: the source must define exactly one function",
+                ));
+            };
+            let name = name.clone();
+            let _defined = self.evaluate(turn, Work::Eval(ast))?;
+            FnPtr::new(name).map_err(|e| remote_error(&e, self.limits()))
+        } else {
+            let value = self.evaluate(turn, Work::Eval(ast))?;
+            let type_name = value.type_name();
+            value.try_cast::<FnPtr>().ok_or_else(|| {
+                script_error(format!(
+                    "teleport: expected a closure `|x| ..` or a function `fn name(..) {{..}}`, the source gave a {type_name}"
+                ))
+            })
+        }
+    }
+
     fn compile(&self, code: &str) -> Result<AST, RemoteError> {
         self.0.engine.compile(code).map_err(|e| {
             let e: Box<EvalAltResult> = e.into();
@@ -378,7 +421,7 @@ impl Session {
     }
 
     fn busy(&self) -> RemoteError {
-        let message = if self.0.shared.closed.load(Ordering::Acquire) {
+        let message = if self.0.shared.closed() {
             "the session is closed".to_owned()
         } else {
             format!(
@@ -389,104 +432,39 @@ impl Session {
         RemoteError::new(RemoteErrorKind::Refused, SESSION_BUSY, message)
     }
 
-    /// Runs `work` as the owner on a thread of its own, whose stack fits the call-depth limit
-    /// and the nested evaluations (a blocking-pool thread's 2 MiB hold about 32 levels of
-    /// script calls in a debug build).
-    fn run_owned_on_thread(&self, scope: &mut Scope<'static>, work: Work) -> RhaiResult {
-        let runtime = tokio::runtime::Handle::try_current().ok();
-        let stack = stack_size(&self.0.shared.limits);
-        std::thread::scope(|threads| {
-            let thread = std::thread::Builder::new()
-                .name("rpc-classic-script".to_owned())
-                .stack_size(stack)
-                .spawn_scoped(threads, move || {
-                    let _runtime = runtime.as_ref().map(|r| r.enter());
-                    self.run_owned(scope, work)
-                });
-            match thread {
-                Ok(thread) => thread
-                    .join()
-                    .unwrap_or_else(|_| Err(runtime_error("the script's thread panicked", Position::NONE))),
-                Err(e) => Err(runtime_error(
-                    format!("cannot start a thread for the script: {e}"),
-                    Position::NONE,
-                )),
-            }
-        })
-    }
-
-    /// Runs `f` on the scope: at once if it is free, nested if the owner waits on a call,
-    /// otherwise once the owner is done (up to the wall-time limit).
-    fn with_scope<T>(&self, f: impl FnOnce(&mut Scope<'static>) -> T) -> Scoped<T> {
-        let shared = &self.0.shared;
-        let until = Instant::now() + shared.limits.wall_time;
-        loop {
-            if shared.closed.load(Ordering::Acquire) {
-                return Scoped::Busy;
-            }
-            if let Some(mut scope) = self.0.scope.try_lock() {
-                shared.apply_pending(&mut scope);
-                return Scoped::Done(f(&mut scope));
-            }
-            if *shared.waits.lock() > 0 {
-                return Scoped::Nested;
-            }
-            if Instant::now() >= until {
-                return Scoped::Busy;
-            }
-            if let Some(mut scope) = self.0.scope.try_lock_for(POLL) {
-                shared.apply_pending(&mut scope);
-                return Scoped::Done(f(&mut scope));
-            }
+    /// The error of a request whose answer never came: the session closed while it was
+    /// queued, or it failed on the session's thread.
+    fn unanswered(&self) -> RemoteError {
+        if self.0.shared.closed() {
+            return self.busy();
         }
+        RemoteError::new(
+            RemoteErrorKind::Panic,
+            "rpc_classic::ScriptPanic",
+            "the session's thread failed while running this request",
+        )
     }
 
-    /// Runs `work` as the owner, or nested in the owner's wait (see the module's docs).
-    fn run(&self, work: Work) -> Result<Dynamic, RemoteError> {
+    /// Runs `work` where `turn` says (on the session's thread).
+    fn evaluate(&self, turn: Turn<'_>, work: Work) -> Result<Dynamic, RemoteError> {
         let shared = &self.0.shared;
-        let limits = &shared.limits;
-        let until = Instant::now() + limits.wall_time;
-        let mut work = work;
-        loop {
-            if shared.closed.load(Ordering::Acquire) {
-                return Err(self.busy());
-            }
-            if let Some(mut scope) = self.0.scope.try_lock() {
-                return self
-                    .run_owned_on_thread(&mut scope, work)
-                    .map_err(|e| remote_error(&e, limits));
-            }
-            work = match shared.try_submit(work) {
-                Ok(reply) => {
-                    let patience = limits.wall_time * 2 + Duration::from_secs(1);
-                    return match reply.recv_timeout(patience) {
-                        Ok(result) => result.map_err(|e| remote_error(&e, limits)),
-                        Err(_) => Err(script_error(
-                            "the re-entrant evaluation got no answer from the running script",
-                        )),
-                    };
-                }
-                Err(work) => work,
-            };
-            if Instant::now() >= until {
-                return Err(self.busy());
-            }
-            if let Some(mut scope) = self.0.scope.try_lock_for(POLL) {
-                return self
-                    .run_owned_on_thread(&mut scope, work)
-                    .map_err(|e| remote_error(&e, limits));
-            }
-        }
+        let result = match turn {
+            Turn::Owner(scope) => shared.run_work(&self.0.engine, scope, work),
+            Turn::Nested(depth) => shared.run_nested(&self.0.engine, depth, work),
+        };
+        result.map_err(|e| remote_error(&e, &shared.limits))
     }
 
-    fn run_owned(&self, scope: &mut Scope<'static>, work: Work) -> RhaiResult {
+    /// Runs `job` as the owner of the scope, under the wall-time limit (on the session's
+    /// thread).
+    fn run_owned(&self, job: Job) {
         let shared = &self.0.shared;
-        shared.apply_pending(scope);
+        let mut scope = self.0.scope.lock();
+        shared.apply_pending(&mut scope);
         shared.set_deadline(Some(Instant::now() + shared.limits.wall_time));
-        let result = shared.run_work(&self.0.engine, scope, work);
+        job(self, Turn::Owner(&mut scope));
         shared.set_deadline(None);
-        shared.apply_pending(scope);
-        result
+        shared.apply_pending(&mut scope);
     }
 }
 
@@ -494,7 +472,7 @@ impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
             .field("limits", self.limits())
-            .field("closed", &self.0.shared.closed.load(Ordering::Relaxed))
+            .field("closed", &self.0.shared.closed())
             .finish_non_exhaustive()
     }
 }

@@ -53,14 +53,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &std::sync::Arc<Shared>) {
     engine.register_fn(
         "invoke",
         move |ctx: NativeCallContext<'_>, o: ScriptObject, method: &str, args: Array| {
-            call_object(
-                ctx.engine(),
-                &s,
-                &o.0,
-                Op::Call(method),
-                args,
-                ctx.call_position(),
-            )
+            call_object(&s, &o.0, Op::Call(method), args, ctx.call_position())
         },
     );
     // `getattr(obj, "name")` and `obj["name"]` read the same attribute.
@@ -76,7 +69,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &std::sync::Arc<Shared>) {
 
     let s = shared.clone();
     #[allow(deprecated)] // volatile, not deprecated: the only hook for arbitrary method names
-    engine.on_missing_function(move |name, args, is_method, ctx| {
+    engine.on_missing_function(move |name, args, is_method, _ctx| {
         if is_method {
             let Some(target) = args
                 .first()
@@ -90,20 +83,17 @@ pub(crate) fn register(engine: &mut Engine, shared: &std::sync::Arc<Shared>) {
             } else {
                 Op::Call(name)
             };
-            call_object(ctx.engine(), &s, &target, op, rest, Position::NONE).map(Some)
+            call_object(&s, &target, op, rest, Position::NONE).map(Some)
         } else {
             let Some(target) = s.callable(name) else {
                 return Ok(None);
             };
             let all = args.iter().map(|a| (**a).clone()).collect();
-            call_object(ctx.engine(), &s, &target, Op::CallSelf, all, Position::NONE).map(Some)
+            call_object(&s, &target, Op::CallSelf, all, Position::NONE).map(Some)
         }
     });
 }
 
-/// Runs one operation on an object for a script: converts the arguments, makes the call (a
-/// local object's method through its `Service`, a peer's through its `NetRef`), waits for the
-/// answer under the wall-time limit and converts it back.
 /// Reads the attribute `name` of a script's object.
 fn read_attribute(
     ctx: &NativeCallContext<'_>,
@@ -112,7 +102,6 @@ fn read_attribute(
     name: &str,
 ) -> Result<Dynamic, Box<EvalAltResult>> {
     call_object(
-        ctx.engine(),
         shared,
         &object.0,
         Op::GetAttr(name),
@@ -121,8 +110,10 @@ fn read_attribute(
     )
 }
 
+/// Runs one operation on an object for a script: converts the arguments, makes the call (a
+/// local object's method through its `Service`, a peer's through its `NetRef`), waits for the
+/// answer under the wall-time limit and converts it back.
 pub(crate) fn call_object(
-    engine: &Engine,
     shared: &Shared,
     object: &ObjectRef,
     op: Op<'_>,
@@ -151,14 +142,14 @@ pub(crate) fn call_object(
         };
         let answer = match outcome {
             Outcome::Ready(r) => r,
-            Outcome::Pending(fut) => shared.wait(engine, fut, pos)?,
+            Outcome::Pending(fut) => shared.wait(fut, pos)?,
         };
         answer.map_err(|e| format!("{}: {}", e.type_name, e.message))
     } else if let Some(netref) = object.remote() {
         let answer = match op {
-            Op::Call(m) => shared.wait(engine, netref.call_value(m, args), pos)?,
-            Op::CallSelf => shared.wait(engine, netref.call_self_value(args), pos)?,
-            Op::GetAttr(a) => shared.wait(engine, netref.getattr_value(a), pos)?,
+            Op::Call(m) => shared.wait(netref.call_value(m, args), pos)?,
+            Op::CallSelf => shared.wait(netref.call_self_value(args), pos)?,
+            Op::GetAttr(a) => shared.wait(netref.getattr_value(a), pos)?,
         };
         answer.map_err(|e| match e {
             rpc_core::Error::Remote(e) => format!("{}: {}", e.type_name, e.message),

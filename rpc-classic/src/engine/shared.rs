@@ -1,19 +1,20 @@
-//! What a session shares with its engine's hooks, and how evaluations run: as the owner of the
-//! scope, or nested in the owner's wait on a call (see the module docs of `engine`).
+//! What a session shares with its engine's hooks, and how evaluations run on the session's
+//! thread: as the owner of the scope, or nested in the owner's wait on a call (see the module
+//! docs of `engine`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, Position, Scope, AST};
 use rpc_core::{Connection, ObjectRef};
-use tokio::sync::mpsc;
 
 use super::limits::{self, runtime_error};
 use super::objects::ScriptObject;
+use super::thread::ScriptThread;
 use super::{Inner, OutputSink, RhaiResult, Session, MAX_FUNCTIONS, MAX_NESTED};
 use crate::ScriptLimits;
 
@@ -33,11 +34,9 @@ pub(crate) struct Shared {
     pub(super) callables: RwLock<HashMap<String, ObjectRef>>,
     /// Scope changes to make when the owner next holds the scope: (name, value, constant).
     pub(super) pending: Mutex<Vec<(String, Dynamic, bool)>>,
-    pub(super) closed: AtomicBool,
-    /// How many waits on object calls the owner is in (requests are nested while above 0).
-    pub(super) waits: Mutex<usize>,
-    pub(super) jobs_tx: mpsc::UnboundedSender<Job>,
-    pub(super) jobs_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Job>>,
+    /// The thread that runs the session's requests, and their queue.
+    pub(super) thread: Arc<ScriptThread>,
+    /// How many nested requests are running.
     pub(super) nested: AtomicUsize,
 }
 
@@ -47,12 +46,6 @@ pub(super) enum Work {
     Eval(AST),
     /// A call of a session function.
     Call(FnPtr, Vec<Dynamic>),
-}
-
-/// A request handed to the owner's thread.
-pub(super) struct Job {
-    pub(super) work: Work,
-    pub(super) reply: std::sync::mpsc::SyncSender<RhaiResult>,
 }
 
 impl Shared {
@@ -75,6 +68,11 @@ impl Shared {
 
     pub(crate) fn lib(&self) -> Arc<AST> {
         self.lib.read().clone()
+    }
+
+    /// True once the session is closed.
+    pub(super) fn closed(&self) -> bool {
+        self.thread.is_closed()
     }
 
     /// One line of script output, to the sink or the log.
@@ -124,7 +122,7 @@ impl Shared {
 
     /// Makes the scope changes requested while it was held.
     pub(super) fn apply_pending(&self, scope: &mut Scope<'static>) {
-        if self.closed.load(Ordering::Acquire) {
+        if self.closed() {
             scope.clear();
             return;
         }
@@ -164,51 +162,48 @@ impl Shared {
         }
     }
 
-    /// Hands `work` to the owner if it waits on a call; gives it back otherwise.
-    pub(super) fn try_submit(&self, work: Work) -> Result<std::sync::mpsc::Receiver<RhaiResult>, Work> {
-        let waits = self.waits.lock();
-        if *waits == 0 {
-            return Err(work);
+    /// Runs `work` nested, at `depth`, in a fresh scope.
+    pub(super) fn run_nested(&self, engine: &Engine, depth: usize, work: Work) -> RhaiResult {
+        if depth >= MAX_NESTED {
+            return Err(limits::nesting_error());
         }
-        let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        match self.jobs_tx.send(Job { work, reply }) {
-            Ok(()) => Ok(answer),
-            Err(e) => Err(e.0.work),
-        }
-    }
-
-    /// Runs a nested request on the owner's thread.
-    fn run_job(&self, engine: &Engine, job: Job) {
-        let depth = self.nested.fetch_add(1, Ordering::AcqRel);
-        let result = if depth >= MAX_NESTED {
-            Err(limits::nesting_error())
-        } else {
-            self.run_work(engine, &mut self.fresh_scope(), job.work)
-                .map_err(|e| match *e {
-                    EvalAltResult::ErrorVariableNotFound(name, pos) => EvalAltResult::ErrorVariableNotFound(
-                        format!(
-                            "{name} (this evaluation is nested in a script that waits on a call, and does \
+        self.run_work(engine, &mut self.fresh_scope(), work)
+            .map_err(|e| match *e {
+                EvalAltResult::ErrorVariableNotFound(name, pos) => EvalAltResult::ErrorVariableNotFound(
+                    format!(
+                        "{name} (this evaluation is nested in a script that waits on a call, and does \
                          not see that script's variables)"
-                        ),
-                        pos,
-                    )
-                    .into(),
-                    other => other.into(),
-                })
-        };
-        self.nested.fetch_sub(1, Ordering::AcqRel);
-        let _ = job.reply.send(result);
+                    ),
+                    pos,
+                )
+                .into(),
+                other => other.into(),
+            })
     }
 
-    /// Waits for `fut` (a script's call of an object) on the owner's thread: until it is done,
-    /// or the wall time is up (then it is dropped, which cancels a remote call). Requests
-    /// handed over meanwhile run here, nested.
-    pub(crate) fn wait<F: Future>(
-        &self,
-        engine: &Engine,
-        fut: F,
-        pos: Position,
-    ) -> Result<F::Output, Box<EvalAltResult>> {
+    /// What a nested `get` sees of `name`: a value set meanwhile, or a named object.
+    pub(super) fn nested_lookup(&self, name: &str) -> Option<Dynamic> {
+        let pending = self.pending.lock();
+        let last = pending.iter().rev().find(|(n, ..)| n == name);
+        last.map(|(_, v, _)| v.clone()).or_else(|| {
+            self.callables
+                .read()
+                .get(name)
+                .map(|o| Dynamic::from(ScriptObject(o.clone())))
+        })
+    }
+
+    /// The names a request sees without the scope: named objects and values set meanwhile.
+    pub(super) fn names_outside(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.callables.read().keys().cloned().collect();
+        names.extend(self.pending.lock().iter().map(|(n, ..)| n.clone()));
+        names
+    }
+
+    /// Waits for `fut` (a script's call of an object) on the session's thread: until it is
+    /// done, or the wall time is up (then it is dropped, which cancels a remote call).
+    /// Requests queued meanwhile run here, nested.
+    pub(crate) fn wait<F: Future>(&self, fut: F, pos: Position) -> Result<F::Output, Box<EvalAltResult>> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| {
             runtime_error(
                 "a script's call of an object needs a tokio runtime on its thread",
@@ -216,58 +211,41 @@ impl Shared {
             )
         })?;
         let deadline = self.deadline();
-        *self.waits.lock() += 1;
-        let result = self.wait_loop(&handle, engine, fut, deadline, pos);
-        *self.waits.lock() -= 1;
-        // Requests handed over just before the count went down.
-        loop {
-            let job = match self.jobs_rx.try_lock() {
-                Ok(mut rx) => rx.try_recv().ok(),
-                Err(_) => None,
-            };
-            match job {
-                Some(job) => self.run_job(engine, job),
-                None => break,
+        let _waiting = self.thread.waiting();
+        let late = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
             }
-        }
-        result
-    }
-
-    fn wait_loop<F: Future>(
-        &self,
-        handle: &tokio::runtime::Handle,
-        engine: &Engine,
-        fut: F,
-        deadline: Option<Instant>,
-        pos: Position,
-    ) -> Result<F::Output, Box<EvalAltResult>> {
-        enum Step<T> {
-            Done(T),
-            Late,
-            Job(Option<Job>),
-        }
+        };
+        let mut late = std::pin::pin!(late);
         let mut fut = std::pin::pin!(fut);
         loop {
+            while let Some(entry) = self.thread.next_nested() {
+                self.run_entry_nested(entry);
+            }
             let step = handle.block_on(async {
-                let late = async {
-                    match deadline {
-                        Some(d) => tokio::time::sleep_until(d.into()).await,
-                        None => std::future::pending().await,
-                    }
-                };
                 tokio::select! {
                     biased;
-                    out = fut.as_mut() => Step::Done(out),
-                    () = late => Step::Late,
-                    job = async { self.jobs_rx.lock().await.recv().await } => Step::Job(job),
+                    out = fut.as_mut() => Some(Ok(out)),
+                    () = late.as_mut() => Some(Err(limits::wall_time_error(pos))),
+                    () = self.thread.nudged() => None,
                 }
             });
-            match step {
-                Step::Done(out) => return Ok(out),
-                Step::Late => return Err(limits::wall_time_error(pos)),
-                Step::Job(Some(job)) => self.run_job(engine, job),
-                Step::Job(None) => return Err(runtime_error("the session's request queue closed", pos)),
+            if let Some(done) = step {
+                return done;
             }
         }
+    }
+
+    /// Runs a queued request nested in the running one's wait.
+    fn run_entry_nested(&self, entry: super::thread::Entry) {
+        // The running request holds the session, so it is there.
+        let Some(session) = self.session() else {
+            return;
+        };
+        let depth = self.nested.fetch_add(1, Ordering::AcqRel);
+        entry.run_nested(&session, depth);
+        self.nested.fetch_sub(1, Ordering::AcqRel);
     }
 }

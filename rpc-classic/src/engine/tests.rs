@@ -17,11 +17,11 @@ use super::*;
 
 // ---- helpers ------------------------------------------------------------------------------
 
-fn limits() -> ScriptLimits {
+pub(super) fn limits() -> ScriptLimits {
     ScriptLimits::default()
 }
 
-fn with_wall_time(wall_time: Duration) -> ScriptLimits {
+pub(super) fn with_wall_time(wall_time: Duration) -> ScriptLimits {
     ScriptLimits {
         wall_time,
         // Only the clock stops a runaway here (the operation limit would, a little later, on
@@ -31,19 +31,12 @@ fn with_wall_time(wall_time: Duration) -> ScriptLimits {
     }
 }
 
-/// Runs `f` on the blocking pool, as the service does.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.unwrap()
+pub(super) async fn eval(s: &Session, code: &str) -> Result<Value, RemoteError> {
+    s.eval(code).await
 }
 
-async fn eval(s: &Session, code: &str) -> Result<Value, RemoteError> {
-    let (s, code) = (s.clone(), code.to_owned());
-    blocking(move || s.eval(&code)).await
-}
-
-async fn execute(s: &Session, code: &str) -> Result<(), RemoteError> {
-    let (s, code) = (s.clone(), code.to_owned());
-    blocking(move || s.execute(&code)).await
+pub(super) async fn execute(s: &Session, code: &str) -> Result<(), RemoteError> {
+    s.execute(code).await
 }
 
 fn str(s: &str) -> Value {
@@ -79,21 +72,26 @@ impl Service for Classic {
         let session = self.session.clone();
         let method = method.to_owned();
         Outcome::pending(async move {
-            blocking(move || match method.as_str() {
-                "eval" => session.eval(&arg_str(&args, 0)?),
-                "execute" => session.execute(&arg_str(&args, 0)?).map(|()| Value::Unit),
+            match method.as_str() {
+                "eval" => session.eval(&arg_str(&args, 0)?).await,
+                "execute" => session.execute(&arg_str(&args, 0)?).await.map(|()| Value::Unit),
                 "teleport" => session
                     .teleport(&arg_str(&args, 0)?)
+                    .await
                     .map(|o| Value::Object(o.into())),
                 "set" => {
                     let value = args.get(1).cloned().unwrap_or_default();
-                    session.set(&arg_str(&args, 0)?, value).map(|()| Value::Unit)
+                    session
+                        .set(&arg_str(&args, 0)?, value)
+                        .await
+                        .map(|()| Value::Unit)
                 }
-                "get" => Ok(session.get(&arg_str(&args, 0)?).unwrap_or_default()),
-                "names" => Ok(Value::Seq(session.names().into_iter().map(Value::Str).collect())),
+                "get" => Ok(session.get(&arg_str(&args, 0)?).await.unwrap_or_default()),
+                "names" => Ok(Value::Seq(
+                    session.names().await.into_iter().map(Value::Str).collect(),
+                )),
                 other => Err(rpc_core::private::not_exposed("CLASSIC_TEST", other)),
-            })
-            .await
+            }
         })
     }
 
@@ -135,7 +133,7 @@ impl Calc {
 }
 
 /// A session served on one end of a memory pair; the client end and the session.
-async fn served(limits: ScriptLimits) -> (Connection, Connection, Session) {
+pub(super) async fn served(limits: ScriptLimits) -> (Connection, Connection, Session) {
     let session = Session::new(&limits);
     let classic = Classic {
         session: session.clone(),
@@ -174,10 +172,10 @@ async fn values_go_in_and_come_back_unchanged() {
         ),
     ];
     for (value, type_name) in cases {
-        s.set("v", value.clone()).unwrap();
+        s.set("v", value.clone()).await.unwrap();
         assert_eq!(eval(&s, "type_of(v)").await.unwrap(), str(type_name), "{value:?}");
         assert_eq!(eval(&s, "v").await.unwrap(), value, "round trip of {type_name}");
-        assert_eq!(s.get("v"), Some(value));
+        assert_eq!(s.get("v").await, Some(value));
     }
 }
 
@@ -212,10 +210,10 @@ async fn odd_values_are_converted_as_documented() {
     let s = Session::new(&limits());
     // A map with a non-string key becomes an array of [key, value] pairs.
     let pairs = Value::Map(vec![(Value::Int(1), str("one")), (Value::Int(2), str("two"))]);
-    s.set("m", pairs).unwrap();
+    s.set("m", pairs).await.unwrap();
     assert_eq!(eval(&s, "m[1][1]").await.unwrap(), str("two"));
     // An unsigned integer over i64::MAX does not fit a script integer.
-    let err = s.set("big", Value::UInt(u64::MAX)).unwrap_err();
+    let err = s.set("big", Value::UInt(u64::MAX)).await.unwrap_err();
     assert!(err.message.contains("over the largest script integer"), "{err:?}");
     // A script value with no framework counterpart fails to cross, naming its type.
     let err = eval(&s, "timestamp()").await.unwrap_err();
@@ -242,15 +240,15 @@ async fn execute_defines_functions_eval_uses_them() {
 #[tokio::test(flavor = "multi_thread")]
 async fn namespace_get_set_and_names() {
     let s = Session::new(&limits());
-    s.set("greeting", str("hi")).unwrap();
+    s.set("greeting", str("hi")).await.unwrap();
     execute(&s, "let count = 2; fn twice(x) { x * 2 }").await.unwrap();
-    assert_eq!(s.get("count"), Some(Value::Int(2)));
-    assert_eq!(s.get("greeting"), Some(str("hi")));
-    assert_eq!(s.get("missing"), None);
-    assert_eq!(s.names(), ["count", "greeting", "twice"]);
+    assert_eq!(s.get("count").await, Some(Value::Int(2)));
+    assert_eq!(s.get("greeting").await, Some(str("hi")));
+    assert_eq!(s.get("missing").await, None);
+    assert_eq!(s.names().await, ["count", "greeting", "twice"]);
     assert_eq!(eval(&s, r#"greeting + " there""#).await.unwrap(), str("hi there"));
     // A function read from the namespace is a callable object.
-    let Some(Value::Object(f)) = s.get("twice") else {
+    let Some(Value::Object(f)) = s.get("twice").await else {
         panic!("twice is not an object")
     };
     let f = f.local().unwrap().downcast::<ScriptFunction>().unwrap();
@@ -343,7 +341,7 @@ async fn deep_recursion_stops_at_the_call_depth() {
     let err = eval(&s, "down(0)").await.unwrap_err();
     assert_eq!(err.type_name, SCRIPT_LIMIT);
     assert!(err.message.starts_with("call depth over 16"), "{err:?}");
-    // The default depth runs on a blocking-pool thread without overflowing its stack.
+    // The default depth runs on the session's thread without overflowing its stack.
     let s = Session::new(&limits());
     execute(&s, "fn down(n) { if n == 0 { 0 } else { 1 + down(n - 1) } }")
         .await
@@ -397,7 +395,7 @@ async fn size_and_operation_limits_stop_scripts() {
         "{err:?}"
     );
     // A huge value from the client is refused too.
-    s.set("big", str(&"y".repeat(2000))).unwrap();
+    s.set("big", str(&"y".repeat(2000))).await.unwrap();
     let err = eval(&s, "big + big").await.unwrap_err();
     assert_eq!(err.type_name, SCRIPT_LIMIT, "{err:?}");
 }
@@ -409,18 +407,19 @@ async fn teleported_functions_are_callable_locally_and_through_netrefs() {
     let (client, server, session) = served(limits()).await;
 
     // Directly through Service::call_self.
-    let cube = session.teleport("|x| x * x * x").unwrap();
+    let cube = session.teleport("|x| x * x * x").await.unwrap();
     let described = cube.service().describe();
     assert_eq!(described.methods[0].name, "__call__");
     assert_eq!(
         described.methods[0].params,
         [("x".to_owned(), "Dynamic".to_owned())]
     );
-    let outcome = cube.service().clone().call_self(&server, vec![Value::Int(3)]);
-    let Outcome::Pending(fut) = outcome else {
-        panic!("expected a pending outcome")
+    // Answered at once (Ready) when the session's thread is quick, else Pending.
+    let answer = match cube.service().clone().call_self(&server, vec![Value::Int(3)]) {
+        Outcome::Ready(answer) => answer,
+        Outcome::Pending(fut) => fut.await,
     };
-    assert_eq!(fut.await.unwrap(), Value::Int(27));
+    assert_eq!(answer.unwrap(), Value::Int(27));
 
     // Through the peer: the client teleports a closure and a `fn`.
     let root = client.root();
@@ -446,6 +445,7 @@ async fn teleported_functions_are_callable_locally_and_through_netrefs() {
     );
     assert!(session
         .teleport("1 + 1")
+        .await
         .unwrap_err()
         .message
         .contains("teleport: expected a closure"));
@@ -488,8 +488,8 @@ async fn scripts_call_bound_local_objects() {
     let err = eval(&session, "calc.nope()").await.unwrap_err();
     assert!(err.message.contains("nope"), "{err:?}");
     // Bound names are constants, listed among the names.
-    assert!(session.set("calc", Value::Int(1)).is_err());
-    assert!(session.names().contains(&"calc".to_owned()));
+    assert!(session.set("calc", Value::Int(1)).await.is_err());
+    assert!(session.names().await.contains(&"calc".to_owned()));
     // A session without a connection says why it cannot call a local object.
     let lonely = Session::new(&limits());
     lonely.bind("calc", Object::new(Calc { base: 1 }).into());
@@ -566,7 +566,7 @@ async fn output_goes_to_the_sink_and_back() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_callback_may_eval_on_the_session_running_its_caller() {
-    let (client, _server, _session) = served(limits()).await;
+    let (client, _server, session) = served(limits()).await;
     let root = client.root();
     root.call::<()>("execute", ("fn square(x) { x * x } let outer_var = 5;",))
         .await
@@ -586,6 +586,8 @@ async fn a_callback_may_eval_on_the_session_running_its_caller() {
     .expect("deadlock")
     .unwrap();
     assert_eq!(v, 500);
+    // Nested, on the session's one thread.
+    assert_eq!(session.0.shared.thread.started(), 1);
 
     // A nested eval sees functions and named objects, not the outer script's variables; its
     // `fn`s persist, its `let`s do not.
@@ -650,7 +652,7 @@ async fn re_entrant_nesting_is_bounded() {
 async fn closing_the_connection_closes_the_session() {
     let (client, server, session) = served(limits()).await;
     session.bind("calc", Object::new(Calc { base: 1 }).into());
-    session.set("x", Value::Int(1)).unwrap();
+    session.set("x", Value::Int(1)).await.unwrap();
     client.close().await;
     server.closed().await;
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -661,5 +663,5 @@ async fn closing_the_connection_closes_the_session() {
     let err = eval(&session, "1").await.unwrap_err();
     assert_eq!(err.type_name, SESSION_BUSY);
     assert!(err.message.contains("closed"));
-    assert!(session.names().is_empty());
+    assert!(session.names().await.is_empty());
 }
