@@ -2,14 +2,17 @@
 //! a large listing cost, beside a null call, a direct connect and the raw tokio TCP baseline
 //! measured in the same run.
 //!
-//! Run: `cargo bench --bench naming` (under half a minute on an idle machine). Other arguments
-//! filter the scenarios by name, e.g. `cargo bench --bench naming -- lookup`.
+//! Run: `cargo bench --bench naming` (about 20 s). Other arguments filter the scenarios by
+//! name, e.g. `cargo bench --bench naming -- lookup`; with `--current-thread` clients and
+//! servers share one current-thread runtime instead of a 2-worker one (no cross-worker
+//! placement: on 2 workers where the long-lived tasks, such as the servers' accept loops, land
+//! is drawn anew every run, and the connect figures show two modes from run to run).
 //!
-//! Every server runs in this process, on the benchmark's 2-worker tokio runtime, as in the
-//! `calls` and `secure` benches: the registry (`RegistryService::new(MemoryStore::new())`
-//! served by `Server::shared`, the embedded store) and the server whose null call the lookup
-//! is compared with (`Nulls`, below, served by `Server::new`) are placed the same way, and the
-//! clients run on the same runtime. The store holds `2 × entries` entries all along (half of
+//! Every server runs in this process, on the benchmark's runtime, as in the `calls` and
+//! `secure` benches: the registry (`RegistryService::new(MemoryStore::new())` served by
+//! `Server::shared`, the embedded store) and the server whose null call the lookup is compared
+//! with (`Nulls`, in `naming/sides.rs`, served by `Server::new`) are placed the same way, and
+//! the clients run on the same runtime. The store holds `2 × entries` entries all along (half of
 //! them carry the tag the listing asks for), so lookups run against a populated map, and its
 //! pruning task walks them every 100 ms as it does in a real registry.
 //!
@@ -25,9 +28,10 @@
 //!   the same connect), each timed until the connection is up (its close is not timed). And
 //!   once the path a user without a registry at hand takes, `rpc::connect_uri("rpcname:NAME")`
 //!   with `RPC_REGISTRY` set (a connection to the registry, the lookup, the connect), beside
-//!   `rpc::connect` in the same process: a child process (this binary started again with
-//!   `--naming-env-client`) with the variable in its environment from the start, so no
-//!   `set_var` races the runtime's threads. No goal figure: both are reported with the ratio.
+//!   `rpc::connect` from the same process: a child process (this binary started again with
+//!   `--naming-env-client`, its servers still this process's) with the variable in its
+//!   environment from the start, so no `set_var` races the runtime's threads. No goal figure:
+//!   both are reported with the ratio.
 //! * Listing: `Registry::list(Filter::everything().with_all([TAG]))` answering `entries`
 //!   entries in one call, beside a raw TCP ping-pong of the same frame sizes; the reply's
 //!   frame size (computed by encoding the same `Vec<Entry>` as the connection does, and checked
@@ -41,8 +45,9 @@
 //! Without `--bench` (as `cargo test --release --bench naming` runs it in CI) it does a quick
 //! smoke run with small counts that checks correctness only: every lookup answers the entry
 //! registered (and `None` for the unknown name), every connection made by name reaches the
-//! named server, the listing holds exactly the tagged entries in name order, and the reply
-//! frame the relay saw is the size computed.
+//! named server, the listing holds exactly the tagged entries in name order, and the frames the
+//! relay saw are the sizes computed (but for the sequence number, a 1-byte varint on a
+//! connection's first call where the computed frames, as in every bench, carry a 2-byte one).
 
 #[allow(dead_code, unused_imports)] // shared with the `calls` bench, which uses all of it
 mod common;
@@ -86,6 +91,8 @@ pub struct Plan {
     list_rounds: usize,
     /// Run only the scenarios whose names contain one of these (all when empty).
     filters: Vec<String>,
+    /// Everything on one current-thread runtime (`--current-thread`) instead of 2 workers.
+    one_thread: bool,
     /// The quick run without `--bench`: correctness only, its figures mean nothing.
     smoke: bool,
 }
@@ -95,6 +102,7 @@ impl Plan {
     fn from_args() -> Plan {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let filters = args.iter().filter(|a| !a.starts_with('-')).cloned().collect();
+        let one_thread = args.iter().any(|a| a == ONE_THREAD);
         if args.iter().any(|a| a == "--bench") {
             Plan {
                 warmup: 2_000,
@@ -106,6 +114,7 @@ impl Plan {
                 list_calls: 5,
                 list_rounds: 30,
                 filters,
+                one_thread,
                 smoke: false,
             }
         } else {
@@ -119,6 +128,7 @@ impl Plan {
                 list_calls: 1,
                 list_rounds: 2,
                 filters,
+                one_thread,
                 smoke: true,
             }
         }
@@ -133,10 +143,15 @@ impl Plan {
 /// Measures everything and prints the tables.
 async fn run(plan: Plan) {
     let servers = sides::Servers::start(plan.entries).await;
+    let runtime = if plan.one_thread {
+        "one tokio current-thread runtime"
+    } else {
+        "one tokio multi-thread runtime with 2 workers"
+    };
     println!(
         "loopback 127.0.0.1; the registry (embedded MemoryStore, {} entries), the null server \
-         and the raw servers in this process, clients too, on one tokio multi-thread runtime \
-         with 2 workers; sides taken in alternating rounds, order rotating, a fresh connection each",
+         and the raw servers in this process, clients too, on {runtime}; sides taken in \
+         alternating rounds, order rotating, a fresh connection each",
         servers.store_len()
     );
     let mut goals = Vec::new();
@@ -150,11 +165,15 @@ async fn run(plan: Plan) {
     }
 }
 
-/// Runs the benchmark (or its smoke run), or with `--naming-env-client` the child that
-/// connects by name through `RPC_REGISTRY`.
+/// The argument that puts everything on one current-thread runtime.
+const ONE_THREAD: &str = "--current-thread";
+
+/// Runs the benchmark (or its smoke run) on a 2-worker runtime, or a current-thread one with
+/// `--current-thread`; or with `--naming-env-client` the child that connects by name through
+/// `RPC_REGISTRY` (on the same kind of runtime as its parent).
 fn main() {
-    let runtime = common::harness_runtime(false, false);
     let args: Vec<String> = std::env::args().collect();
+    let runtime = common::harness_runtime(args.iter().any(|a| a == ONE_THREAD), false);
     if let Some(at) = args.iter().position(|a| a == connect::ENV_CLIENT) {
         runtime.block_on(connect::env_client(&args[at + 1..]));
         return;

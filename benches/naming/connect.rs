@@ -99,7 +99,11 @@ pub async fn env_client(args: &[String]) {
 async fn env_rows(plan: &Plan, servers: &Servers) -> [(f64, f64); 2] {
     let exe = std::env::current_exe().expect("own path");
     let per_round = plan.connects / plan.connect_rounds;
-    let child = tokio::process::Command::new(exe)
+    let mut child = tokio::process::Command::new(exe);
+    if plan.one_thread {
+        child.arg(crate::ONE_THREAD);
+    }
+    let child = child
         .arg(ENV_CLIENT)
         .args([servers.nulls_port() as usize, plan.connect_rounds, per_round].map(|n| n.to_string()))
         .env(
@@ -173,7 +177,7 @@ pub async fn report(plan: &Plan, servers: &Servers, lookup_p50: Option<f64>) {
             lat.p50 / l[0].p50
         );
     }
-    println!("in a child process with RPC_REGISTRY set (its own runtime, the same servers):");
+    println!("in a child process with RPC_REGISTRY set (a runtime of the same kind, the same servers):");
     for (name, (p50, p99)) in ENV_SIDES.iter().zip(env) {
         println!("{name:<44} {p50:>9.1} {p99:>9.1} {:>10.2}x", p50 / env[0].0);
     }
