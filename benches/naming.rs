@@ -2,7 +2,7 @@
 //! a large listing cost, beside a null call, a direct connect and the raw tokio TCP baseline
 //! measured in the same run.
 //!
-//! Run: `cargo bench --bench naming` (about 20 s). Other arguments filter the scenarios by
+//! Run: `cargo bench --bench naming` (about 25 s). Other arguments filter the scenarios by
 //! name, e.g. `cargo bench --bench naming -- lookup`; with `--current-thread` clients and
 //! servers share one current-thread runtime instead of a 2-worker one (no cross-worker
 //! placement: on 2 workers where the long-lived tasks, such as the servers' accept loops, land
