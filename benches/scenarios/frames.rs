@@ -1,7 +1,7 @@
 //! Sizes of the rpc frames, for the raw side to send frames of exactly those sizes.
 
 use rpc::core::frame::encode_frame;
-use rpc::core::protocol::{Message, ObjectId, Op, Request};
+use rpc::core::protocol::{Message, ObjectId, Op, Request, ROOT_ID};
 use rpc::Value;
 
 /// Sequence number in the frames sized for the raw side (a 2-byte varint, as for `null()`).
@@ -26,14 +26,33 @@ pub fn request_len(target: ObjectId, op: Op, args: Vec<Value>) -> usize {
 
 /// Frame length of a reply carrying `value`.
 pub fn reply_len(value: Value) -> usize {
-    wire_len(&Message::Reply { seq: SEQ, value })
+    reply_frame(value).len()
+}
+
+/// The frame of a reply carrying `value`.
+pub fn reply_frame(value: Value) -> Vec<u8> {
+    frame_bytes(&Message::Reply { seq: SEQ, value })
+}
+
+/// Bytes on the wire of the request of `method(args)` on the root object and of a reply
+/// carrying `value` (length prefix included).
+pub fn call_frames(method: &str, args: Vec<Value>, value: Value) -> (usize, usize) {
+    (
+        request_len(ROOT_ID, Op::Call(method.into()), args),
+        reply_len(value),
+    )
 }
 
 /// Length of a message's frame on the wire, as the connection encodes it.
 pub fn wire_len(msg: &Message) -> usize {
+    frame_bytes(msg).len()
+}
+
+/// A message's frame on the wire (length prefix included), as the connection encodes it.
+pub fn frame_bytes(msg: &Message) -> Vec<u8> {
     let mut out = Vec::new();
     encode_frame(&mut out, usize::MAX, |o| msg.encode_into(o))
         .expect("encode")
         .expect("frame size");
-    out.len()
+    out
 }

@@ -1,10 +1,9 @@
 //! Sequential latency: one call at a time (`null()`, `echo(i64)`), p50/p99/mean, beside a raw
 //! ping-pong with a request frame of the rpc request's size and a reply of the rpc reply's size.
 
-use rpc::core::protocol::{Op, ROOT_ID};
 use rpc::{Args, NetRef, Value};
 
-use super::frames::{reply_len, request_len};
+use super::frames::call_frames;
 use super::timing::{alternating, run_selected};
 use crate::common::{raw_ping_pong, Latency, RawClient};
 use crate::{latency_rows, Plan};
@@ -48,11 +47,7 @@ impl Call {
             Call::Null => ("null", ().into_args(), Value::Unit),
             Call::Echo => ("echo", (1_000i64,).into_args(), Value::Int(1_000)),
         };
-        let args = args.expect("encode arguments");
-        (
-            request_len(ROOT_ID, Op::Call(method.into()), args),
-            reply_len(value),
-        )
+        call_frames(method, args.expect("encode arguments"), value)
     }
 
     /// A raw client and server exchanging frames of this call's sizes.

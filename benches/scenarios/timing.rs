@@ -109,6 +109,13 @@ pub async fn null_calls_in_tasks(root: &NetRef, window: usize, total: usize, wha
     (per_task * window) as f64 / elapsed.as_secs_f64()
 }
 
+/// The order of `sides` sides in round `round`: each round starts one further on (the
+/// `secure` and `naming` benches; `calls` alternates rpc and raw its own way).
+#[allow(dead_code)]
+pub fn rotation(round: usize, sides: usize) -> impl Iterator<Item = usize> {
+    (0..sides).map(move |k| (round + k) % sides)
+}
+
 /// Waits (bounded) until `count()` gives 0; returns what it gave last.
 pub async fn settles_to_zero<F, Fut>(mut count: F) -> usize
 where

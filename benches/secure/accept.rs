@@ -14,8 +14,8 @@ use tokio_rustls::TlsConnector;
 use crate::common::median;
 use crate::common::servers::listen;
 use crate::service::BenchServer;
-use crate::sides::{connect, null, raw_tls_connect, rotation, secret_is_required, Pki, Security};
-use crate::timing::{in_tasks, run_selected};
+use crate::sides::{connect, null, raw_tls_connect, secret_is_required, Pki, Security};
+use crate::timing::{in_tasks, rotation, run_selected};
 use crate::Plan;
 
 /// The scenario's name, for filters.

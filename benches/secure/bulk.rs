@@ -11,7 +11,8 @@ use rpc::tls::rustls::{CipherSuite, ClientConfig, ClientConnection, ServerConnec
 use rpc::{NetRef, Value};
 
 use crate::common::Latency;
-use crate::sides::{call_frames, FourSides, Pki, SERVER_NAME};
+use crate::frames::call_frames;
+use crate::sides::{FourSides, Pki, SERVER_NAME};
 use crate::timing::{run_selected, time_each};
 use crate::{four_heading, four_row, Goal, Plan};
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 use rpc::{ConnectOptions, Connection, Keepalive};
 
 use crate::common::{median, raw_ping_pong};
-use crate::sides::{connect, null, null_frames, rotation, Pki, Security};
-use crate::timing::{null_calls_in_tasks, run_selected};
+use crate::sides::{connect, null, null_frames, Pki, Security};
+use crate::timing::{null_calls_in_tasks, rotation, run_selected};
 use crate::{Goal, Plan};
 
 /// The scenario's name, for filters.

@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use rpc::auth::SharedSecret;
-use rpc::core::protocol::{Op, ROOT_ID};
 use rpc::server::Server;
 use rpc::tls::rustls::client::Resumption;
 use rpc::tls::rustls::pki_types::ServerName;
@@ -22,10 +21,10 @@ use crate::common::frames::frame_of;
 use crate::common::servers::start_raw_server;
 use crate::common::servers::{answer_frames, listen};
 use crate::common::RawClient;
-use crate::frames::{reply_len, request_len};
+use crate::frames::call_frames;
 use crate::pki::{Ca, Role};
 use crate::service::BenchServer;
-use crate::timing::{raw_samples, time_each};
+use crate::timing::{raw_samples, rotation, time_each};
 
 /// The shared secret's label.
 const SECRET_LABEL: &str = "bench";
@@ -196,15 +195,6 @@ pub async fn secret_is_required(port: u16, security: Security, tls: &ClientTls) 
     }
 }
 
-/// Bytes on the wire of the request of `method(args)` on the root object and of a reply
-/// carrying `value` (length prefix included).
-pub fn call_frames(method: &str, args: Vec<Value>, value: Value) -> (usize, usize) {
-    (
-        request_len(ROOT_ID, Op::Call(method.into()), args),
-        reply_len(value),
-    )
-}
-
 /// Bytes on the wire of `null()`'s request and reply.
 pub fn null_frames() -> (usize, usize) {
     call_frames("null", Vec::new(), Value::Unit)
@@ -321,9 +311,4 @@ impl FourSides {
         self.tls_server.stop().await;
         self.tcp_server.stop().await;
     }
-}
-
-/// The order of `sides` sides in round `round`: each round starts one further on.
-pub fn rotation(round: usize, sides: usize) -> impl Iterator<Item = usize> {
-    (0..sides).map(move |k| (round + k) % sides)
 }
