@@ -363,7 +363,7 @@ fn member(f: &ImplItemFn, remote_name: String, blocking: bool) -> syn::Result<Me
             Pat::Ident(pi) => pi.ident.to_string().trim_start_matches('_').to_owned(),
             _ => format!("arg{}", remote_index + 1),
         };
-        let shown = pt.ty.to_token_stream().to_string();
+        let shown = spelled(&pt.ty);
         let (ty, by_ref) = owned_type(&pt.ty);
         params.push(Param::Remote {
             name,
@@ -387,7 +387,7 @@ fn member(f: &ImplItemFn, remote_name: String, blocking: bool) -> syn::Result<Me
             returns_bytes = ok.as_deref().is_some_and(is_byte_vec);
             // The caller owns what it receives: `&str` comes back as `String`.
             let ok = ok.map(|t| Box::new(owned_type(&t).0));
-            (fallible, ty.to_token_stream().to_string(), ok)
+            (fallible, spelled(ty), ok)
         }
     };
     let mode = if is_async {
@@ -487,4 +487,51 @@ fn hook(f: &ImplItemFn) -> syn::Result<Hook> {
         is_async: f.sig.asyncness.is_some(),
         conn_by_ref,
     })
+}
+
+/// A type as a person writes it, for `describe`: the token stream's text without the spaces
+/// it puts around punctuation (`Result < () , E >` becomes `Result<(), E>`).
+fn spelled(ty: &syn::Type) -> String {
+    let text = ty.to_token_stream().to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ' ' {
+            let before = out.chars().last();
+            let after = chars.peek().copied();
+            // No space after an opening bracket, `&`, `::`'s colons, a lifetime's quote; none
+            // before a closing bracket, `<`, `,`, `;`, `::`.
+            let glue_left = matches!(before, Some('<' | '(' | '[' | '&' | ':' | '\''));
+            let glue_right = matches!(after, Some('<' | '>' | ')' | ']' | ',' | ';' | ':'));
+            if glue_left || glue_right {
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod spelled_tests {
+    use super::spelled;
+
+    #[test]
+    fn types_read_as_written() {
+        for (ty, want) in [
+            ("Result<(), MyError>", "Result<(), MyError>"),
+            ("Vec<u8>", "Vec<u8>"),
+            ("&'static str", "&'static str"),
+            (
+                "std::collections::BTreeMap<String, Vec<i64>>",
+                "std::collections::BTreeMap<String, Vec<i64>>",
+            ),
+            ("[u8; 4]", "[u8; 4]"),
+            ("(i64, f64)", "(i64, f64)"),
+            ("Option<&mut T>", "Option<&mut T>"),
+        ] {
+            let parsed: syn::Type = syn::parse_str(ty).expect(ty);
+            assert_eq!(spelled(&parsed), want);
+        }
+    }
 }
