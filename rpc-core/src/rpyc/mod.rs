@@ -1,16 +1,19 @@
 //! RPyC 6's wire, for Python's own `rpyc` peers: framing ([`frame`]), the value codec
-//! ([`brine`]), messages ([`message`]) and exceptions ([`vinegar`]).
+//! ([`brine`]), messages ([`message`]), values and references ([`boxing`]) and exceptions
+//! ([`vinegar`]).
 //!
 //! The founders' notes (`shared/rpyc/PROTOCOL.md` beside the repository) describe the
 //! protocol; the tests here check these layers byte for byte against captured sessions of
 //! rpyc 6.0.2. A server uses them today to answer a Python client it does not serve with a
 //! Python exception that says why ([`refusal`]), instead of bytes rpyc cannot read.
 
+pub mod boxing;
 pub mod brine;
 pub mod frame;
 pub mod message;
 pub mod vinegar;
 
+pub use boxing::{Boxed, IdPack};
 pub use brine::Brine;
 pub use frame::Generation;
 pub use message::{Kind, Message};

@@ -131,3 +131,73 @@ fn every_prefix_of_a_value_is_truncated_not_a_panic() {
         assert!(Brine::decode(&wire[..end]).is_err(), "prefix of {end} bytes");
     }
 }
+
+/// A small deterministic generator (xorshift64*), so the property tests need no crate.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// A random brine value, nested at most `depth` more levels.
+    fn value(&mut self, depth: u32) -> Brine {
+        let kinds = if depth == 0 { 9 } else { 12 };
+        match self.below(kinds) {
+            0 => Brine::None,
+            1 => Brine::Bool(self.below(2) == 0),
+            2 => Brine::Int(self.next() as i64 >> self.below(64)),
+            3 => Brine::BigInt(format!("-{}", "7".repeat(20 + self.below(40) as usize))),
+            4 => Brine::Float(f64::from_bits(self.next() & !(0x7ff << 52))),
+            5 => Brine::Bytes((0..self.below(300)).map(|_| self.next() as u8).collect()),
+            6 => Brine::Str(
+                (0..self.below(40))
+                    .map(|i| ['a', 'é', '€', '😀'][(i as usize + self.below(4) as usize) % 4])
+                    .collect(),
+            ),
+            7 => Brine::Ellipsis,
+            8 => Brine::NotImplemented,
+            9 => Brine::Tuple((0..self.below(7)).map(|_| self.value(depth - 1)).collect()),
+            10 => Brine::FrozenSet((0..self.below(4)).map(|_| self.value(depth - 1)).collect()),
+            _ => Brine::Slice(Box::new([
+                self.value(depth - 1),
+                self.value(depth - 1),
+                self.value(depth - 1),
+            ])),
+        }
+    }
+}
+
+#[test]
+fn random_values_round_trip() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..2_000 {
+        let value = rng.value(4);
+        let wire = value.encode();
+        assert_eq!(Brine::decode(&wire).as_ref(), Ok(&value), "{wire:02x?}");
+    }
+}
+
+#[test]
+fn random_bytes_never_panic_and_decode_to_no_more_than_they_hold() {
+    let mut rng = Rng(0x0123_4567_89ab_cdef);
+    for round in 0..20_000 {
+        let len = rng.below(64) as usize;
+        let mut bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        if round % 2 == 0 && !bytes.is_empty() {
+            // Half of them start with a real tag, to get past the first byte more often.
+            bytes[0] = [0x14, 0x15, 0x0f, 0x17, 0x19, 0x1a, 0x08, 0x16][rng.below(8) as usize];
+        }
+        if let Ok(value) = Brine::decode(&bytes) {
+            // What decodes re-encodes to no more bytes than the input plus shortening slack.
+            assert!(value.encode().len() <= bytes.len() + 16, "{bytes:02x?}");
+        }
+    }
+}
