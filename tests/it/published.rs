@@ -452,3 +452,20 @@ async fn a_version_2_peer_is_refused_at_the_handshake() {
     }
     guard("raw peer", peer).await.expect("raw peer");
 }
+
+#[tokio::test]
+async fn the_blocking_facade_looks_up_published_objects_too() {
+    let bound = tcp_server().await;
+    let port = bound.local_addr().expect("addr").port();
+    let (_uri, _stop) = serve_kitchen(bound).await;
+    let value = tokio::task::spawn_blocking(move || {
+        let conn = rpc::blocking::connect("127.0.0.1", port).expect("connect");
+        let sensor = conn.lookup("sensor.kitchen").expect("lookup");
+        let missing = conn.lookup("sensor.attic").expect_err("not published");
+        assert!(missing.to_string().contains("sensor.attic"), "{missing}");
+        sensor.call::<f64>("read", ()).expect("read")
+    })
+    .await
+    .expect("join");
+    assert_eq!(value, 21.5);
+}

@@ -202,6 +202,16 @@ impl Connection {
         }
     }
 
+    /// The object the peer published under `name` (see the async
+    /// [`Connection::lookup`](crate::Connection::lookup)).
+    pub fn lookup(&self, name: &str) -> Result<NetRef> {
+        let inner = self.bg.block_on(self.conn.lookup(name))?;
+        Ok(NetRef {
+            inner,
+            bg: self.bg.clone(),
+        })
+    }
+
     /// Makes a closure callable by the peer; it runs on the background runtime as soon as the
     /// peer calls it. To run it on a thread of your own, use [`Dispatcher::callback`].
     pub fn callback<F, M>(&self, f: F) -> Callback
