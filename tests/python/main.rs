@@ -3,5 +3,6 @@
 //! `venv` module and PyPI, so they are ignored by a plain `cargo test`; CI runs them with
 //! `cargo test --test python -- --ignored`.
 
+mod baseline;
 mod refusal;
 mod venv;

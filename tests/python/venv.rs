@@ -68,12 +68,22 @@ fn run(command: &mut Command, what: &str) {
     );
 }
 
-/// Runs `script` in the environment with `args`, killed after `limit`; its output.
+/// Runs `script` (Python source) in the environment with `args`, killed after `limit`; its
+/// output.
 pub async fn run_script(script: &str, args: &[String], limit: Duration) -> Output {
+    run_python(&["-c", script], args, limit).await
+}
+
+/// Runs the Python file at `path` in the environment with `args`, killed after `limit`; its
+/// output.
+pub async fn run_file(path: &str, args: &[String], limit: Duration) -> Output {
+    run_python(&[path], args, limit).await
+}
+
+async fn run_python(program: &[&str], args: &[String], limit: Duration) -> Output {
     let python = tokio::task::spawn_blocking(python).await.expect("venv");
     let child = tokio::process::Command::new(python)
-        .arg("-c")
-        .arg(script)
+        .args(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -83,7 +93,7 @@ pub async fn run_script(script: &str, args: &[String], limit: Duration) -> Outpu
         .expect("start python");
     tokio::time::timeout(limit, child.wait_with_output())
         .await
-        .unwrap_or_else(|_| panic!("the Python script ran for over {limit:?}:\n{script}"))
+        .unwrap_or_else(|_| panic!("the Python script ran for over {limit:?}: {program:?}"))
         .expect("python output")
 }
 

@@ -1,0 +1,81 @@
+"""The issue-15 test service written in Python with rpyc's own ThreadedServer: the baseline the
+Rust service must match (same client script, same answers), and the server Rust's rpyc client
+will call.
+
+Run: python service.py  -> prints "PORT <n>" once listening on 127.0.0.1 (a free port), then
+serves until killed.
+"""
+
+import sys
+import threading
+import time
+
+import rpyc
+from rpyc.utils.server import ThreadedServer
+
+
+class Notes:
+    """A file-like object handed out by reference."""
+
+    def __init__(self, name):
+        self.name = name
+        self.lines = []
+
+    def exposed_write(self, text):
+        self.lines.append(text)
+        return len(text)
+
+    def exposed_read(self):
+        return "".join(self.lines)
+
+    def __str__(self):
+        return "<notes %s: %d writes>" % (self.name, len(self.lines))
+
+
+class TestService(rpyc.Service):
+    exposed_the_real_answer_though = 43
+
+    def __init__(self):
+        self.stored = None
+
+    def exposed_test(self, num):
+        return num + 1
+
+    def get_question(self):  # not exposed
+        return "what is the airspeed velocity of an unladen swallow?"
+
+    def exposed_fail(self):
+        raise ValueError("bad value")
+
+    def exposed_map(self, fn, items):
+        return tuple(fn(x) for x in items)
+
+    def exposed_sum(self, items):
+        return sum(items)
+
+    def exposed_open(self, name):
+        return Notes(name)
+
+    def exposed_numbers(self, n):
+        return tuple(range(n))
+
+    def exposed_slow(self, ms):
+        time.sleep(ms / 1000.0)
+        return "slept %d ms" % ms
+
+    def exposed_store(self, callback):
+        """Keeps `callback` and calls it from another thread 100 ms later."""
+        self.stored = callback
+
+        def later():
+            time.sleep(0.1)
+            callback("event")
+
+        threading.Thread(target=later, daemon=True).start()
+
+
+if __name__ == "__main__":
+    server = ThreadedServer(TestService, hostname="127.0.0.1", port=0,
+                            protocol_config={"allow_public_attrs": False})
+    print("PORT", server.port, flush=True)
+    server.start()
