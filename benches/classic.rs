@@ -120,11 +120,6 @@ impl Plan {
     }
 }
 
-/// The order of `sides` sides in round `round`: each round starts one further on.
-pub fn rotation(round: usize, sides: usize) -> impl Iterator<Item = usize> {
-    (0..sides).map(move |k| (round + k) % sides)
-}
-
 /// A directory of this run's own under the temporary directory, removed when dropped.
 pub struct Scratch(PathBuf);
 

@@ -10,10 +10,11 @@ use rpc::classic::{Classic, ScriptLimits};
 use rpc::{Connection, NetRef};
 
 use crate::common::{median, Latency, RawClient};
+use crate::frames::null_frames;
 use crate::peer::Peer;
+use crate::timing::rotation;
 use crate::timing::{raw_samples, run_selected, time_each};
-use crate::transfer::null_frames;
-use crate::{rotation, Goal, Plan};
+use crate::{Goal, Plan};
 
 /// The scenario's name, for filters.
 const NAME: &str = "script latency";

@@ -17,7 +17,8 @@ use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 
 use crate::common::servers::start_raw_server;
-use crate::transfer::{bulk_frames, null_frames};
+use crate::frames::null_frames;
+use crate::transfer::bulk_frames;
 
 /// The plain service: a null call, and null calls that take the paths a script call takes.
 pub struct Hops {

@@ -15,8 +15,9 @@ use crate::common::{median, Latency, RawClient};
 use crate::frames::{reply_len, request_len};
 use crate::peer::Peer;
 use crate::rss::{cpu_ms, Sampler, Watch};
+use crate::timing::rotation;
 use crate::timing::run_selected;
-use crate::{rotation, Goal, Plan, Scratch};
+use crate::{Goal, Plan, Scratch};
 
 /// The scenario's name, for filters.
 const NAME: &str = "file transfer";
@@ -46,14 +47,6 @@ const ARGS: usize = 2;
 const RAW: usize = 3;
 const COPY: usize = 4;
 const COPY_NO_SYNC: usize = 5;
-
-/// Bytes on the wire of `null()`'s request and reply.
-pub fn null_frames() -> (usize, usize) {
-    (
-        request_len(ROOT_ID, Op::Call("null".into()), Vec::new()),
-        reply_len(Value::Unit),
-    )
-}
 
 /// Bytes on the wire of `size(data)`'s request with 1 MiB of data, and of its reply.
 pub fn bulk_frames() -> (usize, usize) {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rpc::naming::{Entry, MemoryStore, Registration, Registry, RegistryService, RegistryStore};
 use rpc::server::{BoundServer, Server, ShutdownHandle};
-use rpc::{service, Args, NetRef, Value};
+use rpc::{service, Args, NetRef};
 use tokio::task::JoinHandle;
 
 use crate::common::on_server_side;
@@ -52,10 +52,7 @@ pub async fn null_async(root: &NetRef) {
     root.call::<()>("null_async", ()).await.expect("null_async call");
 }
 
-/// Bytes on the wire of `null()`'s request and reply.
-pub fn null_frames() -> (usize, usize) {
-    call_frames("null", Vec::new(), Value::Unit)
-}
+pub use crate::frames::null_frames;
 
 /// Bytes on the wire of the registry's `method(arg)` request and of its reply carrying
 /// `value` (as the typed client and the service encode them).

@@ -43,6 +43,12 @@ pub fn call_frames(method: &str, args: Vec<Value>, value: Value) -> (usize, usiz
     )
 }
 
+/// Bytes on the wire of `null()`'s request and reply (the baseline call of every bench).
+#[allow(dead_code)] // not every bench including this file has a null call
+pub fn null_frames() -> (usize, usize) {
+    call_frames("null", Vec::new(), Value::Unit)
+}
+
 /// Length of a message's frame on the wire, as the connection encodes it.
 pub fn wire_len(msg: &Message) -> usize {
     frame_bytes(msg).len()

@@ -12,7 +12,7 @@ use rpc::server::Server;
 use rpc::tls::rustls::client::Resumption;
 use rpc::tls::rustls::pki_types::ServerName;
 use rpc::tls::{ClientTls, ServerTls};
-use rpc::{ConnectOptions, Connection, NetRef, Value};
+use rpc::{ConnectOptions, Connection, NetRef};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
@@ -21,7 +21,6 @@ use crate::common::frames::frame_of;
 use crate::common::servers::start_raw_server;
 use crate::common::servers::{answer_frames, listen};
 use crate::common::RawClient;
-use crate::frames::call_frames;
 use crate::pki::{Ca, Role};
 use crate::service::BenchServer;
 use crate::timing::{raw_samples, rotation, time_each};
@@ -195,10 +194,7 @@ pub async fn secret_is_required(port: u16, security: Security, tls: &ClientTls) 
     }
 }
 
-/// Bytes on the wire of `null()`'s request and reply.
-pub fn null_frames() -> (usize, usize) {
-    call_frames("null", Vec::new(), Value::Unit)
-}
+pub use crate::frames::null_frames;
 
 /// One `null()` call.
 pub async fn null(root: &NetRef) {
