@@ -22,18 +22,6 @@ async fn guard<F: std::future::Future>(what: &str, fut: F) -> F::Output {
     }
 }
 
-/// An error with its sources, as a user would print it.
-fn chain(e: &Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 /// A temp directory removed when dropped.
 struct TempDir(PathBuf);
 
@@ -250,7 +238,7 @@ async fn upload_then_download_gives_identical_bytes() {
     let e = transfer::upload(&c, local.0.join("missing"), "x")
         .await
         .expect_err("no source");
-    assert!(chain(&e).contains("missing"), "{}", chain(&e));
+    assert!(e.chain().contains("missing"), "{}", e.chain());
     let e = transfer::upload(&c, local.0.join("tree/empty.txt"), "uploaded/empty.txt")
         .await
         .expect_err("exists");
@@ -328,7 +316,7 @@ async fn a_client_closure_may_call_back_into_the_script_calling_it() {
     let e = guard("the nesting limit", c.eval::<i64>("deeper(0)"))
         .await
         .expect_err("too deep");
-    assert!(chain(&e).contains("nested deeper than"), "{}", chain(&e));
+    assert!(e.chain().contains("nested deeper than"), "{}", e.chain());
     assert_eq!(c.eval::<i64>("square(3)").await.expect("still serving"), 9);
 }
 

@@ -160,7 +160,24 @@ pub(crate) fn shortened(text: &str, max: usize) -> String {
     }
 }
 
+/// An error and its causes on one line: `cannot listen on 127.0.0.1:80: permission denied`.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}
+
 impl Error {
+    /// This error and its causes on one line (see [`error_chain`]).
+    pub fn chain(&self) -> String {
+        error_chain(self)
+    }
+
     /// The remote error, if this is one.
     pub fn as_remote(&self) -> Option<&RemoteError> {
         match self {

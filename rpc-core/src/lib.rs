@@ -96,7 +96,7 @@ pub use batch::{Batch, BatchResults};
 pub use callback::Callback;
 pub use connection::{Connection, ConnectionConfig, ConnectionStats, Keepalive};
 pub use credentials::{CertificateIdentity, Credentials, PeerInfo};
-pub use error::{Error, RemoteError, RemoteErrorKind, Result};
+pub use error::{error_chain, Error, RemoteError, RemoteErrorKind, Result};
 pub use events::{Event, Property, PropertyReplica, Signal, SignalReplica, Subscription};
 pub use iter::RemoteIter;
 pub use name::{check_name, NameError};

@@ -27,15 +27,6 @@ pub enum Error {
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// An error and its causes on one line: `cannot listen on 127.0.0.1:80: permission denied`.
-/// (Public as `cli::error_chain`; the registry client names its causes with it too.)
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        cause = e.source();
-    }
-    text
-}
+/// An error and its causes on one line (public as `cli::error_chain`; the registry client
+/// names its causes with it too).
+pub use rpc_core::error_chain;

@@ -16,6 +16,8 @@ use rpc_core::rpyc::frame::{decode_frame, FrameLimits};
 use rpc_core::rpyc::{refusal, Generation, Message};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::listener::read_until_hangup;
+
 /// What a Python rpyc client is told by default.
 pub const DEFAULT_RPYC_REFUSAL: &str = "this is a server of the Rust rpc framework, which does not serve \
      RPyC's protocol on this port: connect with an rpc client (rpc::connect), or ask its operator for the \
@@ -54,16 +56,8 @@ async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     let seq = first_seq(&mut s, generation).await?;
     s.write_all(&refusal(seq, generation, message, DETAIL)).await?;
     s.flush().await?;
-    // Let the client read the answer and hang up (it sends CLOSE), so that our close does not
-    // turn into a reset that loses the answer; a bounded read of what it sends meanwhile.
-    let mut sink = [0u8; 4096];
-    let mut left = FIRST_FRAME_MAX;
-    while left > 0 {
-        match s.read(&mut sink).await? {
-            0 => break,
-            n => left = left.saturating_sub(n),
-        }
-    }
+    // Let the client read the answer and hang up (it sends CLOSE).
+    read_until_hangup(&mut s, FIRST_FRAME_MAX).await?;
     let _ = s.shutdown().await;
     Ok(())
 }

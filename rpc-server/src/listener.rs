@@ -244,9 +244,15 @@ pub(crate) async fn refuse_on<S: AsyncRead + AsyncWrite + Unpin>(
         .map_err(std::io::Error::other)?;
     s.write_all(&out).await?;
     s.shutdown().await?;
-    // Read (and drop) what the client sent until it hangs up, a greeting's worth at most.
+    // A greeting's worth at most.
+    read_until_hangup(&mut s, PRE_HANDSHAKE_MAX_FRAME + 64).await
+}
+
+/// Reads (and drops) what a refused client sends until it hangs up, `limit` bytes at most:
+/// closing with its bytes unread would turn the close into a reset that loses our answer.
+pub(crate) async fn read_until_hangup<S: AsyncRead + Unpin>(s: &mut S, limit: usize) -> std::io::Result<()> {
     let mut sink = [0u8; 4096];
-    let mut left = PRE_HANDSHAKE_MAX_FRAME + 64;
+    let mut left = limit;
     while left > 0 {
         match s.read(&mut sink).await? {
             0 => break,

@@ -36,23 +36,12 @@ pub(super) async fn run<R: AsyncRead + Unpin>(inner: Arc<Inner>, mut r: R, mut b
             if !matches!(e, Error::PeerClosed(_) | Error::Io(_)) {
                 // Tell the peer why, so its side shows more than "connection closed".
                 let _ = inner.send(&Message::Close {
-                    reason: Some(error_chain(&e)),
+                    reason: Some(e.chain()),
                 });
             }
             inner.shutdown(Some(Arc::new(e)));
         }
     }
-}
-
-fn error_chain(e: &Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, r: &mut R, buf: &mut BytesMut) -> Result<Stop> {

@@ -175,16 +175,9 @@ impl Registry {
 
     /// The entry `name`; an error naming the registry if there is none.
     pub async fn lookup(&self, name: &str) -> Result<Entry> {
-        self.try_lookup(name).await?.ok_or_else(|| {
-            Error::Remote(rpc_core::RemoteError::new(
-                rpc_core::RemoteErrorKind::NotFound,
-                super::REGISTRY_ERROR,
-                format!(
-                    "no service is registered as {name:?} in the registry at {}",
-                    self.address()
-                ),
-            ))
-        })
+        self.try_lookup(name)
+            .await?
+            .ok_or_else(|| self.not_found(format!("no service is registered as {name:?}")))
     }
 
     /// The entry `name`, if there is one.
@@ -202,16 +195,16 @@ impl Registry {
     pub async fn lookup_any<T: Into<String>>(&self, tags: impl IntoIterator<Item = T>) -> Result<Entry> {
         let tags: Vec<String> = tags.into_iter().map(Into::into).collect();
         let found = self.client().await?.lookup_any(tags.clone()).await?;
-        found.ok_or_else(|| {
-            Error::Remote(rpc_core::RemoteError::new(
-                rpc_core::RemoteErrorKind::NotFound,
-                super::REGISTRY_ERROR,
-                format!(
-                    "no service has all of the tags {tags:?} in the registry at {}",
-                    self.address()
-                ),
-            ))
-        })
+        found.ok_or_else(|| self.not_found(format!("no service has all of the tags {tags:?}")))
+    }
+
+    /// The error for a lookup that found nothing: `what`, in this registry.
+    fn not_found(&self, what: String) -> Error {
+        Error::Remote(rpc_core::RemoteError::new(
+            rpc_core::RemoteErrorKind::NotFound,
+            super::REGISTRY_ERROR,
+            format!("{what} in the registry at {}", self.address()),
+        ))
     }
 
     /// Removes the entry `name` (whoever registered it); whether there was one.

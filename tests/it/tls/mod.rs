@@ -5,7 +5,6 @@ mod pki;
 mod secret;
 mod uri;
 
-use std::error::Error as StdError;
 use std::future::Future;
 use std::time::Duration;
 
@@ -87,18 +86,6 @@ async fn serve(server: Server) -> Running {
     Running { port, stop }
 }
 
-/// An error and its causes on one line, for assertions on the reason.
-fn chain(e: &Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 /// A CA and a server certificate for 127.0.0.1 and localhost.
 struct Setup {
     ca: Ca,
@@ -159,7 +146,7 @@ async fn an_untrusted_certificate_is_refused() {
         .await
         .expect_err("untrusted");
     assert!(matches!(err, Error::Tls(_)), "{err:?}");
-    assert!(chain(&err).contains("UnknownIssuer"), "{}", chain(&err));
+    assert!(err.chain().contains("UnknownIssuer"), "{}", err.chain());
     still_serves(server.port, ConnectOptions::new().tls(trusting(&ca))).await;
 }
 
@@ -176,7 +163,7 @@ async fn an_expired_certificate_is_refused() {
     let err = connect(expired.port, ConnectOptions::new().tls(trusting(&ca)))
         .await
         .expect_err("expired");
-    assert!(chain(&err).contains("expired"), "{}", chain(&err));
+    assert!(err.chain().contains("expired"), "{}", err.chain());
     let fine = serve(
         Server::new(|| Whoami)
             .tls(ServerTls::from_pem(good.cert_pem.as_bytes(), good.key_pem.as_bytes()).expect("server TLS")),
@@ -194,7 +181,7 @@ async fn a_certificate_for_another_host_is_refused() {
     let err = connect(server.port, ConnectOptions::new().tls(trusting(&ca)))
         .await
         .expect_err("wrong host");
-    assert!(chain(&err).contains("not valid for name"), "{}", chain(&err));
+    assert!(err.chain().contains("not valid for name"), "{}", err.chain());
     // Naming the host the certificate is for makes the same server acceptable.
     let named = trusting(&ca).server_name("other.example").expect("name");
     still_serves(server.port, ConnectOptions::new().tls(named)).await;
@@ -232,7 +219,7 @@ async fn a_missing_or_foreign_client_certificate_is_refused() {
         .await
         .expect_err("no client cert");
     assert!(matches!(err, Error::Tls(_)), "{err:?}");
-    assert!(chain(&err).contains("CertificateRequired"), "{}", chain(&err));
+    assert!(err.chain().contains("CertificateRequired"), "{}", err.chain());
 
     let mallory_ca = Ca::new("mallory CA");
     let mallory = mallory_ca.leaf(Role::Client, "mallory", &["mallory.example"]);
@@ -295,7 +282,7 @@ async fn tls_over_a_unix_socket_checks_the_name_the_options_give() {
     )
     .await
     .expect_err("no server name");
-    assert!(chain(&unnamed).contains("server_name"), "{}", chain(&unnamed));
+    assert!(unnamed.chain().contains("server_name"), "{}", unnamed.chain());
     // The right name: served; another name: refused by the certificate check.
     let named = trusting(&ca).server_name("localhost").expect("a name");
     let conn = guard(
