@@ -46,6 +46,15 @@ pub use rpc_core as core;
 pub use rpc_core::*;
 pub use rpc_server as server;
 
+/// Python's own `rpyc`, both ways: a Rust program calls a Python rpyc server
+/// ([`connect`](rpyc::connect)), and Python's rpyc clients call Rust services served with
+/// [`Server::rpyc`](crate::server::Server::rpyc). The wire layers (framing, brine, boxing,
+/// vinegar) are [`rpc_core::rpyc`].
+pub mod rpyc {
+    pub use rpc_core::rpyc::*;
+    pub use rpc_core::transport::rpyc::{connect, connect_stream, connect_with, Client};
+}
+
 /// Naming and discovery: the registry client ([`Registry`](naming::Registry)), its service
 /// and stores, UDP discovery (see [`rpc_server::naming`]).
 pub mod naming {

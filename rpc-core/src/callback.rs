@@ -218,6 +218,10 @@ impl Service for FnService {
     fn display(&self) -> String {
         "<callback>".to_owned()
     }
+
+    fn python_class(&self) -> Option<&'static str> {
+        Some("builtins.function")
+    }
 }
 
 /// The closures [`Callback::recursive`] takes: their first parameter is the callback itself.

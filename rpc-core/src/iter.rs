@@ -216,8 +216,21 @@ impl<T: Serialize + Send + 'static> Service for Source<T> {
     }
 
     fn call(self: Arc<Self>, _conn: &Connection, method: &str, args: Vec<Value>) -> Outcome {
-        if method != NEXT_BATCH {
-            return Outcome::Ready(Err(not_exposed("ITERATOR", method)));
+        match method {
+            NEXT_BATCH => {}
+            // Python's iteration protocol, for a Python peer on the RPyC wire.
+            "__iter__" => return Outcome::Ready(Ok(Value::Object(Object::from_arc(self).into()))),
+            "__next__" => {
+                return Outcome::pending(async move {
+                    match self.items.lock().await.next().await {
+                        Some(item) => to_value(&item).map_err(|e| {
+                            RemoteError::new(RemoteErrorKind::Application, "rpc::EncodeError", e.to_string())
+                        }),
+                        None => Err(crate::python::stop_iteration()),
+                    }
+                })
+            }
+            _ => return Outcome::Ready(Err(not_exposed("ITERATOR", method))),
         }
         let n = match take_args(NEXT_BATCH, 1, args)
             .and_then(|mut it| arg::<usize>(NEXT_BATCH, 0, "n", it.next()))
@@ -252,5 +265,9 @@ impl<T: Serialize + Send + 'static> Service for Source<T> {
 
     fn display(&self) -> String {
         "<remote iterator>".to_owned()
+    }
+
+    fn describe(&self) -> crate::service::Description {
+        crate::python::protocols("ITERATOR", &["__iter__", "__next__"])
     }
 }

@@ -78,6 +78,7 @@ mod netref;
 mod object;
 pub mod protocol;
 mod published;
+pub mod python;
 mod reply;
 pub mod rpyc;
 mod service;

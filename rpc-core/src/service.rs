@@ -76,6 +76,32 @@ pub trait Service: AsAny + Capability + Send + Sync + 'static {
         )))
     }
 
+    /// Calls the object itself with keyword arguments (a Python peer's `f(1, b=2)` over the
+    /// RPyC wire): `args` holds the positional arguments, then one value for each name of
+    /// `names`. The default takes none: without names it is [`call_self`](Service::call_self).
+    fn call_named(self: Arc<Self>, conn: &Connection, args: Vec<Value>, names: &[String]) -> Outcome {
+        if names.is_empty() {
+            return self.call_self(conn, args);
+        }
+        Outcome::Ready(Err(RemoteError::new(
+            RemoteErrorKind::BadArguments,
+            "rpc::BadArguments",
+            format!(
+                "{} takes no keyword arguments (got {})",
+                self.name(),
+                names.join(", ")
+            ),
+        )))
+    }
+
+    /// The class a Python peer (the RPyC wire) is told this object has, if it is one of
+    /// Python's own (`builtins.method`, `builtins.function`); `None`, the default, names it
+    /// after the service (`rust.NAME`) and lets the peer ask which protocols it supports.
+    #[doc(hidden)]
+    fn python_class(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Lists the exposed methods and attributes.
     fn describe(&self) -> Description {
         Description {

@@ -104,6 +104,17 @@ pub(crate) trait Outgoing {
 
     /// The values of the message (where spilled byte values come from).
     fn values(&mut self) -> Vec<&mut Value>;
+
+    /// The message itself, for a wire that encodes it its own way (RPyC's).
+    fn view(&self) -> View<'_>;
+}
+
+/// An outgoing message as another wire sees it.
+pub(crate) enum View<'a> {
+    /// A request made of borrowed parts.
+    Request(crate::protocol::RequestRef<'a>),
+    /// Any message.
+    Message(&'a Message),
 }
 
 impl Outgoing for Message {
@@ -118,6 +129,10 @@ impl Outgoing for Message {
             Message::Reply { value, .. } => vec![value],
             _ => Vec::new(),
         }
+    }
+
+    fn view(&self) -> View<'_> {
+        View::Message(self)
     }
 }
 

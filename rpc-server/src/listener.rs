@@ -77,6 +77,8 @@ pub(crate) struct Security {
     pub(crate) tls: Option<ServerTls>,
     pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
     pub(crate) rpyc_refusal: Arc<str>,
+    /// Serve Python rpyc clients (RPyC 6's wire) instead of this protocol's.
+    pub(crate) rpyc: bool,
 }
 
 impl Default for Security {
@@ -85,6 +87,7 @@ impl Default for Security {
             tls: None,
             authenticator: None,
             rpyc_refusal: DEFAULT_RPYC_REFUSAL.into(),
+            rpyc: false,
         }
     }
 }
@@ -167,6 +170,9 @@ impl Accepted {
         peer: Option<SocketAddr>,
     ) -> Result<Connection, Failure> {
         let info = PeerInfo::new().addr(peer);
+        if security.rpyc {
+            return start_rpyc(self, options, peer, security).await;
+        }
         if security.is_off() {
             let options = options.peer(info);
             let started = match self {
@@ -195,6 +201,37 @@ impl Accepted {
             .await
             .map_err(Failure::Handshake)
     }
+}
+
+/// Serves a Python rpyc client: TLS first if the server has it (`rpyc.ssl_connect`), then
+/// RPyC's wire, which has no handshake of its own.
+async fn start_rpyc(
+    accepted: Accepted,
+    options: ConnectOptions,
+    peer: Option<SocketAddr>,
+    security: &Security,
+) -> Result<Connection, Failure> {
+    use rpc_core::transport::rpyc::{rpyc_connection, rpyc_stream_connection};
+    let info = PeerInfo::new().addr(peer);
+    let started = match (accepted, &security.tls) {
+        (Accepted::Tcp(s), None) => rpyc_connection(s, options.peer(info)).await,
+        (accepted, Some(tls)) => {
+            let stream: BoxStream = match accepted {
+                Accepted::Tcp(s) => {
+                    s.set_nodelay(true).map_err(|e| Failure::Handshake(e.into()))?;
+                    Box::new(s)
+                }
+                #[cfg(unix)]
+                Accepted::Unix(s) => Box::new(s),
+            };
+            let done = tls.authenticate(stream, peer).await.map_err(Failure::Auth)?;
+            let info = info.credentials(Some(done.credentials));
+            rpyc_stream_connection(done.stream, options.peer(info)).await
+        }
+        #[cfg(unix)]
+        (Accepted::Unix(s), None) => rpyc_stream_connection(s, options.peer(info)).await,
+    };
+    started.map_err(Failure::Handshake)
 }
 
 /// Why a stranger did not become a connection.

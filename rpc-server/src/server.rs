@@ -234,6 +234,18 @@ impl Server {
         self
     }
 
+    /// Serves Python's own `rpyc` clients (RPyC 6's wire, `rpyc.connect(host, port)`)
+    /// instead of this framework's protocol, with the same services: give it a port of its
+    /// own. The same connection engine runs both wires; what a Python client sees of a
+    /// service, and how values, references and errors map, is in
+    /// [`rpc_core::rpyc`](rpc_core::rpyc). With [`tls`](Self::tls), clients connect with
+    /// `rpyc.ssl_connect`. Keepalive pings and [`authenticator`](Self::authenticator)s are
+    /// this protocol's: off on this wire (binding with an authenticator fails).
+    pub fn rpyc(mut self) -> Self {
+        self.security.rpyc = true;
+        self
+    }
+
     /// Listens on a TCP address (`"127.0.0.1:0"` picks a free port).
     pub async fn bind(self, addr: impl ToSocketAddrs + std::fmt::Debug) -> Result<BoundServer> {
         let shown = format!("{addr:?}");
@@ -241,6 +253,7 @@ impl Server {
             addr: shown.clone(),
             source,
         };
+        self.check_wire().map_err(bind_error)?;
         let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
         let local = listener.local_addr().map_err(bind_error)?;
         let uri = crate::publish::tcp_uri(local, self.security.tls.is_some()).map_err(bind_error)?;
@@ -259,6 +272,7 @@ impl Server {
             addr: path.display().to_string(),
             source,
         };
+        self.check_wire().map_err(bind_error)?;
         let uri = crate::publish::unix_uri(path).map_err(bind_error)?;
         let listener = tokio::net::UnixListener::bind(path).map_err(bind_error)?;
         let socket = crate::listener::UnixSocket {
@@ -269,6 +283,17 @@ impl Server {
     }
 
     /// What a new connection starts with: its service, its settings, the published objects.
+    /// An rpyc server cannot run this protocol's authenticators.
+    fn check_wire(&self) -> std::io::Result<()> {
+        if self.security.rpyc && self.security.authenticator.is_some() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "an rpyc server cannot use an authenticator (rpyc clients do not speak it); use TLS with client certificates",
+            ));
+        }
+        Ok(())
+    }
+
     fn options(&self, published: &Published) -> ConnectOptions {
         ConnectOptions::new()
             .shared_service((self.factory)())

@@ -5,4 +5,6 @@
 
 mod baseline;
 mod refusal;
+mod rust_server;
+mod service;
 mod venv;

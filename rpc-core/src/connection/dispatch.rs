@@ -16,7 +16,9 @@ use tracing::Instrument;
 use super::inner::{Budget, Inner};
 use super::Connection;
 use crate::error::{Error, RemoteError, RemoteErrorKind, Result};
+use crate::object::Object;
 use crate::protocol::{OpRef, RequestIn, FLAG_ONEWAY, MAX_NAME_LEN};
+use crate::python;
 use crate::service::{CallResult, Outcome};
 use crate::value::{to_value, Value};
 
@@ -50,7 +52,14 @@ pub(super) fn handle_request(
         return Ok(());
     }
     let (args, weight) = (args.values, args.weight);
-    if let OpRef::Call(name) | OpRef::GetAttr(name) | OpRef::SetAttr(name) | OpRef::Lookup(name) = op {
+    if let OpRef::Call(name)
+    | OpRef::GetAttr(name)
+    | OpRef::SetAttr(name)
+    | OpRef::Lookup(name)
+    | OpRef::Member(name)
+    | OpRef::Special(name)
+    | OpRef::Compare(name) = op
+    {
         if name.len() > MAX_NAME_LEN {
             // No service has such a member, no object such a name; and the name must not
             // reach errors and logs.
@@ -127,6 +136,19 @@ pub(super) fn handle_request(
         OpRef::Display => Outcome::Ready(Ok(Value::Str(service.display()))),
         OpRef::Repr => Outcome::Ready(Ok(Value::Str(service.repr()))),
         OpRef::Lookup(name) => Outcome::Ready(super::lookup::answer(inner, target, name)),
+        OpRef::Identity => Outcome::Ready(Ok(Value::Object(Object::from_arc(service).into()))),
+        OpRef::Member(name) => python::member(service, conn, name),
+        OpRef::CallNamed(names) => service.call_named(conn, args, names),
+        OpRef::Special(name) => python::special(service, conn, name, args),
+        OpRef::Inspect => Outcome::Ready(python::inspect(&service)),
+        OpRef::Hash => Outcome::Ready(python::hash(&service)),
+        OpRef::Dir => Outcome::Ready(python::dir(&service)),
+        OpRef::Compare(op) => python::compare(service, conn, op, args),
+        OpRef::Items => Outcome::Ready(Err(RemoteError::new(
+            RemoteErrorKind::Refused,
+            "rpc::Unsupported",
+            "fetching items is asked of a Python container, not of a Rust object",
+        ))),
     }));
     let fut = match outcome {
         Ok(Outcome::Ready(result)) if !oneway => {

@@ -103,6 +103,8 @@ pub(crate) struct Inner {
     reader: OnceLock<AbortHandle>,
     writer: OnceLock<AbortHandle>,
     runtime: tokio::runtime::Handle,
+    /// Set on a connection that speaks RPyC's wire instead of this protocol's.
+    rpyc: Option<super::rpyc::State>,
 }
 
 impl Inner {
@@ -112,6 +114,7 @@ impl Inner {
         peer: Hello,
         peer_info: crate::credentials::PeerInfo,
         published: Option<crate::published::Published>,
+        rpyc: Option<super::rpyc::State>,
     ) -> Arc<Inner> {
         let outbox = Outbox::new(config.max_frame_size);
         Arc::new(Inner {
@@ -142,7 +145,23 @@ impl Inner {
             reader: OnceLock::new(),
             writer: OnceLock::new(),
             runtime: tokio::runtime::Handle::current(),
+            rpyc,
         })
+    }
+
+    /// What the RPyC wire keeps, if the connection is on it.
+    pub(crate) fn rpyc_state(&self) -> Option<&super::rpyc::State> {
+        self.rpyc.as_ref()
+    }
+
+    /// A sequence number for a request whose reply nobody waits for (RPyC's `DEL`, `CLOSE`).
+    pub(super) fn unanswered_seq(&self) -> i64 {
+        self.pending.lock().unanswered_seq() as i64
+    }
+
+    /// Queues bytes already framed for the wire.
+    pub(super) fn send_raw(self: &Arc<Self>, mut bytes: Vec<u8>) -> Result<()> {
+        self.push(&mut bytes, Vec::new(), false)
     }
 
     pub(super) fn set_handle(&self, handle: &Arc<Handle>) {
@@ -221,6 +240,10 @@ impl Inner {
         msg: &mut impl Outgoing,
         spill: bool,
     ) -> Result<Vec<(usize, Vec<u8>)>> {
+        if self.rpyc.is_some() {
+            super::rpyc::encode(self, msg.view(), frame)?;
+            return Ok(Vec::new());
+        }
         let mut spills = Vec::new();
         frame.extend_from_slice(&[0; HEADER_LEN]);
         let encoded = value::with_context(self, || msg.encode(frame, spill.then_some(&mut spills)));
@@ -420,6 +443,25 @@ impl Inner {
         if count == 0 {
             return;
         }
+        if let Some(state) = &self.rpyc {
+            // A `DEL` request of its own; the id pack is kept while a new proxy holds it.
+            let mut frame = Vec::new();
+            match super::rpyc::release(self, id, count, &mut frame) {
+                Ok(()) => {
+                    if let Err(e) = self.send_raw(frame) {
+                        tracing::debug!(error = %e, "a release was not sent");
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "a release was not encoded"),
+            }
+            // Under the import table's lock: a proxy made meanwhile is either seen here, or
+            // made after, and its id pack remembered after that (see `rpyc::values`).
+            let imports = self.imports.lock();
+            if !imports.is_live(id) {
+                state.forget(id);
+            }
+            return;
+        }
         match self.outbox.release(id, count) {
             Ok(_) if self.outbox.unwritten() > self.config.max_unwritten_bytes => {
                 self.not_reading();
@@ -605,5 +647,9 @@ impl Outgoing for Borrowed<'_> {
 
     fn values(&mut self) -> Vec<&mut Value> {
         Vec::new()
+    }
+
+    fn view(&self) -> spill::View<'_> {
+        spill::View::Message(self.0)
     }
 }

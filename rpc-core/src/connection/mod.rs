@@ -18,6 +18,7 @@ mod pending;
 mod reader;
 mod reaper;
 mod reply_slot;
+mod rpyc;
 mod writer;
 
 use std::fmt;
@@ -360,9 +361,26 @@ impl Connection {
             return Err(e);
         }
 
-        let inner = Inner::new(config, service, peer, peer_info, published);
+        let inner = Inner::new(config, service, peer, peer_info, published, None);
+        Self::launch(inner, r, w, leftover, false).await
+    }
+
+    /// Starts the tasks of a connection whose opening is done (`leftover`: what was read past
+    /// it), on this protocol's wire or (`rpyc`) on RPyC's, and runs the service's
+    /// `on_connect`.
+    async fn launch<R, W>(
+        inner: Arc<Inner>,
+        r: R,
+        w: W,
+        leftover: bytes::BytesMut,
+        rpyc: bool,
+    ) -> Result<Connection>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
         let span = tracing::debug_span!("connection", id = inner.id, peer = %inner.peer.service);
-        tracing::debug!(parent: &span, "handshake done");
+        tracing::debug!(parent: &span, "connection open");
         let handle = Arc::new(Handle { inner: inner.clone() });
         inner.set_handle(&handle);
         inner.write_side.install(Box::pin(w));
@@ -377,7 +395,11 @@ impl Connection {
         if let Some(keepalive) = inner.config.keepalive {
             tokio::spawn(keepalive::run(inner.clone(), keepalive).instrument(span.clone()));
         }
-        let reader = tokio::spawn(reader::run(inner.clone(), r, leftover).instrument(span));
+        let reader = if rpyc {
+            tokio::spawn(rpyc::read(inner.clone(), r, leftover).instrument(span))
+        } else {
+            tokio::spawn(reader::run(inner.clone(), r, leftover).instrument(span))
+        };
         inner.set_reader(reader.abort_handle());
         let conn = Connection { handle };
         inner.service.clone().on_connect(conn.clone()).await;
@@ -664,6 +686,16 @@ impl Outgoing for OutRequest<'_> {
 
     fn values(&mut self) -> Vec<&mut Value> {
         self.args.iter_mut().collect()
+    }
+
+    fn view(&self) -> crate::spill::View<'_> {
+        crate::spill::View::Request(RequestRef {
+            seq: self.seq,
+            target: self.target,
+            op: self.op,
+            args: &self.args,
+            flags: self.flags,
+        })
     }
 }
 

@@ -169,6 +169,11 @@ impl<P> ImportTable<P> {
         self.entries.clear();
     }
 
+    /// Whether `id` has a live proxy.
+    pub(crate) fn is_live(&self, id: ObjectId) -> bool {
+        self.entries.get(&id).is_some_and(|w| w.strong_count() > 0)
+    }
+
     /// Number of remembered proxies (live or not yet cleaned up).
     pub(crate) fn len(&self) -> usize {
         self.entries.len()

@@ -65,6 +65,13 @@ impl PendingCalls {
         Ok((seq, rx))
     }
 
+    /// Allocates a sequence number nobody waits on (a request whose reply is dropped).
+    pub(crate) fn unanswered_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        seq
+    }
+
     /// Takes the waiter of `seq`, if it still waits.
     pub(crate) fn take(&mut self, seq: u64) -> Option<ReplySender> {
         let waiter = self.calls.remove(&seq)?;

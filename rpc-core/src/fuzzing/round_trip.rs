@@ -3,7 +3,7 @@
 //! of the encoding and put back at their offsets, as the writer sends them).
 
 use crate::frame::{encode_frame, seal_frame, DEFAULT_MAX_FRAME_SIZE, HEADER_LEN};
-use crate::protocol::{decode_in, DecodeLimits, Message, MessageRef, Op, OpRef, Request, RequestRef};
+use crate::protocol::{decode_in, DecodeLimits, Message, MessageRef, Request, RequestRef};
 use crate::spill::{take_spilled, Outgoing, SPILL_MIN};
 use crate::value::Value;
 
@@ -43,16 +43,7 @@ fn decodes_to(payload: &[u8], msg: &Message) -> Result<(), String> {
 
 /// A request encoded from borrowed parts has the bytes of the owned one.
 fn borrowed_encoding(r: &Request, payload: &[u8]) -> Result<(), String> {
-    let op = match &r.op {
-        Op::Call(n) => OpRef::Call(n),
-        Op::CallSelf => OpRef::CallSelf,
-        Op::GetAttr(n) => OpRef::GetAttr(n),
-        Op::SetAttr(n) => OpRef::SetAttr(n),
-        Op::Describe => OpRef::Describe,
-        Op::Display => OpRef::Display,
-        Op::Repr => OpRef::Repr,
-        Op::Lookup(n) => OpRef::Lookup(n),
-    };
+    let op = r.op.as_op_ref();
     let mut out = Vec::new();
     MessageRef::Request(RequestRef {
         seq: r.seq,

@@ -23,6 +23,24 @@ pub(crate) enum OpRef<'a> {
     Display,
     Repr,
     Lookup(&'a str),
+    #[serde(skip)]
+    Identity,
+    #[serde(skip)]
+    Member(&'a str),
+    #[serde(skip)]
+    CallNamed(&'a [String]),
+    #[serde(skip)]
+    Special(&'a str),
+    #[serde(skip)]
+    Inspect,
+    #[serde(skip)]
+    Hash,
+    #[serde(skip)]
+    Dir,
+    #[serde(skip)]
+    Compare(&'a str),
+    #[serde(skip)]
+    Items,
 }
 
 impl OpRef<'_> {
@@ -37,6 +55,40 @@ impl OpRef<'_> {
             OpRef::Display => Op::Display,
             OpRef::Repr => Op::Repr,
             OpRef::Lookup(n) => Op::Lookup(n.to_owned()),
+            OpRef::Identity => Op::Identity,
+            OpRef::Member(n) => Op::Member(n.to_owned()),
+            OpRef::CallNamed(names) => Op::CallNamed(names.to_vec()),
+            OpRef::Special(n) => Op::Special(n.to_owned()),
+            OpRef::Inspect => Op::Inspect,
+            OpRef::Hash => Op::Hash,
+            OpRef::Dir => Op::Dir,
+            OpRef::Compare(n) => Op::Compare(n.to_owned()),
+            OpRef::Items => Op::Items,
+        }
+    }
+}
+
+impl Op {
+    /// The op, borrowed.
+    pub(crate) fn as_op_ref(&self) -> OpRef<'_> {
+        match self {
+            Op::Call(n) => OpRef::Call(n),
+            Op::CallSelf => OpRef::CallSelf,
+            Op::GetAttr(n) => OpRef::GetAttr(n),
+            Op::SetAttr(n) => OpRef::SetAttr(n),
+            Op::Describe => OpRef::Describe,
+            Op::Display => OpRef::Display,
+            Op::Repr => OpRef::Repr,
+            Op::Lookup(n) => OpRef::Lookup(n),
+            Op::Identity => OpRef::Identity,
+            Op::Member(n) => OpRef::Member(n),
+            Op::CallNamed(names) => OpRef::CallNamed(names),
+            Op::Special(n) => OpRef::Special(n),
+            Op::Inspect => OpRef::Inspect,
+            Op::Hash => OpRef::Hash,
+            Op::Dir => OpRef::Dir,
+            Op::Compare(n) => OpRef::Compare(n),
+            Op::Items => OpRef::Items,
         }
     }
 }

@@ -51,13 +51,48 @@ pub enum Op {
     /// The object the receiver publishes under this name (asked of the root, target
     /// [`ROOT_ID`]); the reply carries it by reference. Since protocol version 3.
     Lookup(String),
+    /// The target itself, by reference (RPyC's `GETROOT` asks it of the root). Only on the
+    /// RPyC wire: this protocol's encoder refuses it.
+    #[serde(skip)]
+    Identity,
+    /// An attribute, or a method bound to the target as a callable object (RPyC's
+    /// `GETATTR`; `exposed_` prefix optional). Only on the RPyC wire.
+    #[serde(skip)]
+    Member(String),
+    /// Calls the target itself with keyword arguments: the last `names.len()` arguments are
+    /// the named ones (RPyC's `CALL` with kwargs). Only on the RPyC wire.
+    #[serde(skip)]
+    CallNamed(Vec<String>),
+    /// One of Python's implicit protocols the target declares (`__len__`, `__iter__`,
+    /// `__next__`, `__getitem__`, `__contains__`, ...; RPyC's `CALLATTR`). Only on the RPyC
+    /// wire.
+    #[serde(skip)]
+    Special(String),
+    /// The Python protocols the target's class declares, as `(name, doc)` pairs (RPyC's
+    /// `INSPECT`). Only on the RPyC wire.
+    #[serde(skip)]
+    Inspect,
+    /// The target's identity hash (RPyC's `HASH`). Only on the RPyC wire.
+    #[serde(skip)]
+    Hash,
+    /// The names of the target's exposed members (RPyC's `DIR`). Only on the RPyC wire.
+    #[serde(skip)]
+    Dir,
+    /// Compares the target with the one argument: `__eq__`, `__ne__`, `__lt__`, ... (RPyC's
+    /// `CMP`). Only on the RPyC wire.
+    #[serde(skip)]
+    Compare(String),
+    /// A Python container's items, fetched in one round trip (RPyC's `BUFFITER`); sent to a
+    /// Python peer only.
+    #[serde(skip)]
+    Items,
 }
 
 impl Op {
     /// The member name the op targets, if any.
     pub fn member(&self) -> Option<&str> {
         match self {
-            Op::Call(n) | Op::GetAttr(n) | Op::SetAttr(n) => Some(n),
+            Op::Call(n) | Op::GetAttr(n) | Op::SetAttr(n) | Op::Member(n) | Op::Special(n) => Some(n),
             _ => None,
         }
     }

@@ -39,12 +39,38 @@ pub mod handler {
     pub const GETROOT: i64 = 3;
     /// `GETATTR(obj, name)`.
     pub const GETATTR: i64 = 4;
+    /// `DELATTR(obj, name)`.
+    pub const DELATTR: i64 = 5;
+    /// `SETATTR(obj, name, value)`.
+    pub const SETATTR: i64 = 6;
     /// `CALL(obj, args, kwargs)`.
     pub const CALL: i64 = 7;
+    /// `CALLATTR(obj, name, args, kwargs)`: Python sends it for the implicit protocols.
+    pub const CALLATTR: i64 = 8;
+    /// `REPR(obj)`.
+    pub const REPR: i64 = 9;
+    /// `STR(obj)`.
+    pub const STR: i64 = 10;
+    /// `CMP(obj, other, op)`.
+    pub const CMP: i64 = 11;
+    /// `HASH(obj)`.
+    pub const HASH: i64 = 12;
+    /// `DIR(obj)`.
+    pub const DIR: i64 = 13;
+    /// `PICKLE(obj, proto)`.
+    pub const PICKLE: i64 = 14;
     /// `DEL(obj, count)`.
     pub const DEL: i64 = 15;
     /// `INSPECT(id_pack)`.
     pub const INSPECT: i64 = 16;
+    /// `BUFFITER(obj, count)`: up to `count` items of an iterable, in one reply.
+    pub const BUFFITER: i64 = 17;
+    /// `OLDSLICING(obj, attempt, fallback, start, stop, args)`.
+    pub const OLDSLICING: i64 = 18;
+    /// `CTXEXIT(obj, exc)`.
+    pub const CTXEXIT: i64 = 19;
+    /// `INSTANCECHECK(obj, other_id_pack)`.
+    pub const INSTANCECHECK: i64 = 20;
 }
 
 /// Box labels (PROTOCOL.md §4), named from the sender's side.

@@ -8,6 +8,7 @@
 
 mod memory;
 mod options;
+pub mod rpyc;
 mod secret;
 mod secure;
 mod subproc;
