@@ -17,7 +17,7 @@ const SNIPPET: &str = concat!(
 );
 
 /// rpyc's own ThreadedServer with the test service, on 127.0.0.1; the child and its port.
-async fn python_server() -> (tokio::process::Child, u16) {
+pub(super) async fn python_server() -> (tokio::process::Child, u16) {
     let python = tokio::task::spawn_blocking(python).await.expect("venv");
     let mut child = tokio::process::Command::new(python)
         .arg(SERVICE)

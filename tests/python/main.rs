@@ -5,6 +5,7 @@
 
 mod baseline;
 mod refusal;
+mod rust_client;
 mod rust_server;
 mod service;
 mod venv;
