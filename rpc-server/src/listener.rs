@@ -147,7 +147,21 @@ impl Accepted {
     /// Turns the client away with `reason`: our preamble and a `Close` naming it (the client's
     /// handshake fails with that reason rather than a reset), then waits briefly for the client
     /// to hang up so that its unread greeting does not turn our close into a reset.
-    pub(crate) async fn refuse(self, reason: &str) {
+    pub(crate) async fn refuse(self, reason: &str, security: &Security) {
+        if security.rpyc {
+            // An rpyc client: its first request gets the reason as a Python exception.
+            let refusal = async {
+                match self {
+                    Accepted::Tcp(s) => refuse_rpyc(s, rpc_core::rpyc::Generation::V6, reason).await,
+                    #[cfg(unix)]
+                    Accepted::Unix(s) => refuse_rpyc(s, rpc_core::rpyc::Generation::V6, reason).await,
+                }
+            };
+            if let Err(e) = refusal.await {
+                tracing::debug!(error = %e, "refusal of an rpyc client not delivered");
+            }
+            return;
+        }
         let refusal = async {
             match self {
                 Accepted::Tcp(s) => refuse_on(s, reason).await,

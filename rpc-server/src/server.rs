@@ -401,9 +401,10 @@ impl BoundServer {
             if slots.available_permits() == 0 {
                 tracing::warn!(peer = %shown(peer), limit = config.max_connections, "connection limit reached, refusing");
                 let reason = server_full(config.max_connections);
+                let security = server.security.clone();
                 tasks.spawn(
                     async move {
-                        stream.refuse(&reason).await;
+                        stream.refuse(&reason, &security).await;
                         drop(stranger);
                     }
                     .instrument(span),

@@ -18,6 +18,7 @@ mod liveness;
 mod netrefs;
 mod published;
 mod raw;
+mod rpyc_server;
 mod server;
 mod soak;
 mod tcp;

@@ -2,6 +2,7 @@
 //! refused certificates, client identities, the shared-secret challenge (`secret`).
 
 mod pki;
+mod rpyc;
 mod secret;
 mod uri;
 

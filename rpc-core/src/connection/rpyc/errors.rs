@@ -1,25 +1,5 @@
-//! Errors between the engine's [`RemoteError`] and Python exceptions (vinegar).
-//!
-//! A Rust error reaches Python as one of Python's own exceptions where one fits, so that
-//! `except ValueError:` works, and otherwise as a readable exception named after the Rust
-//! type:
-//!
-//! | Rust side | Python side |
-//! |---|---|
-//! | a member that is not exposed, a missing attribute | `AttributeError` |
-//! | wrong arguments | `TypeError` |
-//! | a panic | `RuntimeError` |
-//! | an error type named like a Python exception (`struct ValueError`, `KeyError`...) | that exception |
-//! | `ParseIntError`, `ParseFloatError`, `Utf8Error`, `TryFromIntError`... | `ValueError` |
-//! | `std::io::Error` | `OSError` |
-//! | a timeout | `TimeoutError` |
-//! | [`stop_iteration`](crate::python::stop_iteration) | `StopIteration` |
-//! | any other `my_crate::errors::Bad` | `my_crate::errors.Bad` (rpyc's generic remote exception) |
-//!
-//! The Rust message is the exception's one argument; the Rust type and cause chain are its
-//! remote traceback. A Python exception reaching Rust becomes a [`RemoteError`] whose type
-//! name is `module.Class` (`builtins.KeyError`) and whose causes hold Python's traceback; sent
-//! back to Python, it is raised as the same exception.
+//! Errors between the engine's [`RemoteError`] and Python exceptions (vinegar); the mapping is
+//! tabled in [`crate::rpyc`]'s documentation.
 
 use crate::error::{RemoteError, RemoteErrorKind};
 use crate::python::STOP_ITERATION;

@@ -1,20 +1,6 @@
-//! Values and references between the engine's [`Value`] and RPyC's boxes.
-//!
-//! | Rust ([`Value`]) | Python |
-//! |---|---|
-//! | `()`, `None` | `None` |
-//! | `bool` | `bool` |
-//! | integers of every width (`u64` above `i64::MAX` too) | `int` (one beyond 64 bits is refused with `OverflowError`) |
-//! | `f32`, `f64` | `float` |
-//! | `String`, `&str`, `char` | `str` |
-//! | `Vec<u8>`, `serde_bytes`, `Bytes` | `bytes` |
-//! | sequences, tuples, `Vec<T>` | `tuple` (a Python `list`, `set` or `frozenset` argument is fetched into them) |
-//! | maps, structs | `tuple` of `(key, value)` pairs, so `dict(result)` rebuilds it (a Python `dict` argument is fetched into them) |
-//! | an object by reference (a service object, a [`Callback`](crate::Callback), a bound method) | a netref proxy |
-//! | a proxy of a Python object | the Python object itself |
-//!
-//! Containers go out as tuples because brine has no list or dict: the alternative, a proxy
-//! per container, would cost Python a round trip per item.
+//! Values and references between the engine's [`Value`] and RPyC's boxes (the table is in
+//! [`crate::rpyc`]'s documentation). Our export ids go out plus one: RPyC's instance id 0 means
+//! "a class".
 
 use std::sync::Arc;
 
