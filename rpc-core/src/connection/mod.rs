@@ -465,8 +465,15 @@ impl Connection {
     /// Measures a round trip: sends a `Ping` and waits for the peer's `Pong` (it answers
     /// at once, ahead of anything it is running). Fails with [`Error::Unsupported`] if the
     /// peer's hello lacks [`feature::KEEPALIVE`](crate::protocol::feature::KEEPALIVE), or with
-    /// [`Error::ConnectionClosed`] if the connection closes first.
+    /// [`Error::ConnectionClosed`] if the connection closes first; on the RPyC wire, with
+    /// [`Error::Unsupported`].
     pub async fn ping(&self) -> Result<Duration> {
+        if self.inner().rpyc_state().is_some() {
+            // rpyc's PING is answered (a Python client's `c.ping()`), not sent.
+            return Err(Error::Unsupported(
+                "ping on the RPyC wire (make a call instead)".into(),
+            ));
+        }
         keepalive::ping(self.inner()).await
     }
 
