@@ -134,7 +134,7 @@ async fn has_rpyc6(python: &Path) -> std::io::Result<bool> {
     let status = tokio::process::Command::new(python)
         .args([
             "-c",
-            "import sys, rpyc.version; sys.exit(rpyc.version.version[0] != 6)",
+            "import sys, rpyc; sys.exit(rpyc.__version__.split('.')[0] != '6')",
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
