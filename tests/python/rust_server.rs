@@ -3,28 +3,13 @@
 
 use std::time::Duration;
 
-use super::service::{rust_server, Seen};
+use super::service::{rust_server, tables_empty};
 use super::venv::{run_file, shown};
 
 const SNIPPET: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/python/scripts/client_snippet.py"
 );
-
-/// Waits until every connection the server made is closed and its tables are empty.
-async fn tables_empty(seen: &Seen) {
-    let conns = seen.lock().clone();
-    assert!(!conns.is_empty(), "the client connected");
-    for conn in conns {
-        tokio::time::timeout(Duration::from_secs(10), conn.closed())
-            .await
-            .expect("the Python client's close ends the connection");
-        let stats = conn.stats();
-        assert_eq!(stats.exported_objects, 0, "{stats:?}");
-        assert_eq!(stats.imported_objects, 0, "{stats:?}");
-        assert_eq!(stats.pending_calls, 0, "{stats:?}");
-    }
-}
 
 #[tokio::test]
 #[ignore = "needs python3 and PyPI: cargo test --test python -- --ignored"]

@@ -77,6 +77,13 @@ impl Service for BoundMethod {
     }
 
     fn call_self(self: Arc<Self>, conn: &Connection, args: Vec<Value>) -> Outcome {
+        // Python's `obj.greet("ann")` for `fn greet(name, punct: Option<_>)`: trailing `Option`
+        // parameters left out are `None`, as with keyword arguments. Fewer arguments only: a
+        // full call goes through unchanged (and a service whose description lists no
+        // parameters is not second-guessed).
+        if args.len() < self.method.params.len() {
+            return self.call_named(conn, args, &[]);
+        }
         self.target.clone().call(conn, &self.method.name, args)
     }
 
@@ -128,6 +135,18 @@ mod tests {
         let args = vec![Value::Int(1), Value::Str("x".into())];
         let got = m.arrange(args, &["b".into()]).expect("arranged");
         assert_eq!(got, vec![Value::Int(1), Value::Str("x".into()), Value::Unit]);
+    }
+
+    #[test]
+    fn trailing_option_parameters_may_be_left_out_positionally() {
+        let m = method(&[("a", "i64"), ("b", "Option<String>")]);
+        let got = m.arrange(vec![Value::Int(1)], &[]).expect("arranged");
+        assert_eq!(got, vec![Value::Int(1), Value::Unit]);
+        let missing = m.arrange(Vec::new(), &[]).expect_err("a is required");
+        assert!(
+            missing.message.contains("missing required argument: 'a'"),
+            "{missing:?}"
+        );
     }
 
     #[test]

@@ -6,12 +6,18 @@ Run: python service.py  -> prints "PORT <n>" once listening on 127.0.0.1 (a free
 serves until killed.
 """
 
+import gc
 import sys
 import threading
 import time
+import weakref
 
 import rpyc
 from rpyc.utils.server import ThreadedServer
+
+
+# Every Notes object alive, to check that a peer's dropped netref released it.
+ALIVE_NOTES = weakref.WeakSet()
 
 
 class Notes:
@@ -20,6 +26,7 @@ class Notes:
     def __init__(self, name):
         self.name = name
         self.lines = []
+        ALIVE_NOTES.add(self)
 
     def exposed_write(self, text):
         self.lines.append(text)
@@ -63,6 +70,38 @@ class TestService(rpyc.Service):
         time.sleep(ms / 1000.0)
         return "slept %d ms" % ms
 
+    def exposed_alive_notes(self):
+        """How many Notes objects are alive (after a collection)."""
+        gc.collect()
+        return len(ALIVE_NOTES)
+
+    def exposed_lookup(self, key):
+        """A KeyError for any key but "known"."""
+        return {"known": 1}[key]
+
+    def exposed_call_from_threads(self, fn, n):
+        """Calls fn(0) .. fn(n-1), each from its own thread, all released at once; the
+        results in order."""
+        barrier = threading.Barrier(n)
+        results = [None] * n
+        errors = []
+
+        def worker(i):
+            try:
+                barrier.wait(10)
+                results[i] = fn(i)
+            except Exception as e:  # reported to the caller below
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        if errors:
+            raise RuntimeError("; ".join(errors))
+        return tuple(results)
+
     def exposed_store(self, callback):
         """Keeps `callback` and calls it from another thread 100 ms later."""
         self.stored = callback
@@ -77,5 +116,8 @@ class TestService(rpyc.Service):
 if __name__ == "__main__":
     server = ThreadedServer(TestService, hostname="127.0.0.1", port=0,
                             protocol_config={"allow_public_attrs": False})
+    # Listening before the port is announced (start() would listen only after the print, and a
+    # client quick to connect would be refused); start() does not listen twice.
+    server._listen()
     print("PORT", server.port, flush=True)
     server.start()
