@@ -238,7 +238,8 @@ pub struct ConnectionStats {
     pub requests_received: u64,
     /// Objects of ours the peer holds references to.
     pub exported_objects: usize,
-    /// Live proxies of the peer's objects (root excluded).
+    /// Live proxies of the peer's objects (our protocol's root excluded; on the RPyC wire
+    /// the peer's root is a proxy like any other, released when dropped).
     pub imported_objects: usize,
     /// Bytes queued for the peer and not yet written.
     pub unwritten_bytes: usize,

@@ -74,7 +74,7 @@
 //! | `ParseIntError`, `ParseFloatError`, `AddrParseError`... | `ValueError` |
 //! | `Utf8Error`, `FromUtf8Error` | `UnicodeDecodeError` |
 //! | `std::io::Error` | `OSError` |
-//! | any other `my_crate::errors::Bad` | `my_crate::errors.Bad` (rpyc's generic remote exception) |
+//! | any other `my_crate::errors::Bad` | `my_crate.errors.Bad` (rpyc's generic remote exception) |
 //!
 //! The Rust message is the exception's argument; the Rust type and its cause chain are its
 //! remote traceback. A Python exception reaching Rust is an [`Error::Remote`](crate::Error)

@@ -121,8 +121,9 @@ fn python_class(error: &RemoteError) -> (String, String) {
     if ty.starts_with("rpc::Timeout") {
         return builtin("TimeoutError");
     }
-    match ty.rsplit_once("::") {
-        Some((module, _)) => (module.to_owned(), last.to_owned()),
+    // Python shows `module.Class`: the Rust path with dots (`my_crate.errors.Bad`).
+    match ty.split('<').next().unwrap_or(ty).rsplit_once("::") {
+        Some((module, _)) => (module.replace("::", "."), last.to_owned()),
         None => ("rust".to_owned(), last.to_owned()),
     }
 }
@@ -205,7 +206,7 @@ mod tests {
         assert_eq!(class_of(RemoteErrorKind::Panic, "rpc::Panic"), b("RuntimeError"));
         assert_eq!(
             class_of(app, "my_crate::errors::Bad<u8>"),
-            ("my_crate::errors".to_owned(), "Bad".to_owned())
+            ("my_crate.errors".to_owned(), "Bad".to_owned())
         );
         assert_eq!(class_of(app, "builtins.KeyError"), b("KeyError"));
     }
