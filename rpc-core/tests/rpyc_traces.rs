@@ -30,10 +30,20 @@ fn check_body(message: &Message, at: &str) {
                 .unwrap_or_else(|| panic!("{at}: handler {handler:?}"));
             assert!((1..=20).contains(&handler), "{at}: handler {handler}");
             // INSPECT's argument is an id pack as a plain value, also a valid box.
-            Boxed::from_brine(args).unwrap_or_else(|e| panic!("{at}: {e}"));
+            let boxed = Boxed::from_brine(args).unwrap_or_else(|e| panic!("{at}: {e}"));
+            assert_eq!(
+                Boxed::from_brine_owned(args.clone()),
+                Ok(boxed),
+                "{at}: owned reading"
+            );
         }
         Kind::Reply => {
-            Boxed::from_brine(&message.body).unwrap_or_else(|e| panic!("{at}: {e}"));
+            let boxed = Boxed::from_brine(&message.body).unwrap_or_else(|e| panic!("{at}: {e}"));
+            assert_eq!(
+                Boxed::from_brine_owned(message.body.clone()),
+                Ok(boxed),
+                "{at}: owned reading"
+            );
         }
         Kind::Exception => {
             assert!(

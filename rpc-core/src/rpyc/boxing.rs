@@ -102,6 +102,27 @@ impl Boxed {
         Brine::Tuple(vec![Brine::Int(tag), payload])
     }
 
+    /// Reads a box, taking its values over (no copy of the bytes and strings it carries).
+    pub fn from_brine_owned(value: Brine) -> Result<Boxed, BoxError> {
+        let Brine::Tuple(items) = value else {
+            return Boxed::from_brine(&value);
+        };
+        let Ok([tag, payload]) = <[Brine; 2]>::try_from(items) else {
+            return Err(BoxError(
+                "a tuple of another length instead of (label, payload)".into(),
+            ));
+        };
+        match (tag.as_int(), payload) {
+            (Some(label::VALUE), payload) => Ok(Boxed::Value(payload)),
+            (Some(label::TUPLE), Brine::Tuple(items)) => items
+                .into_iter()
+                .map(Boxed::from_brine_owned)
+                .collect::<Result<_, _>>()
+                .map(Boxed::Tuple),
+            (_, payload) => Boxed::from_brine(&Brine::Tuple(vec![tag, payload])),
+        }
+    }
+
     /// Reads a box. (Brine's decoder already bounds the nesting depth.)
     pub fn from_brine(value: &Brine) -> Result<Boxed, BoxError> {
         let Some([tag, payload]) = value.as_tuple() else {

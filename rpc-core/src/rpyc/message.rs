@@ -29,6 +29,10 @@ impl Kind {
     }
 }
 
+/// Brine's tags of a 2-tuple and a 3-tuple, which frame every message.
+const TUP2: u8 = 0x11;
+const TUP3: u8 = 0x12;
+
 /// Request handler numbers (PROTOCOL.md §5).
 pub mod handler {
     /// `PING(data)`: echoes `data`.
@@ -119,17 +123,27 @@ impl std::error::Error for MessageError {}
 impl Message {
     /// The payload of this message in `generation`'s layout.
     pub fn encode(&self, generation: Generation) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_into(generation, &mut out);
+        out
+    }
+
+    /// Appends the payload of this message in `generation`'s layout to `out` (the body is
+    /// written in place, not copied into a tuple first).
+    pub fn encode_into(&self, generation: Generation, out: &mut Vec<u8>) {
         let kind = self.kind as i64;
         match generation {
             Generation::V6 => {
-                let mut out = vec![kind as u8];
-                Brine::Tuple(vec![Brine::Int(self.seq), self.body.clone()]).encode_into(&mut out);
-                out
+                out.push(kind as u8);
+                out.push(TUP2);
             }
             Generation::V5 => {
-                Brine::Tuple(vec![Brine::Int(kind), Brine::Int(self.seq), self.body.clone()]).encode()
+                out.push(TUP3);
+                Brine::Int(kind).encode_into(out);
             }
         }
+        Brine::Int(self.seq).encode_into(out);
+        self.body.encode_into(out);
     }
 
     /// The message in `payload`, written in `generation`'s layout.

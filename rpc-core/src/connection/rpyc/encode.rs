@@ -4,7 +4,7 @@
 use crate::connection::inner::Inner;
 use crate::error::{Error, Result};
 use crate::protocol::{Message, OpRef, RequestRef, FLAG_ONEWAY, ROOT_ID};
-use crate::rpyc::frame::encode_frame;
+use crate::rpyc::frame::{HEADER_LEN, TRAILER};
 use crate::rpyc::message::{handler, Kind, Message as RpycMessage};
 use crate::rpyc::{Boxed, Brine, Generation};
 use crate::spill::View;
@@ -177,14 +177,19 @@ fn refused((_, message): Refusal) -> Error {
 /// Appends one frame: never compressed (what loopback and LAN links carry faster than zlib
 /// packs it; Python accepts either).
 fn frame(inner: &Inner, kind: Kind, seq: i64, body: Brine, out: &mut Vec<u8>) -> Result<()> {
-    let payload = RpycMessage { kind, seq, body }.encode(Generation::V6);
+    // The payload is written in place behind a header patched afterwards.
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER_LEN]);
+    RpycMessage { kind, seq, body }.encode_into(Generation::V6, out);
+    let len = out.len() - start - HEADER_LEN;
     let max = inner.config.max_frame_size;
-    if payload.len() > max {
+    let Some(wire_len) = u32::try_from(len).ok().filter(|_| len <= max) else {
+        out.truncate(start);
         return Err(Error::Limit(format!(
-            "a message of {} bytes is over the frame limit of {max} bytes",
-            payload.len()
+            "a message of {len} bytes is over the frame limit of {max} bytes"
         )));
-    }
-    encode_frame(&payload, false, out);
+    };
+    out[start..start + 4].copy_from_slice(&wire_len.to_be_bytes());
+    out.push(TRAILER);
     Ok(())
 }

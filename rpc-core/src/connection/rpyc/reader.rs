@@ -106,7 +106,7 @@ fn handle(
         .map_err(|_| Error::Protocol(format!("a negative sequence number {}", msg.seq)))?;
     match msg.kind {
         Kind::Reply => {
-            let value = Boxed::from_brine(&msg.body)
+            let value = Boxed::from_brine_owned(msg.body)
                 .map_err(|e| Error::Protocol(format!("rpyc reply: {e}")))
                 .and_then(|b| unboxed(inner, b).map_err(|(ty, m)| Error::Protocol(format!("{ty}: {m}"))));
             inner.complete(seq, value);
@@ -145,7 +145,7 @@ fn request(
             "an rpyc request that is not (handler, args)".into(),
         ));
     };
-    let args = match Boxed::from_brine(&args) {
+    let args = match Boxed::from_brine_owned(args) {
         Ok(Boxed::Tuple(items)) => items,
         Ok(Boxed::Value(Brine::Tuple(items))) => items.into_iter().map(Boxed::Value).collect(),
         Ok(_) | Err(_) => {
