@@ -100,7 +100,14 @@ fn request_args(inner: &Inner, r: &RequestRef<'_>) -> Result<(i64, Boxed)> {
             )),
         };
     }
-    let obj = Boxed::Local(python_object(inner, r.target)?);
+    let pack = python_object(inner, r.target)?;
+    if let OpRef::Inspect = r.op {
+        return Ok((
+            handler::INSPECT,
+            Boxed::Value(Brine::Tuple(vec![pack.to_brine()])),
+        ));
+    }
+    let obj = Boxed::Local(pack);
     let name = |n: &str| Boxed::Value(Brine::str(n));
     let no_kwargs = || Boxed::Value(Brine::Tuple(Vec::new()));
     let values = |values: &[Value]| -> Result<Boxed> {
@@ -146,14 +153,7 @@ fn request_args(inner: &Inner, r: &RequestRef<'_>) -> Result<(i64, Boxed)> {
             handler::BUFFITER,
             tuple(vec![obj, Boxed::Value(Brine::Int(ALL_ITEMS))]),
         ),
-        OpRef::Inspect => match obj {
-            Boxed::Local(pack) => (
-                handler::INSPECT,
-                Boxed::Value(Brine::Tuple(vec![pack.to_brine()])),
-            ),
-            _ => unreachable!("obj is a local reference"),
-        },
-        OpRef::Describe | OpRef::Lookup(_) | OpRef::Identity => {
+        OpRef::Describe | OpRef::Lookup(_) | OpRef::Identity | OpRef::Inspect => {
             return Err(Error::Unsupported(format!(
                 "{:?} of a Python object (an rpyc peer has no such request; use dir() or getattr)",
                 r.op
