@@ -1,0 +1,27 @@
+"""The `rpyc` bench's service in Python on rpyc's own ThreadedServer: the same methods as the
+Rust `BenchService` (benches/rpyc/service.rs) that `Server::rpyc()` serves.
+
+Run: python rpyc_server.py  -> prints "PORT <n>" once listening on 127.0.0.1 (a free port),
+then serves until killed.
+"""
+
+from rpyc import Service
+from rpyc.utils.server import ThreadedServer
+
+
+class BenchService(Service):
+    def exposed_null(self):
+        return None
+
+    def exposed_echo_len(self, data):
+        return len(data)
+
+    def exposed_call_back(self, f):
+        return f()
+
+
+if __name__ == "__main__":
+    server = ThreadedServer(BenchService, hostname="127.0.0.1", port=0,
+                            protocol_config={"allow_public_attrs": False})
+    print("PORT", server.port, flush=True)
+    server.start()
