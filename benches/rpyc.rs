@@ -73,8 +73,8 @@ use timing::{raw_samples, rotation};
 
 /// How much to measure.
 pub struct Plan {
-    /// Untimed calls before each row's loop (a tenth for the 1 MiB rows, batches of 64 for
-    /// the async row).
+    /// Untimed calls before each row's loop (a tenth for the 1 MiB and callback rows, batches
+    /// of 64 for the async row).
     warmup: usize,
     /// Timed `null()` calls per run, of each kind; also the raw ping-pongs per round.
     nulls: usize,
@@ -101,7 +101,7 @@ impl Plan {
                 nulls: 3_000,
                 batches: 60,
                 bulks: 30,
-                callbacks: 2_000,
+                callbacks: 200,
                 rounds: 7,
                 smoke: false,
                 samples: 0,

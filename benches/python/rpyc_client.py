@@ -6,7 +6,8 @@ Run: python rpyc_client.py PORT probe
        the wire (rpyc's 5-byte header and trailing newline included) of a pre-fetched null()
        call's request and reply.
      python rpyc_client.py PORT measure NULLS BATCHES BULKS CALLBACKS WARMUP
-       for each row: runs WARMUP untimed calls (a tenth of them for the 1 MiB rows), prints
+       for each row: runs WARMUP untimed calls (a tenth of them for the 1 MiB and callback
+       rows, WARMUP / 64 batches for async64), prints
        "ROW <name>", waits for a line on stdin (the bench samples the server's CPU time), runs
        the timed loop and prints "DONE <name> n=<timed ops> wall=<s> cpu=<s> p50=<s> p99=<s>",
        where cpu is this process's own CPU time (time.process_time) over the loop and p50/p99
@@ -147,14 +148,15 @@ def measure(c, nulls, batches, bulks, callbacks, warmup):
     row("async64", max(1, warmup // IN_FLIGHT), batches, async64)
     row("bulk_repeated", max(1, warmup // 10), bulks, bulk_repeated)
     row("bulk_random", max(1, warmup // 10), bulks, bulk_random)
-    row("callback", warmup, callbacks, callback)
+    # A tenth of the warm-up for the callback rows: without TCP_NODELAY a call may take 40 ms.
+    row("callback", max(1, warmup // 10), callbacks, callback)
     # Diagnosis: rpyc.connect leaves Nagle's algorithm on (no TCP_NODELAY), so a small write
     # that follows one the server has not acknowledged yet (the 1-byte "\n" that ends a frame
     # over 64 KiB, a request right after the reply to a DEL) waits for the server's ACK, which
     # Linux may delay by 40 ms. The same two rows with TCP_NODELAY on show what is left.
     c._channel.stream.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     row("bulk_random_nodelay", max(1, warmup // 10), bulks, bulk_random)
-    row("callback_nodelay", warmup, callbacks, callback)
+    row("callback_nodelay", max(1, warmup // 10), callbacks, callback)
 
 
 def main():

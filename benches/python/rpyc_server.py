@@ -2,8 +2,13 @@
 Rust `BenchService` (benches/rpyc/service.rs) that `Server::rpyc()` serves.
 
 Run: python rpyc_server.py  -> prints "PORT <n>" once listening on 127.0.0.1 (a free port),
-then serves until killed.
+then serves until killed or until its stdin closes (the bench holds it open, so the server
+does not outlive a bench that is killed).
 """
+
+import os
+import sys
+import threading
 
 from rpyc import Service
 from rpyc.utils.server import ThreadedServer
@@ -24,4 +29,10 @@ if __name__ == "__main__":
     server = ThreadedServer(BenchService, hostname="127.0.0.1", port=0,
                             protocol_config={"allow_public_attrs": False})
     print("PORT", server.port, flush=True)
+
+    def exit_at_eof():
+        sys.stdin.read()
+        os._exit(0)
+
+    threading.Thread(target=exit_at_eof, daemon=True).start()
     server.start()

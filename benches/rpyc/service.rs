@@ -42,7 +42,8 @@ pub async fn rust_server() -> BoundServer {
 
 /// The same service on rpyc's ThreadedServer, in a child process (killed when dropped).
 pub struct PythonServer {
-    /// The process.
+    /// The process. Its stdin is a pipe held open: the server exits when it closes, so it
+    /// does not outlive a bench that is killed.
     pub child: Child,
     /// Where it listens.
     pub addr: SocketAddr,
@@ -54,7 +55,7 @@ impl PythonServer {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python/rpyc_server.py");
         let mut child = Command::new(python)
             .arg(script)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
