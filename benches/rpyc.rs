@@ -52,11 +52,11 @@ mod goals;
 #[path = "scenarios/timing.rs"]
 mod timing;
 
+#[path = "rpyc/client.rs"]
+mod client;
 #[allow(dead_code)] // the `classic` bench's /proc readers; this bench uses the CPU time
 #[path = "classic/rss.rs"]
 mod rss;
-#[path = "rpyc/client.rs"]
-mod client;
 #[path = "rpyc/service.rs"]
 mod service;
 #[path = "rpyc/venv.rs"]
@@ -151,7 +151,9 @@ struct Side {
 impl Side {
     fn add(&mut self, run: BTreeMap<String, Timed>) {
         for (key, _) in ROWS {
-            let timed = *run.get(key).unwrap_or_else(|| panic!("the client timed no {key}"));
+            let timed = *run
+                .get(key)
+                .unwrap_or_else(|| panic!("the client timed no {key}"));
             self.runs.entry(key).or_default().push(timed);
         }
     }

@@ -72,7 +72,12 @@ pub async fn probe(python: &Path, addr: SocketAddr) -> (usize, usize) {
 
 /// One measuring run against `addr` (server process `server_pid`, `"self"` for this one):
 /// each row's figures by name.
-pub async fn measure(python: &Path, addr: SocketAddr, plan: &Plan, server_pid: &str) -> BTreeMap<String, Timed> {
+pub async fn measure(
+    python: &Path,
+    addr: SocketAddr,
+    plan: &Plan,
+    server_pid: &str,
+) -> BTreeMap<String, Timed> {
     tokio::time::timeout(RUN_LIMIT, measure_unbounded(python, addr, plan, server_pid))
         .await
         .unwrap_or_else(|_| panic!("a client run against {addr} took over {RUN_LIMIT:?}"))

@@ -36,7 +36,14 @@ pub fn python() -> Result<PathBuf, String> {
     std::fs::write(&requirements, REQUIREMENTS).map_err(|e| format!("write requirements.txt: {e}"))?;
     run(
         Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
             .arg(&requirements),
         "pip install -r tests/python/requirements.txt (PyPI)",
     )?;
