@@ -229,6 +229,12 @@ impl Inner {
         if frame.capacity() <= SCRATCH_KEEP {
             SCRATCH.with(|s| s.set(frame));
         }
+        if let Some(state) = &self.rpyc {
+            // Releases of Python objects follow the frame (see `release_import`).
+            if let Some(deferred) = state.take_deferred() {
+                let _ = self.send_raw(deferred);
+            }
+        }
         result
     }
 
@@ -444,12 +450,24 @@ impl Inner {
             return;
         }
         if let Some(state) = &self.rpyc {
-            // A `DEL` request of its own; the id pack is kept while a new proxy holds it.
+            // A `DEL` request of its own, held back to follow the next frame this side sends
+            // (or sent alone shortly): Python answers every `DEL`, and a `DEL` sent ahead of a
+            // call's reply (the call's Python arguments are dropped before it is made) has
+            // Python write that answer just before its next request; with Nagle on (rpyc's
+            // client sockets) and this side's delayed ACK, the request then waits 40 ms. After
+            // the reply, Python answers it behind its next request instead, as with Python's
+            // own servers, which send `DEL`s after the reply.
             let mut frame = Vec::new();
             match super::rpyc::release(self, id, count, &mut frame) {
                 Ok(()) => {
-                    if let Err(e) = self.send_raw(frame) {
-                        tracing::debug!(error = %e, "a release was not sent");
+                    if state.defer(frame) {
+                        let inner = self.clone();
+                        self.runtime.spawn(async move {
+                            tokio::time::sleep(super::rpyc::DEFER_LIMIT).await;
+                            if let Some(deferred) = inner.rpyc_state().and_then(|s| s.take_deferred()) {
+                                let _ = inner.send_raw(deferred);
+                            }
+                        });
                     }
                 }
                 Err(e) => tracing::debug!(error = %e, "a release was not encoded"),

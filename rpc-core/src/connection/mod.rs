@@ -47,6 +47,7 @@ pub(crate) use dispatch::panic_error;
 pub(crate) use handshake::opening;
 use inner::Inner;
 pub use keepalive::Keepalive;
+pub(crate) use rpyc::quick_ack;
 
 /// Settings of one connection. `Default` gives the documented defaults.
 ///

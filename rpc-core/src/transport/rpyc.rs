@@ -7,7 +7,7 @@ use tokio::net::TcpStream;
 use super::options::ConnectOptions;
 use super::secure::{self, Secured};
 use crate::callback::{Callback, CallbackFn};
-use crate::connection::Connection;
+use crate::connection::{quick_ack, Connection};
 use crate::error::{Error, Result};
 use crate::netref::NetRef;
 use crate::protocol::{OpRef, ROOT_ID};
@@ -85,11 +85,11 @@ pub async fn connect_with(host: &str, port: u16, mut options: ConnectOptions) ->
     match secure::client_side(stream, Some(host), &mut options).await? {
         Secured::Plain(s) => {
             let (r, w) = s.into_split();
-            client(Connection::start_rpyc(r, w, options.into_setup()).await?).await
+            client(Connection::start_rpyc(r, w, options.into_setup(), quick_ack).await?).await
         }
         Secured::Tls(s) => {
             let (r, w) = tokio::io::split(s);
-            client(Connection::start_rpyc(r, w, options.into_setup()).await?).await
+            client(Connection::start_rpyc(r, w, options.into_setup(), |_| {}).await?).await
         }
     }
 }
@@ -100,7 +100,7 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (r, w) = tokio::io::split(stream);
-    client(Connection::start_rpyc(r, w, options.into_setup()).await?).await
+    client(Connection::start_rpyc(r, w, options.into_setup(), |_| {}).await?).await
 }
 
 async fn client(conn: Connection) -> Result<Client> {
@@ -130,7 +130,7 @@ pub async fn rpyc_connection(stream: TcpStream, mut options: ConnectOptions) -> 
         options.peer_mut().addr = stream.peer_addr().ok();
     }
     let (r, w) = stream.into_split();
-    Connection::start_rpyc(r, w, options.into_setup()).await
+    Connection::start_rpyc(r, w, options.into_setup(), quick_ack).await
 }
 
 /// Like [`rpyc_connection`], over any stream (TLS, a Unix socket, memory).
@@ -139,5 +139,5 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (r, w) = tokio::io::split(stream);
-    Connection::start_rpyc(r, w, options.into_setup()).await
+    Connection::start_rpyc(r, w, options.into_setup(), |_| {}).await
 }

@@ -37,9 +37,29 @@ pub(crate) use encode::{encode, release};
 #[derive(Default)]
 pub(crate) struct State {
     packs: Mutex<HashMap<ObjectId, IdPack>>,
+    /// `DEL` frames waiting to follow the next frame sent (see `Inner::release_import`).
+    deferred: Mutex<Vec<u8>>,
 }
 
+/// Longest a `DEL` waits for a frame to follow before it is sent alone.
+pub(crate) const DEFER_LIMIT: std::time::Duration = std::time::Duration::from_millis(20);
+
 impl State {
+    /// Holds a `DEL` frame back; true if it is the first one held (the caller then makes sure
+    /// it goes out within [`DEFER_LIMIT`]).
+    pub(crate) fn defer(&self, frame: Vec<u8>) -> bool {
+        let mut deferred = self.deferred.lock();
+        let first = deferred.is_empty();
+        deferred.extend_from_slice(&frame);
+        first
+    }
+
+    /// The `DEL` frames held back, if any.
+    pub(crate) fn take_deferred(&self) -> Option<Vec<u8>> {
+        let mut deferred = self.deferred.lock();
+        (!deferred.is_empty()).then(|| std::mem::take(&mut *deferred))
+    }
+
     /// Python sent its object `id` with this id pack.
     pub(super) fn remember(&self, id: ObjectId, pack: IdPack) {
         self.packs.lock().insert(id, pack);
@@ -58,7 +78,9 @@ impl State {
 
 impl Connection {
     /// Starts a connection on RPyC 6's wire over `r` and `w`: no handshake, no keepalive.
-    pub(crate) async fn start_rpyc<R, W>(r: R, w: W, setup: Setup) -> Result<Connection>
+    ///
+    /// `after_read` runs after every read of the socket (see [`quick_ack`]).
+    pub(crate) async fn start_rpyc<R, W>(r: R, w: W, setup: Setup, after_read: fn(&R)) -> Result<Connection>
     where
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
@@ -84,8 +106,43 @@ impl Connection {
             published,
             Some(State::default()),
         );
-        Connection::launch(inner, r, w, bytes::BytesMut::new(), true).await
+        Connection::launch(inner, Reading { r, after_read }, w, bytes::BytesMut::new(), true).await
     }
+}
+
+/// The read half of a connection on the RPyC wire, and what to do after each read.
+pub(super) struct Reading<R> {
+    pub(super) r: R,
+    pub(super) after_read: fn(&R),
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Reading<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let polled = std::pin::Pin::new(&mut this.r).poll_read(cx, buf);
+        if polled.is_ready() {
+            (this.after_read)(&this.r);
+        }
+        polled
+    }
+}
+
+/// Keeps TCP acknowledging at once what a Python peer sends: rpyc's sockets leave Nagle's
+/// algorithm on, so a small write of Python's waits for the ACK of its previous one, and with
+/// this side's ACKs delayed (Linux: up to 40 ms) a callback's answer written right after
+/// Python's answer to a `DEL` would wait that long. Linux clears the setting as it goes, so it
+/// is set again after every read.
+pub(crate) fn quick_ack(r: &tokio::net::tcp::OwnedReadHalf) {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = socket2::SockRef::from(r.as_ref()).set_tcp_quickack(true);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = r;
 }
 
 /// Reads a connection on the RPyC wire until it ends.
