@@ -54,13 +54,14 @@ mod timing;
 
 #[path = "rpyc/client.rs"]
 mod client;
+/// The interop tests' virtual environment (the same directory, so either reuses the other's).
+#[path = "../tests/python/make_venv.rs"]
+mod make_venv;
 #[allow(dead_code)] // the `classic` bench's /proc readers; this bench uses the CPU time
 #[path = "classic/rss.rs"]
 mod rss;
 #[path = "rpyc/service.rs"]
 mod service;
-#[path = "rpyc/venv.rs"]
-mod venv;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -345,7 +346,7 @@ fn main() {
         return;
     }
     let plan = Plan::from_args();
-    let python = match venv::python() {
+    let python = match make_venv::make() {
         Ok(python) => python,
         Err(why) => {
             println!("skipped: {why}");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::venv::{python, run_file, shown};
+use super::venv::{assert_script_ok, python};
 
 const SERVICE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/scripts/service.py");
 const SNIPPET: &str = concat!(
@@ -47,12 +47,5 @@ pub(super) async fn python_server() -> (tokio::process::Child, u16) {
 #[ignore = "needs python3 and PyPI: cargo test --test python -- --ignored"]
 async fn the_issue_snippet_passes_against_rpycs_own_server() {
     let (_server, port) = python_server().await;
-    let out = run_file(SNIPPET, &[port.to_string()], Duration::from_secs(60)).await;
-    assert!(out.status.success(), "{}", shown(&out));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "OK",
-        "{}",
-        shown(&out)
-    );
+    assert_script_ok(SNIPPET, port).await;
 }

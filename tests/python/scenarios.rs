@@ -2,30 +2,12 @@
 //! script per theme under `scripts/scenario_*.py`, every line asserted on the Python side, and
 //! the server's object tables empty afterwards.
 
-use std::time::Duration;
+use super::service::run_against_rust_server;
 
-use super::service::{rust_server, tables_empty};
-use super::venv::{run_file, shown};
-
-/// Serves the Rust test service, runs `scripts/<script>` against it, asserts it printed `OK`,
-/// then that the server's connections ended with empty tables.
+/// Runs `scripts/<script>` against the Rust test service (see `run_against_rust_server`).
 async fn scenario(script: &str) {
     let path = format!("{}/tests/python/scripts/{script}", env!("CARGO_MANIFEST_DIR"));
-    let (server, seen) = rust_server().await;
-    let port = server.local_addr().expect("addr").port();
-    let stop = server.shutdown_handle();
-    let serving = tokio::spawn(server.serve());
-    let out = run_file(&path, &[port.to_string()], Duration::from_secs(60)).await;
-    assert!(out.status.success(), "{}", shown(&out));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "OK",
-        "{}",
-        shown(&out)
-    );
-    tables_empty(&seen).await;
-    stop.shutdown();
-    serving.await.expect("join").expect("served");
+    run_against_rust_server(&path).await;
 }
 
 #[tokio::test]

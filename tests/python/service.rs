@@ -266,7 +266,7 @@ pub async fn rust_server() -> (BoundServer, Seen) {
 }
 
 /// Waits until every connection the server made is closed and its tables are empty.
-pub async fn tables_empty(seen: &Seen) {
+async fn tables_empty(seen: &Seen) {
     let conns = seen.lock().clone();
     assert!(!conns.is_empty(), "the client connected");
     for conn in conns {
@@ -278,4 +278,17 @@ pub async fn tables_empty(seen: &Seen) {
         assert_eq!(stats.imported_objects, 0, "{stats:?}");
         assert_eq!(stats.pending_calls, 0, "{stats:?}");
     }
+}
+
+/// Serves the Rust test service, runs the Python file at `path` against it (it must print
+/// `OK`), then checks that the server's connections ended with empty tables.
+pub async fn run_against_rust_server(path: &str) {
+    let (server, seen) = rust_server().await;
+    let port = server.local_addr().expect("addr").port();
+    let stop = server.shutdown_handle();
+    let serving = tokio::spawn(server.serve());
+    super::venv::assert_script_ok(path, port).await;
+    tables_empty(&seen).await;
+    stop.shutdown();
+    serving.await.expect("join").expect("served");
 }

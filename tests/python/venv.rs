@@ -3,69 +3,19 @@
 //! same; and a way to run a script in it against a server of ours.
 
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-const REQUIREMENTS: &str = include_str!("requirements.txt");
-
-/// The interpreter that makes the environment: `RPC_PYTHON` if set, else `python3`.
-fn base_python() -> String {
-    std::env::var("RPC_PYTHON").unwrap_or_else(|_| "python3".to_owned())
-}
+#[path = "make_venv.rs"]
+mod make_venv;
 
 /// The environment's `python`, made (with `python3 -m venv` and pip from PyPI) on first use.
 pub fn python() -> PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(make).clone()
-}
-
-fn make() -> PathBuf {
-    // A directory per version of the requirements, so changing a pin makes a fresh one.
-    let stamp: u32 = REQUIREMENTS
-        .bytes()
-        .fold(2_166_136_261, |h, b| (h ^ u32::from(b)).wrapping_mul(16_777_619));
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("python-venv-{stamp:08x}"));
-    let python = dir.join("bin").join("python");
-    let done = dir.join(".installed");
-    if done.exists() {
-        return python;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    run(
-        Command::new(base_python()).args(["-m", "venv"]).arg(&dir),
-        "python3 -m venv",
-    );
-    let requirements = dir.join("requirements.txt");
-    std::fs::write(&requirements, REQUIREMENTS).expect("write requirements.txt");
-    run(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&requirements),
-        "pip install -r tests/python/requirements.txt",
-    );
-    std::fs::write(&done, REQUIREMENTS).expect("write the stamp");
-    python
-}
-
-fn run(command: &mut Command, what: &str) {
-    let out = command
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    PYTHON
+        .get_or_init(|| make_venv::make().unwrap_or_else(|why| panic!("{why}")))
+        .clone()
 }
 
 /// Runs `script` (Python source) in the environment with `args`, killed after `limit`; its
@@ -105,4 +55,17 @@ pub fn shown(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// Runs the Python file at `path` with the server's `port`, and asserts it exited 0 printing
+/// `OK` (what every interop script prints once each of its checks held).
+pub async fn assert_script_ok(path: &str, port: u16) {
+    let out = run_file(path, &[port.to_string()], Duration::from_secs(60)).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "OK",
+        "{}",
+        shown(&out)
+    );
 }
