@@ -344,3 +344,23 @@ async fn the_requests_of_a_real_rpyc_client_are_answered_like_pythons() {
         Boxed::Value(Brine::Bool(true))
     );
 }
+
+#[tokio::test]
+async fn a_frame_over_the_limit_closes_only_that_connection_with_a_clear_reason() {
+    let (mut a, b) = tokio::io::duplex(1 << 16);
+    let calc = Arc::new(Calc::default());
+    let options = ConnectOptions::new()
+        .shared_service(calc.clone())
+        .configure(|c| c.max_frame_size = 1 << 20);
+    let server = rpyc_stream_connection(b, options).await.expect("server");
+    // A header announcing 2 MiB, and nothing else: refused before any of it arrives.
+    a.write_all(&[0, 0x20, 0, 0, 0]).await.expect("write");
+    tokio::time::timeout(Duration::from_secs(5), server.closed())
+        .await
+        .expect("the connection closes");
+    let reason = server.close_reason().map(|e| e.chain()).unwrap_or_default();
+    assert!(reason.contains("frame"), "{reason}");
+    // Another connection of the same service is unaffected.
+    let (py, _) = pair().await;
+    assert_eq!(py.root().call::<i64>("test", (1,)).await.expect("test"), 2);
+}

@@ -99,8 +99,8 @@ fn push_frame(payload: &[u8], flag: u8, out: &mut Vec<u8>) {
 }
 
 /// Takes one whole frame off the front of `buf` and returns its payload (decompressed), or
-/// `None` if `buf` does not hold a whole frame yet (nothing is taken then). A length over the
-/// limit fails at once, before its bytes arrive.
+/// `None` if `buf` does not hold a whole frame yet (nothing is taken, nothing is reserved
+/// then). A length over the limit fails at once, before its bytes arrive.
 pub fn decode_frame(buf: &mut BytesMut, limits: FrameLimits) -> Result<Option<Vec<u8>>, FrameError> {
     let Some(header) = buf.get(..HEADER_LEN) else {
         return Ok(None);
@@ -115,7 +115,8 @@ pub fn decode_frame(buf: &mut BytesMut, limits: FrameLimits) -> Result<Option<Ve
         });
     }
     if buf.len() < HEADER_LEN + len + 1 {
-        buf.reserve(HEADER_LEN + len + 1 - buf.len());
+        // No room is reserved for the announced length: the reader's buffer grows as bytes
+        // arrive, so a header alone costs the peer's claim nothing.
         return Ok(None);
     }
     buf.advance(HEADER_LEN);
@@ -261,5 +262,17 @@ mod tests {
         assert_eq!(sniff(&[0, 0, 0, 9, 0, 0x12], 1 << 24), Some(Generation::V5));
         assert_eq!(sniff(&[0, 0, 0, 9, 0], 1 << 24), None);
         assert_eq!(sniff(&[0, 0, 0, 9, 0, 0x04], 1 << 24), None);
+    }
+
+    #[test]
+    fn an_announced_length_reserves_nothing_before_its_bytes() {
+        let mut buf = BytesMut::with_capacity(16);
+        buf.extend_from_slice(&[0, 0xf0, 0, 0, 0, 0x01]);
+        let limits = FrameLimits {
+            max_frame: 64 << 20,
+            max_payload: 64 << 20,
+        };
+        assert_eq!(decode_frame(&mut buf, limits), Ok(None));
+        assert!(buf.capacity() < 1024, "capacity {}", buf.capacity());
     }
 }

@@ -13,6 +13,7 @@ use crate::connection::inner::{Budget, Inner};
 use crate::connection::reader::Stop;
 use crate::connection::Connection;
 use crate::error::{Error, RemoteError, RemoteErrorKind, Result};
+use crate::frame::{shrink, MIN_READ_ROOM};
 use crate::protocol::{ObjectId, Op, RequestIn, ROOT_ID};
 use crate::rpyc::frame::{decode_frame, FrameLimits};
 use crate::rpyc::message::handler;
@@ -65,10 +66,22 @@ async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, r: &mut R, buf: &mu
             inner.touch();
         }
         drop(conn);
+        shrink(buf);
+        room(buf);
         if r.read_buf(buf).await? == 0 {
             return Ok(Stop::Eof);
         }
     }
+}
+
+/// Makes room for the next read: at least [`MIN_READ_ROOM`] bytes, growing with what has
+/// arrived (never with what a frame header announces: a peer's claim costs nothing until its
+/// bytes come).
+fn room(buf: &mut BytesMut) {
+    if buf.capacity() - buf.len() >= MIN_READ_ROOM || buf.try_reclaim(MIN_READ_ROOM) {
+        return;
+    }
+    buf.reserve(buf.len().max(MIN_READ_ROOM));
 }
 
 /// Refuses, clearly and in its own layout, a peer that speaks a variant this side does not:
