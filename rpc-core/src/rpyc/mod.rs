@@ -37,7 +37,9 @@
 //!   Python client reads its socket only while it waits for a reply, so a call made *later*
 //!   reaches it only while it runs `rpyc.BgServingThread(c)` (or its next call).
 //! * Keepalive pings and shared-secret authentication are this protocol's, not rpyc's: off
-//!   on this wire. TLS works (`rpyc.ssl_connect`).
+//!   on this wire. TLS works (`rpyc.ssl_connect`). A server's idle timeout does apply (10
+//!   minutes by default: a Python session silent that long is closed; `idle_timeout(None)`
+//!   on the server keeps it).
 //! * rpyc's client gives up on a synchronous call after 30 s (`sync_request_timeout`): longer
 //!   methods are called with `rpyc.async_`.
 //!
