@@ -52,7 +52,7 @@ pub use rpc_server as server;
 /// vinegar) are [`rpc_core::rpyc`].
 pub mod rpyc {
     pub use rpc_core::rpyc::*;
-    pub use rpc_core::transport::rpyc::{connect, connect_stream, connect_with, Client};
+    pub use rpc_core::transport::rpyc::{connect, connect_stream, connect_with, fetch, Client};
 }
 
 /// Naming and discovery: the registry client ([`Registry`](naming::Registry)), its service

@@ -178,3 +178,21 @@ async fn python_calls_a_stored_rust_callback_later() {
     assert_eq!(got, "event");
     py.close().await;
 }
+
+#[tokio::test]
+#[ignore = "needs python3 and PyPI: cargo test --test python -- --ignored"]
+async fn python_containers_returned_by_reference_are_fetched_on_request() {
+    let (_server, port) = python_server().await;
+    let py = rpc::rpyc::connect("127.0.0.1", port).await.expect("connect");
+    // A tuple of a list and a dict: the tuple by value, its items as netrefs.
+    let (list, dict): (NetRef, NetRef) = py.root().call("listing", ()).await.expect("listing");
+    let items: (String, String, Vec<String>) = rpc::rpyc::fetch(&list).await.expect("the list");
+    assert_eq!(items, ("a".into(), "b".into(), vec!["c".to_owned()]));
+    let map: std::collections::BTreeMap<String, i64> = rpc::rpyc::fetch(&dict).await.expect("the dict");
+    assert_eq!(
+        map.into_iter().collect::<Vec<_>>(),
+        [("x".to_owned(), 1), ("y".to_owned(), 2)]
+    );
+    drop((list, dict));
+    py.close().await;
+}

@@ -408,7 +408,7 @@ impl Connection {
         Ok(conn)
     }
 
-    fn inner(&self) -> &Arc<Inner> {
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
         &self.handle.inner
     }
 

@@ -62,7 +62,9 @@
 //! would cost Python a round trip per item. Python's lists, dicts and sets are not brine
 //! either and arrive as proxies; the engine fetches them before the method runs (one
 //! `BUFFITER` round trip for a list or set; a dict's values then follow with one
-//! `__getitem__` per key, sent at once). `complex`, `slice`, `Ellipsis` have no counterpart
+//! `__getitem__` per key, sent at once). A Python server's list or dict *result* stays the
+//! netref Python sent (a Rust client may want the proxy); [`transport::rpyc::fetch`](crate::transport::rpyc::fetch)
+//! reads it into a Rust value the same way. `complex`, `slice`, `Ellipsis` have no counterpart
 //! and are refused with `TypeError`.
 //!
 //! # Errors

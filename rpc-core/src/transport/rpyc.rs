@@ -122,6 +122,24 @@ async fn client(conn: Connection) -> Result<Client> {
     Ok(Client { conn, root })
 }
 
+/// The content of a Python container a Python peer returned by reference (a `list`, `tuple`,
+/// `set`, `dict` — Python sends them as netrefs, and so they arrive as [`NetRef`]s), as a
+/// Rust value: one `BUFFITER` round trip for a list or set, and for a dict one `__getitem__`
+/// per key, all in flight at once. Containers nested in it are fetched too.
+///
+/// ```no_run
+/// # async fn run(py: rpc_core::transport::rpyc::Client) -> rpc_core::Result<()> {
+/// let names: rpc_core::NetRef = py.root().call("names", ()).await?; // a Python list
+/// let names: Vec<String> = rpc_core::transport::rpyc::fetch(&names).await?;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn fetch<T: serde::de::DeserializeOwned>(container: &NetRef) -> Result<T> {
+    let value = Value::Object(container.clone().into());
+    let fetched = container.connection().fetch_python(value).await?;
+    from_value(fetched).map_err(|e| Error::Decode(e.to_string()))
+}
+
 /// Serves a Python `rpyc` client on an accepted TCP stream, with the service and settings of
 /// `options`: what a server does for each connection on an rpyc port.
 pub async fn rpyc_connection(stream: TcpStream, mut options: ConnectOptions) -> Result<Connection> {

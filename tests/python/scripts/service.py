@@ -102,6 +102,10 @@ class TestService(rpyc.Service):
             raise RuntimeError("; ".join(errors))
         return tuple(results)
 
+    def exposed_listing(self):
+        """A list and a dict: Python sends them by reference."""
+        return ["a", "b", ["c"]], {"x": 1, "y": 2}
+
     def exposed_store(self, callback):
         """Keeps `callback` and calls it from another thread 100 ms later."""
         self.stored = callback

@@ -29,6 +29,7 @@ use super::{Connection, Setup};
 use crate::error::Result;
 use crate::protocol::{Hello, ObjectId};
 use crate::rpyc::IdPack;
+use crate::value::Value;
 
 pub(crate) use encode::{encode, release};
 
@@ -107,6 +108,18 @@ impl Connection {
             Some(State::default()),
         );
         Connection::launch(inner, Reading { r, after_read }, w, bytes::BytesMut::new(), true).await
+    }
+}
+
+impl Connection {
+    /// `value` with every Python container in it (a proxy of a `list`, `tuple`, `set` or
+    /// `dict` of the peer) replaced by its content, fetched in few round trips (see `fetch`).
+    pub(crate) async fn fetch_python(&self, value: Value) -> Result<Value> {
+        let inner = self.inner().clone();
+        let mut fetched = fetch::all(&inner, vec![value])
+            .await
+            .map_err(crate::error::Error::Remote)?;
+        Ok(fetched.pop().unwrap_or(Value::Unit))
     }
 }
 
