@@ -343,6 +343,8 @@ async fn the_requests_of_a_real_rpyc_client_are_answered_like_pythons() {
         reply(&py.request(handler::CMP, eq).await),
         Boxed::Value(Brine::Bool(true))
     );
+    // Every request counted once, whether dispatched or answered by the wire.
+    assert_eq!(server.stats().requests_received, py.seq as u64);
 }
 
 #[tokio::test]

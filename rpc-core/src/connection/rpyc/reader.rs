@@ -144,9 +144,6 @@ fn request(
     last: bool,
     conn: &mut Option<Connection>,
 ) -> Result<Option<Stop>> {
-    inner
-        .requests_received
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let Brine::Tuple(mut parts) = body else {
         return Err(Error::Protocol(format!(
             "an rpyc request body of type {}",
@@ -173,7 +170,14 @@ fn request(
             return Ok(None);
         }
     };
-    match translate(inner, seq, number, args) {
+    let translated = translate(inner, seq, number, args);
+    if !matches!(translated, Ok(Some(Translated::Dispatch { .. }))) {
+        // The dispatch counts the requests it is handed; these are answered here.
+        inner
+            .requests_received
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    match translated {
         Ok(Some(Translated::Dispatch { target, op, values })) => {
             if fetch::needed(inner, &values) {
                 let inner = inner.clone();
