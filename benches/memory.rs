@@ -78,7 +78,6 @@ enum Call {
     BulkTypedSlice,
 }
 
-
 /// Counts sized by `--bench` (full run) or not (smoke run under `cargo test`).
 struct Counts {
     calls: u64,
@@ -170,7 +169,11 @@ async fn allocations_per_call(calls: u64) {
         ("echo(i64)", Call::Echo, calls),
         ("size(1 MiB serde_bytes) dynamic", Call::Bulk, calls / 100),
         ("size(1 MiB &[u8]) dynamic", Call::BulkPlain, calls / 100),
-        ("size(1 MiB Vec<u8>) typed client", Call::BulkTypedVec, calls / 100),
+        (
+            "size(1 MiB Vec<u8>) typed client",
+            Call::BulkTypedVec,
+            calls / 100,
+        ),
         ("size_slice(1 MiB &[u8]) typed", Call::BulkTypedSlice, calls / 100),
     ] {
         // Warm-up: pools filled, buffers grown, before anything is counted.

@@ -98,7 +98,11 @@ async fn typed_client_sends_and_receives_byte_runs() {
     let expect_bytes = |method: &str, want: &[u8]| {
         let (m, args) = last_args(&seen);
         assert_eq!(m, method);
-        assert_eq!(args.first(), Some(&Value::Bytes(want.to_vec())), "{method}: {args:?}");
+        assert_eq!(
+            args.first(),
+            Some(&Value::Bytes(want.to_vec())),
+            "{method}: {args:?}"
+        );
     };
 
     let back: Vec<u8> = bin.vec(big.clone()).await.expect("vec");
@@ -144,7 +148,11 @@ async fn typed_client_sends_and_receives_byte_runs() {
     let (_, args) = last_args(&seen);
     assert_eq!(
         args,
-        vec![Value::Int(7), Value::Bytes(data.clone()), Value::Str("t".to_owned())]
+        vec![
+            Value::Int(7),
+            Value::Bytes(data.clone()),
+            Value::Str("t".to_owned())
+        ]
     );
 
     bin.drop(&big).expect("oneway");
@@ -164,7 +172,10 @@ async fn typed_client_results_are_checked() {
     let (client, _server) = memory_pair(VoidService, recorder).await.expect("pair");
     let bin = BinClient::new(client.root());
     // The recorder answers with its first argument: an integer is not a byte run.
-    let err = bin.mixed(7, b"ab", String::new()).await.expect_err("an integer for Vec<u8>");
+    let err = bin
+        .mixed(7, b"ab", String::new())
+        .await
+        .expect_err("an integer for Vec<u8>");
     assert!(err.to_string().contains("the result of mixed"), "{err}");
 }
 
@@ -190,16 +201,28 @@ async fn service_takes_and_answers_byte_runs() {
         assert_eq!(back, Value::Bytes(arg.clone()), "{method}");
     }
     let forty = pattern(40);
-    let back = root.call_value("big_array", vec![Value::Bytes(forty.clone())]).await.expect("big array");
+    let back = root
+        .call_value("big_array", vec![Value::Bytes(forty.clone())])
+        .await
+        .expect("big array");
     assert_eq!(back, Value::Bytes(forty));
-    let back = root.call_value("array", vec![Value::Bytes(vec![9, 8, 7, 6])]).await.expect("array");
+    let back = root
+        .call_value("array", vec![Value::Bytes(vec![9, 8, 7, 6])])
+        .await
+        .expect("array");
     assert_eq!(back, Value::Bytes(vec![9, 8, 7, 6]));
 
     // A peer that sends a list of small integers (as a dynamic language may) is understood.
     let ints = Value::Seq(vec![Value::Int(1), Value::Int(2), Value::Int(3), Value::Int(4)]);
-    let back = root.call_value("array", vec![ints.clone()]).await.expect("array from ints");
+    let back = root
+        .call_value("array", vec![ints.clone()])
+        .await
+        .expect("array from ints");
     assert_eq!(back, Value::Bytes(vec![1, 2, 3, 4]));
-    let back = root.call_value("bytes", vec![ints]).await.expect("bytes from ints");
+    let back = root
+        .call_value("bytes", vec![ints])
+        .await
+        .expect("bytes from ints");
     assert_eq!(back, Value::Bytes(vec![1, 2, 3, 4]));
 
     // The wrong length for an array, or not bytes at all, is a bad argument naming it.
@@ -217,7 +240,10 @@ async fn service_takes_and_answers_byte_runs() {
     assert!(err.to_string().contains("argument 1 `data`"), "{err}");
 
     // An error result is still an error.
-    let err = root.call_value("fallible", vec![Value::Bytes(Vec::new())]).await.expect_err("empty");
+    let err = root
+        .call_value("fallible", vec![Value::Bytes(Vec::new())])
+        .await
+        .expect_err("empty");
     assert!(err.to_string().contains("empty"), "{err}");
 
     // Not bytes: a `Vec<u16>` stays a sequence of integers.
