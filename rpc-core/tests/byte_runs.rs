@@ -270,3 +270,43 @@ async fn typed_client_and_service_round_trip() {
     assert!(bin.fallible(Vec::new()).await.is_err());
     assert_eq!(bin.words(vec![300, 1]).await.expect("words"), vec![300, 1]);
 }
+
+/// A type of the user's own that is only named like a byte container.
+mod own {
+    #[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
+    pub struct Bytes {
+        pub n: i64,
+    }
+}
+
+struct Own;
+
+#[service]
+impl Own {
+    fn exposed_id(&self, b: own::Bytes, r: &own::Bytes) -> own::Bytes {
+        own::Bytes { n: b.n + r.n }
+    }
+}
+
+#[tokio::test]
+async fn a_type_only_named_bytes_goes_through_serde() {
+    let (client, _server) = memory_pair(VoidService, Own).await.expect("pair");
+    let own_client = OwnClient::new(client.root());
+    let back = own_client
+        .id(own::Bytes { n: 2 }, &own::Bytes { n: 3 })
+        .await
+        .expect("id");
+    assert_eq!(back, own::Bytes { n: 5 });
+    let back = client
+        .root()
+        .call_value(
+            "id",
+            vec![
+                rpc_core::to_value(&own::Bytes { n: 1 }).unwrap(),
+                rpc_core::to_value(&own::Bytes { n: 1 }).unwrap(),
+            ],
+        )
+        .await
+        .expect("dynamic id");
+    assert!(matches!(back, Value::Map(_)), "{back:?}");
+}
