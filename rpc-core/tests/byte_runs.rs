@@ -58,10 +58,13 @@ impl Bin {
     }
 }
 
+/// The calls a `Recorder` saw: method names and arguments.
+type Calls = Arc<Mutex<Vec<(String, Vec<Value>)>>>;
+
 /// Records the arguments it receives and answers with the first one, as the wire gave it.
 #[derive(Default)]
 struct Recorder {
-    seen: Arc<Mutex<Vec<(String, Vec<Value>)>>>,
+    seen: Calls,
 }
 
 impl Service for Recorder {
@@ -70,7 +73,10 @@ impl Service for Recorder {
     }
     fn call(self: Arc<Self>, _conn: &Connection, method: &str, args: Vec<Value>) -> Outcome {
         let first = args.first().cloned().unwrap_or_default();
-        self.seen.lock().unwrap().push((method.to_owned(), args));
+        self.seen
+            .lock()
+            .expect("the record")
+            .push((method.to_owned(), args));
         let answer: CallResult = Ok(first);
         Outcome::Ready(answer)
     }
@@ -82,7 +88,11 @@ fn pattern(len: usize) -> Vec<u8> {
 
 /// The arguments `Recorder` saw for the last call.
 fn last_args(seen: &Mutex<Vec<(String, Vec<Value>)>>) -> (String, Vec<Value>) {
-    seen.lock().unwrap().last().cloned().expect("a call was recorded")
+    seen.lock()
+        .expect("the record")
+        .last()
+        .cloned()
+        .expect("a call was recorded")
 }
 
 #[tokio::test]
@@ -117,7 +127,7 @@ async fn typed_client_sends_and_receives_byte_runs() {
     assert_eq!(back, [1, 2, 3, 250]);
     expect_bytes("array", &[1, 2, 3, 250]);
 
-    let forty: [u8; 40] = pattern(40).try_into().unwrap();
+    let forty: [u8; 40] = pattern(40).try_into().expect("40 bytes");
     let back: [u8; 40] = bin.big_array(forty).await.expect("big array");
     assert_eq!(back, forty);
     expect_bytes("big_array", &forty);
@@ -264,7 +274,7 @@ async fn typed_client_and_service_round_trip() {
     assert_eq!(bin.bytes(Bytes::from(data.clone())).await.expect("bytes"), data);
     assert_eq!(&*bin.boxed(data.clone().into()).await.expect("boxed"), &data[..]);
     assert_eq!(bin.array([0, 1, 2, 255]).await.expect("array"), [0, 1, 2, 255]);
-    let forty: [u8; 40] = pattern(40).try_into().unwrap();
+    let forty: [u8; 40] = pattern(40).try_into().expect("40 bytes");
     assert_eq!(bin.big_array(forty).await.expect("big array"), forty);
     assert_eq!(bin.mixed(1, b"ab", "c".into()).await.expect("mixed"), b"ab\x01c");
     assert!(bin.fallible(Vec::new()).await.is_err());
@@ -302,8 +312,8 @@ async fn a_type_only_named_bytes_goes_through_serde() {
         .call_value(
             "id",
             vec![
-                rpc_core::to_value(&own::Bytes { n: 1 }).unwrap(),
-                rpc_core::to_value(&own::Bytes { n: 1 }).unwrap(),
+                rpc_core::to_value(&own::Bytes { n: 1 }).expect("encodes"),
+                rpc_core::to_value(&own::Bytes { n: 1 }).expect("encodes"),
             ],
         )
         .await

@@ -135,12 +135,18 @@ impl Serialize for Unsized {
 #[test]
 fn collected_sequences_become_bytes_only_if_all_bytes() {
     let data: Vec<u8> = (0..=255).cycle().take(70_000).collect();
-    assert_eq!(to_value(&data).unwrap(), Value::Bytes(data.clone()));
-    assert_eq!(to_value(&data[..]).unwrap(), Value::Bytes(data.clone()));
-    assert_eq!(to_value(&Vec::<u8>::new()).unwrap(), Value::Seq(Vec::new()));
-    assert_eq!(to_value(&vec![7u8]).unwrap(), Value::Bytes(vec![7]));
-    assert_eq!(to_value(&Unsized(5)).unwrap(), Value::Bytes(vec![0, 1, 2, 3, 4]));
-    assert_eq!(to_value(&Unsized(0)).unwrap(), Value::Seq(Vec::new()));
+    assert_eq!(to_value(&data).expect("converts"), Value::Bytes(data.clone()));
+    assert_eq!(to_value(&data[..]).expect("converts"), Value::Bytes(data.clone()));
+    assert_eq!(
+        to_value(&Vec::<u8>::new()).expect("converts"),
+        Value::Seq(Vec::new())
+    );
+    assert_eq!(to_value(&vec![7u8]).expect("converts"), Value::Bytes(vec![7]));
+    assert_eq!(
+        to_value(&Unsized(5)).expect("converts"),
+        Value::Bytes(vec![0, 1, 2, 3, 4])
+    );
+    assert_eq!(to_value(&Unsized(0)).expect("converts"), Value::Seq(Vec::new()));
     let mixed = vec![
         ByteOrText::Byte(1),
         ByteOrText::Byte(2),
@@ -148,7 +154,7 @@ fn collected_sequences_become_bytes_only_if_all_bytes() {
         ByteOrText::Byte(3),
     ];
     assert_eq!(
-        to_value(&mixed).unwrap(),
+        to_value(&mixed).expect("converts"),
         Value::Seq(vec![
             Value::Int(1),
             Value::Int(2),
@@ -158,11 +164,11 @@ fn collected_sequences_become_bytes_only_if_all_bytes() {
     );
     let text_first = vec![ByteOrText::Text("x".into()), ByteOrText::Byte(3)];
     assert_eq!(
-        to_value(&text_first).unwrap(),
+        to_value(&text_first).expect("converts"),
         Value::Seq(vec![Value::Str("x".into()), Value::Int(3)])
     );
     assert_eq!(
-        to_value(&vec![300u16, 1]).unwrap(),
+        to_value(&vec![300u16, 1]).expect("converts"),
         Value::Seq(vec![Value::Int(300), Value::Int(1)])
     );
 }
@@ -175,7 +181,7 @@ fn plain_byte_slice_speed() {
     let mut times: Vec<f64> = (0..50)
         .map(|_| {
             let t = std::time::Instant::now();
-            let v = to_value(&data[..]).unwrap();
+            let v = to_value(&data[..]).expect("converts");
             let e = t.elapsed().as_secs_f64() * 1e6;
             assert!(matches!(v, Value::Bytes(ref b) if b.len() == data.len()));
             e
@@ -186,7 +192,7 @@ fn plain_byte_slice_speed() {
         .map(|_| {
             let v = Value::Bytes(data.clone());
             let t = std::time::Instant::now();
-            let back: Vec<u8> = from_value(v).unwrap();
+            let back: Vec<u8> = from_value(v).expect("converts");
             let e = t.elapsed().as_secs_f64() * 1e6;
             assert_eq!(back.len(), data.len());
             e
