@@ -249,6 +249,40 @@ impl<const N: usize> DecodeBytes<[u8; N]> for Dec<[u8; N]> {
     }
 }
 
+/// Converts a callback's argument: as [`arg`], except that a parameter declared `Vec<u8>` or
+/// `Box<[u8]>` takes the received byte run as is (found by `TypeId`: a callback's argument
+/// types are generic, so the compile-time dispatch above cannot see them).
+pub fn typed_arg<T: DeserializeOwned + 'static>(
+    method: &str,
+    index: usize,
+    name: &str,
+    value: Option<Value>,
+) -> Result<T, RemoteError> {
+    use std::any::{Any, TypeId};
+    let id = TypeId::of::<T>();
+    if id == TypeId::of::<Vec<u8>>() {
+        let mut slot = Some(arg_with(method, index, name, value, byte_vec)?);
+        if let Some(v) = (&mut slot as &mut dyn Any)
+            .downcast_mut::<Option<T>>()
+            .and_then(Option::take)
+        {
+            return Ok(v);
+        }
+        unreachable!("TypeId matched Vec<u8>");
+    }
+    if id == TypeId::of::<Box<[u8]>>() {
+        let mut slot = Some(arg_with(method, index, name, value, byte_vec)?.into_boxed_slice());
+        if let Some(v) = (&mut slot as &mut dyn Any)
+            .downcast_mut::<Option<T>>()
+            .and_then(Option::take)
+        {
+            return Ok(v);
+        }
+        unreachable!("TypeId matched Box<[u8]>");
+    }
+    arg(method, index, name, value)
+}
+
 /// The answer of a method that returns `Vec<u8>`: sent as bytes, not element by element.
 pub fn reply_bytes(bytes: Vec<u8>) -> CallResult {
     Ok(Value::Bytes(bytes))
@@ -347,4 +381,29 @@ pub fn wrong_member_kind(service: &str, member: &str, is_attribute: bool) -> Rem
         format!("'{member}' of {service} is a method: call it")
     };
     RemoteError::new(RemoteErrorKind::NotFound, "rpc::WrongMemberKind", message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_byte_arguments_take_the_received_buffer() {
+        let data: Vec<u8> = (0..=255).collect();
+        let sent = data.clone();
+        let at = sent.as_ptr();
+        let got: Vec<u8> = typed_arg("cb", 0, "data", Some(Value::Bytes(sent))).expect("Vec<u8>");
+        assert_eq!(got, data);
+        assert_eq!(got.as_ptr(), at, "the buffer is moved, not copied");
+        let got: Box<[u8]> = typed_arg("cb", 0, "data", Some(Value::Bytes(data.clone()))).expect("Box<[u8]>");
+        assert_eq!(&*got, &data[..]);
+        let ints = Value::Seq(vec![Value::Int(1), Value::Int(2)]);
+        let got: Vec<u8> = typed_arg("cb", 0, "data", Some(ints)).expect("from integers");
+        assert_eq!(got, vec![1, 2]);
+        let words = Value::Seq(vec![Value::Int(300)]);
+        let got: Vec<u16> = typed_arg("cb", 0, "data", Some(words)).expect("Vec<u16>");
+        assert_eq!(got, vec![300]);
+        let err = typed_arg::<Vec<u8>>("cb", 1, "data", Some(Value::Float(1.0))).expect_err("a float");
+        assert!(err.to_string().contains("cb(): argument 2 `data`"), "{err}");
+    }
 }

@@ -8,8 +8,9 @@
 //! one-entry map), `None` and `()` are [`Value::Unit`], and `Some(x)` is `x` itself.
 //! A sequence of `u8` (a `Vec<u8>`, `&[u8]`, `serde_bytes`) travels as [`Value::Bytes`]. Through
 //! serde a plain `Vec<u8>` is still seen byte by byte (probed in one tight loop on encode, about
-//! twice a copy's cost; decoded into `Vec<u8>` element by element): `serde_bytes` skips both,
-//! and `#[service]` signatures and typed clients take the byte path on their own.
+//! 1.5x a copy's cost; decoded into `Vec<u8>` element by element): `serde_bytes` skips both,
+//! and `#[service]` signatures, typed clients and callback closures' `Vec<u8>`/`Box<[u8]>`
+//! parameters take the byte path on their own.
 
 pub(crate) mod budget;
 mod de;
