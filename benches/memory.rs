@@ -53,6 +53,11 @@ impl Null {
     fn exposed_size(&self, data: Vec<u8>) -> usize {
         data.len()
     }
+
+    /// The same, borrowed (for the typed client's `&[u8]` parameter).
+    fn exposed_size_slice(&self, data: &[u8]) -> usize {
+        data.len()
+    }
 }
 
 /// The bulk call's argument: 1 MiB.
@@ -63,8 +68,14 @@ const BULK: usize = 1 << 20;
 enum Call {
     Null,
     Echo,
-    /// `size(data)` with 1 MiB of `serde_bytes::Bytes`.
+    /// `size(data)` with 1 MiB of `serde_bytes::Bytes`, dynamic call.
     Bulk,
+    /// `size(data)` with 1 MiB as a plain `&[u8]`, dynamic call (the serializer's byte probe).
+    BulkPlain,
+    /// `NullClient::size(Vec<u8>)`: the typed client, the caller's `data.to_vec()` included.
+    BulkTypedVec,
+    /// `NullClient::size_slice(&[u8])`: the typed client copies the slice once.
+    BulkTypedSlice,
 }
 
 /// Counts sized by `--bench` (full run) or not (smoke run under `cargo test`).
@@ -148,26 +159,38 @@ async fn allocations_per_call(calls: u64) {
     let root = conn.root();
 
     println!("allocations per call (both sides, steady state, {calls} sequential calls)");
-    println!("{:<28}{:>12}{:>14}", "scenario", "allocs/call", "bytes/call");
+    println!(
+        "{:<36}{:>12}{:>14}{:>12}",
+        "scenario", "allocs/call", "bytes/call", "us/call"
+    );
     let data = vec![1u8; BULK];
     for (name, which, calls) in [
         ("null()", Call::Null, calls),
         ("echo(i64)", Call::Echo, calls),
-        ("size(1 MiB serde_bytes)", Call::Bulk, calls / 100),
+        ("size(1 MiB serde_bytes) dynamic", Call::Bulk, calls / 100),
+        ("size(1 MiB &[u8]) dynamic", Call::BulkPlain, calls / 100),
+        (
+            "size(1 MiB Vec<u8>) typed client",
+            Call::BulkTypedVec,
+            calls / 100,
+        ),
+        ("size_slice(1 MiB &[u8]) typed", Call::BulkTypedSlice, calls / 100),
     ] {
         // Warm-up: pools filled, buffers grown, before anything is counted.
         for i in 0..(calls / 10).max(20) {
             call(&root, which, i as i64, &data).await;
         }
         let region = Region::new(&INSTRUMENTED_SYSTEM);
+        let started = Instant::now();
         for i in 0..calls {
             call(&root, which, i as i64, &data).await;
         }
+        let micros = started.elapsed().as_secs_f64() * 1e6 / calls as f64;
         let stats = region.change();
         let per = |x: usize| x as f64 / calls as f64;
         let bytes = per(stats.bytes_allocated);
         let allocations = stats.allocations + stats.reallocations;
-        print!("{name:<28}{:>12.2}{bytes:>14.1}", per(allocations));
+        print!("{name:<36}{:>12.2}{bytes:>14.1}{micros:>12.1}", per(allocations));
         match which {
             // The README's promise: a null call, and a small echo, allocate nothing. (A
             // worker thread met for the first time may still fill its pools once: a handful
@@ -176,7 +199,7 @@ async fn allocations_per_call(calls: u64) {
                 per(allocations) < 0.01,
                 format!("{name}: {allocations} allocations in {calls} calls, none per call expected"),
             ),
-            Call::Bulk => {
+            _ => {
                 // Each copy of the argument lands in a fresh buffer (the reader's is reused).
                 print!("  = {:.2} x the argument", bytes / BULK as f64);
                 check(
@@ -188,7 +211,13 @@ async fn allocations_per_call(calls: u64) {
         println!();
     }
     let (raw_allocs, raw_bytes) = raw_ping_pong_allocations(calls).await;
-    println!("{:<28}{raw_allocs:>12.2}{raw_bytes:>14.1}", "raw tcp ping-pong");
+    println!("{:<36}{raw_allocs:>12.2}{raw_bytes:>14.1}", "raw tcp ping-pong");
+    let (raw_allocs, raw_bytes, raw_micros) = raw_bulk_allocations(calls / 100).await;
+    println!(
+        "{:<36}{raw_allocs:>12.2}{raw_bytes:>14.1}{raw_micros:>12.1}",
+        "raw tcp 1 MiB -> 8 bytes"
+    );
+    encode_costs(&data);
     conn.close().await;
     stop.shutdown();
     serving.await.expect("server task").expect("serve");
@@ -208,7 +237,85 @@ async fn call(root: &rpc::NetRef, which: Call, i: i64, data: &[u8]) {
                 .expect("size");
             assert_eq!(n, data.len());
         }
+        Call::BulkPlain => {
+            let n: usize = root.call("size", (data,)).await.expect("size");
+            assert_eq!(n, data.len());
+        }
+        Call::BulkTypedVec => {
+            let client = NullClient::new(root.clone());
+            let n = client.size(data.to_vec()).await.expect("size");
+            assert_eq!(n, data.len());
+        }
+        Call::BulkTypedSlice => {
+            let client = NullClient::new(root.clone());
+            let n = client.size_slice(data).await.expect("size_slice");
+            assert_eq!(n, data.len());
+        }
     }
+}
+
+/// What turning 1 MiB into a call argument costs the caller, by form (median of 50, no I/O).
+fn encode_costs(data: &[u8]) {
+    let median = |f: &dyn Fn() -> rpc::Value| {
+        let mut times: Vec<f64> = (0..50)
+            .map(|_| {
+                let t = Instant::now();
+                let v = f();
+                let e = t.elapsed().as_secs_f64() * 1e6;
+                assert!(matches!(v, rpc::Value::Bytes(ref b) if b.len() == data.len()));
+                e
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    println!("encoding 1 MiB into a Value (caller side, median us)");
+    let plain = median(&|| rpc::to_value(data).expect("plain"));
+    let wrapped = median(&|| rpc::to_value(&rpc::serde_bytes::Bytes::new(data)).expect("serde_bytes"));
+    let copy = median(&|| rpc::Value::Bytes(data.to_vec()));
+    println!("  &[u8] through serde (byte probe) {plain:>8.1}");
+    println!("  serde_bytes::Bytes               {wrapped:>8.1}");
+    println!("  typed (one memcpy)               {copy:>8.1}");
+}
+
+/// A raw TCP exchange of the bulk call's shape: 1 MiB out, 8 bytes back, buffers reused.
+async fn raw_bulk_allocations(rounds: u64) -> (f64, f64, f64) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind raw");
+    let addr = listener.local_addr().expect("addr");
+    let echo = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.expect("accept");
+        s.set_nodelay(true).expect("nodelay");
+        let mut buf = vec![0u8; BULK];
+        while s.read_exact(&mut buf).await.is_ok() {
+            if s.write_all(&(buf.len() as u64).to_le_bytes()).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut c = TcpStream::connect(addr).await.expect("connect raw");
+    c.set_nodelay(true).expect("nodelay");
+    let data = vec![7u8; BULK];
+    let mut answer = [0u8; 8];
+    for _ in 0..20 {
+        c.write_all(&data).await.expect("write");
+        c.read_exact(&mut answer).await.expect("read");
+    }
+    let region = Region::new(&INSTRUMENTED_SYSTEM);
+    let started = Instant::now();
+    for _ in 0..rounds {
+        c.write_all(&data).await.expect("write");
+        c.read_exact(&mut answer).await.expect("read");
+    }
+    let micros = started.elapsed().as_secs_f64() * 1e6 / rounds as f64;
+    let stats = region.change();
+    drop(c);
+    echo.await.expect("echo task");
+    let per = |x: usize| x as f64 / rounds as f64;
+    (
+        per(stats.allocations + stats.reallocations),
+        per(stats.bytes_allocated),
+        micros,
+    )
 }
 
 /// The same measurement for a raw tokio TCP ping-pong of small frames.

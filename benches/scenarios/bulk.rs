@@ -5,6 +5,7 @@ use rpc::core::protocol::{Op, ROOT_ID};
 use rpc::{NetRef, Value};
 
 use super::frames::{reply_len, request_len};
+use super::service::BenchServiceClient;
 use super::timing::{raw_samples, run_selected, time_each};
 use crate::common::{raw_ping_pong, Latency};
 use crate::{row, Plan};
@@ -35,6 +36,8 @@ enum Pass {
     Slice,
     /// `serde_bytes::Bytes` (serde sees bytes).
     SerdeBytes,
+    /// The typed client's `size(Vec<u8>)`, the caller's `to_vec()` included (no serde).
+    Typed,
 }
 
 /// One call of `size(data)`.
@@ -42,6 +45,7 @@ async fn rpc_call(root: &NetRef, data: &[u8], pass: Pass) {
     let n: usize = match pass {
         Pass::Slice => root.call("size", (data,)).await,
         Pass::SerdeBytes => root.call("size", (rpc::serde_bytes::Bytes::new(data),)).await,
+        Pass::Typed => BenchServiceClient::new(root.clone()).size(data.to_vec()).await,
     }
     .expect("size call");
     assert_eq!(n, SIZE);
@@ -73,6 +77,7 @@ pub async fn report(plan: &Plan, root: &NetRef) {
     for (name, pass) in [
         ("1 MiB bytes argument, &[u8]", Pass::Slice),
         ("1 MiB bytes argument, serde_bytes", Pass::SerdeBytes),
+        ("1 MiB bytes argument, typed client Vec<u8>", Pass::Typed),
     ] {
         if let Some((rpc, raw)) = run_selected(plan, name, throughput(plan, root, pass)).await {
             row(&format!("{name} (GB/s)"), rpc / 1e9, raw / 1e9, raw / rpc);

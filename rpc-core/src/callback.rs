@@ -22,7 +22,7 @@ use crate::connection::Connection;
 use crate::error::{Error, RemoteError, Result};
 use crate::netref::NetRef;
 use crate::object::{Object, Referent};
-use crate::private::{arg, fallible, ok, take_args};
+use crate::private::{fallible, ok, take_args, typed_arg};
 use crate::reply::Reply;
 use crate::service::{not_exposed, Outcome, Service};
 use crate::value::{from_value, Value};
@@ -313,7 +313,7 @@ macro_rules! callback_fn {
         where
             Func: Fn($($ty),*) -> Out + Send + Sync + 'static,
             Out: IntoOutcome<Kind>,
-            $($ty: DeserializeOwned,)*
+            $($ty: DeserializeOwned + 'static,)*
         {
             #[allow(unused_mut, unused_variables, unused_assignments)]
             fn invoke(&self, args: Vec<Value>) -> Outcome {
@@ -323,7 +323,7 @@ macro_rules! callback_fn {
                 };
                 let mut index = 0;
                 $(
-                    let $var: $ty = match arg::<$ty>("callback", index, stringify!($var), it.next()) {
+                    let $var: $ty = match typed_arg::<$ty>("callback", index, stringify!($var), it.next()) {
                         Ok(v) => v,
                         Err(e) => return Outcome::Ready(Err::<Value, RemoteError>(e)),
                     };

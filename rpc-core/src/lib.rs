@@ -106,7 +106,9 @@ pub use object::Object;
 pub use published::Published;
 pub use reply::{FromReply, IntoReply, Reply};
 pub use rpc_macros::service;
-/// `serde_bytes`, for passing byte buffers as bytes: `serde_bytes::Bytes::new(&data)`.
+/// `serde_bytes`, for passing byte buffers as bytes in dynamic calls:
+/// `serde_bytes::Bytes::new(&data)` as an argument, `serde_bytes::ByteBuf` as a result.
+/// (`#[service]` signatures and typed clients need no wrapper: see [`service`].)
 pub use serde_bytes;
 pub use service::{AsAny, AttributeInfo, CallResult, Description, MethodInfo, Outcome, Service, VoidService};
 pub use transport::{

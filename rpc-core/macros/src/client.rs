@@ -123,6 +123,9 @@ fn method(p: &TokenStream, vis: &syn::Visibility, m: &Member, kind: Kind) -> Tok
     };
     let mut params = Vec::new();
     let mut names = Vec::new();
+    // Whether a parameter is a byte container: then each argument goes through the byte-run
+    // dispatch instead of the tuple's serde.
+    let mut bytes_in = false;
     for (i, param) in m.params.iter().enumerate() {
         if let Param::Remote { declared, name, .. } = param {
             // The parameter's own name where it is a plain identifier, for readable signatures.
@@ -137,6 +140,7 @@ fn method(p: &TokenStream, vis: &syn::Visibility, m: &Member, kind: Kind) -> Tok
                 format_ident!("arg{}", i)
             };
             params.push(quote!(#var: #declared));
+            bytes_in |= crate::model::is_byte_candidate(declared);
             names.push(var);
         }
     }
@@ -146,21 +150,51 @@ fn method(p: &TokenStream, vis: &syn::Visibility, m: &Member, kind: Kind) -> Tok
         Some(t) => Some(quote!(#t)),
         None => None,
     };
+    let bytes_out = m.ok_type.as_deref().is_some_and(|t| !names_object(t))
+        && m.ok_type.as_deref().is_some_and(crate::model::is_byte_candidate);
     let output = match &ok_type {
+        Some(t) if bytes_out => quote!(#t),
         Some(t) => quote!(<#t as #p::FromReply>::Output),
         None => quote!(()),
     };
     let decode = match &ok_type {
+        // A byte container comes out of its byte run (the buffer moved, not element by element).
+        Some(t) if bytes_out => quote! {{
+            #[allow(unused_imports)]
+            use #p::{DecodeBytes as _, DecodeSerde as _};
+            (&#p::Dec::<#t>::new()).decode(value)
+        }},
         Some(t) => quote!(<#t as #p::FromReply>::from_reply(value)),
         None => quote!(<() as #p::FromReply>::from_reply(value)),
     };
+    let n_args = names.len();
+    let args = if bytes_in {
+        quote! {{
+            #[allow(unused_imports)]
+            use #p::{ArgBytes as _, ArgSerde as _};
+            let mut __args = #p::arg_values(#n_args);
+            #(__args.push((&#p::Enc::new(#names)).encode_arg()
+                .map_err(|e| #p::Error::Encode(::std::format!("argument: {e}")))?);)*
+            __args
+        }}
+    } else {
+        quote! {
+            #p::Args::into_args((#(#names,)*))
+                .map_err(|e| #p::Error::Encode(::std::format!("argument: {e}")))?
+        }
+    };
     if kind == Kind::Call && m.oneway {
+        let oneway_args = if bytes_in {
+            quote!(#args)
+        } else {
+            quote!((#(#names,)*))
+        };
         return quote! {
             #[doc = #doc]
             ///
             /// One-way: returns once the call is queued; no reply comes back.
             #vis fn #ident(&self, #(#params),*) -> #p::Result<()> {
-                self.netref.call_oneway(#remote_name, (#(#names,)*))
+                self.netref.call_oneway(#remote_name, #oneway_args)
             }
         };
     }
@@ -171,8 +205,7 @@ fn method(p: &TokenStream, vis: &syn::Visibility, m: &Member, kind: Kind) -> Tok
             #p::Value::Unit
         }},
         Kind::Call => quote! {
-            self.netref.call_value(#remote_name, #p::Args::into_args((#(#names,)*))
-                .map_err(|e| #p::Error::Encode(::std::format!("argument: {e}")))?).await?
+            self.netref.call_value(#remote_name, #args).await?
         },
     };
     quote! {

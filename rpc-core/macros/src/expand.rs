@@ -187,14 +187,19 @@ fn arm(p: &TokenStream, self_ty: &syn::Type, m: &Member) -> TokenStream {
         let var = format_ident!("__a{}", i);
         match param {
             Param::Remote { name, ty, by_ref, .. } => {
-                // `Vec<u8>` (and `&[u8]`) arguments are taken as bytes, not element by element.
-                let convert = if crate::model::is_byte_vec(ty) {
-                    quote!(#p::arg_bytes)
+                // Byte containers (`Vec<u8>`, `&[u8]`, `[u8; N]`, `Box<[u8]>`, `Bytes`) are taken
+                // as one byte run, not element by element.
+                let convert = if crate::model::is_byte_candidate(ty) {
+                    quote!(#p::arg_with(#remote_name, #index, #name, __it.next(), |__v| {
+                        #[allow(unused_imports)]
+                        use #p::{DecodeBytes as _, DecodeSerde as _};
+                        (&#p::Dec::<#ty>::new()).decode(__v)
+                    }))
                 } else {
-                    quote!(#p::arg::<#ty>)
+                    quote!(#p::arg::<#ty>(#remote_name, #index, #name, __it.next()))
                 };
                 decode.push(quote_spanned! {ty.span()=>
-                    let #var: #ty = match #convert(#remote_name, #index, #name, __it.next()) {
+                    let #var: #ty = match #convert {
                         ::std::result::Result::Ok(v) => v,
                         ::std::result::Result::Err(e) => return #p::Outcome::Ready(::std::result::Result::Err(e)),
                     };
@@ -213,12 +218,25 @@ fn arm(p: &TokenStream, self_ty: &syn::Type, m: &Member) -> TokenStream {
         }
     }
     let invoke = quote!(<#self_ty>::#ident(&*__this, #(#pass),*));
-    // `Vec<u8>` results travel as bytes, not element by element.
+    // Byte-container results travel as one byte run, not element by element.
     let bytes_out = m.returns_bytes;
     let wrap = |expr: TokenStream| match (m.fallible, bytes_out) {
-        (true, true) => quote!(#p::fallible_bytes(#expr)),
+        (true, true) => quote! {
+            match #expr {
+                ::std::result::Result::Ok(__v) => {
+                    #[allow(unused_imports)]
+                    use #p::{ReplyBytes as _, ReplyOther as _};
+                    (&#p::Enc::new(__v)).encode_reply()
+                }
+                ::std::result::Result::Err(__e) => ::std::result::Result::Err(#p::error_reply(__e)),
+            }
+        },
         (true, false) => quote!(#p::fallible(#expr)),
-        (false, true) => quote!(#p::reply_bytes(#expr)),
+        (false, true) => quote! {{
+            #[allow(unused_imports)]
+            use #p::{ReplyBytes as _, ReplyOther as _};
+            (&#p::Enc::new(#expr)).encode_reply()
+        }},
         (false, false) => quote!(#p::IntoReply::into_reply(#expr)),
     };
     let run = match m.mode {

@@ -9,6 +9,12 @@
 //! connection instead of a remote argument. Everything else stays unreachable. The macro also generates a typed client, `<Type>Client`, with the same
 //! methods, and lets the type be returned by reference from other services' methods.
 //!
+//! Byte containers in the signature — `Vec<u8>`, `&[u8]`, `[u8; N]`, `Box<[u8]>`,
+//! `bytes::Bytes`, or a reference to one — travel as one byte run (`Value::Bytes`), as
+//! parameters and results, on the service side and in the typed client, without `serde_bytes`.
+//! The macro recognizes them by how they are written; the compiler then picks the byte path
+//! only for the real types (a type of your own named `Bytes` goes through serde as before).
+//!
 //! ```
 //! use rpc_core::{memory_pair, service, VoidService};
 //!

@@ -102,7 +102,8 @@ pub struct Member {
     pub mode: Mode,
     pub params: Vec<Param>,
     pub fallible: bool,
-    /// The method returns `Vec<u8>` (or `Result<Vec<u8>, _>`): sent as bytes.
+    /// The method returns a byte container (`Vec<u8>`, `[u8; N]`, `Bytes`, ..., or a `Result` of
+    /// one): sent as one byte run.
     pub returns_bytes: bool,
     /// `#[oneway]`: no reply, run in send order.
     pub oneway: bool,
@@ -384,7 +385,7 @@ fn member(f: &ImplItemFn, remote_name: String, blocking: bool) -> syn::Result<Me
             } else {
                 Some(ty.clone())
             };
-            returns_bytes = ok.as_deref().is_some_and(is_byte_vec);
+            returns_bytes = ok.as_deref().is_some_and(is_byte_candidate);
             // The caller owns what it receives: `&str` comes back as `String`.
             let ok = ok.map(|t| Box::new(owned_type(&t).0));
             (fallible, spelled(ty), ok)
@@ -442,6 +443,37 @@ pub fn is_byte_vec(ty: &Type) -> bool {
     };
     matches!(args.args.first(), Some(syn::GenericArgument::Type(Type::Path(t))) if t.path.is_ident("u8"))
         && args.args.len() == 1
+}
+
+/// Whether `ty` looks like a byte container that travels as one byte run: `Vec<u8>`, `[u8]`
+/// (behind a reference), `[u8; N]`, `Box<[u8]>`, `Bytes`, or a reference to one. Only how it
+/// looks: the generated code lets the compiler decide (a user's own `Bytes` goes through serde).
+pub fn is_byte_candidate(ty: &Type) -> bool {
+    let is_u8 = |t: &Type| matches!(t, Type::Path(p) if p.qself.is_none() && p.path.is_ident("u8"));
+    match ty {
+        Type::Reference(r) => is_byte_candidate(&r.elem),
+        Type::Paren(p) => is_byte_candidate(&p.elem),
+        Type::Group(g) => is_byte_candidate(&g.elem),
+        Type::Slice(s) => is_u8(&s.elem),
+        Type::Array(a) => is_u8(&a.elem),
+        Type::Path(p) if p.qself.is_none() => {
+            let Some(last) = p.path.segments.last() else {
+                return false;
+            };
+            if last.ident == "Bytes" {
+                return last.arguments.is_none();
+            }
+            if last.ident != "Box" {
+                return is_byte_vec(ty);
+            }
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return false;
+            };
+            args.args.len() == 1
+                && matches!(args.args.first(), Some(syn::GenericArgument::Type(Type::Slice(s))) if is_u8(&s.elem))
+        }
+        _ => false,
+    }
 }
 
 /// The `T` of `Result<T, E>` (or of a `Result<T>` alias).

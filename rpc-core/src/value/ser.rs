@@ -133,6 +133,16 @@ impl ser::Serializer for ValueSerializer {
     ) -> Result<Value, ValueError> {
         Ok(tagged(variant, value.serialize(ValueSerializer)?))
     }
+    /// `Vec<T>`, `[T]` and the other sequences of serde arrive here with their iterator: the
+    /// elements are probed in one tight loop straight into a byte buffer sized up front, so a
+    /// `Vec<u8>` or `&[u8]` costs a probe and a store per byte (see [`collect_bytes`]).
+    fn collect_seq<I>(self, iter: I) -> Result<Value, ValueError>
+    where
+        I: IntoIterator,
+        I::Item: Serialize,
+    {
+        collect_bytes(iter.into_iter())
+    }
     fn serialize_seq(self, len: Option<usize>) -> Result<SeqSer, ValueError> {
         Ok(SeqSer::new(len, true))
     }
@@ -172,6 +182,68 @@ impl ser::Serializer for ValueSerializer {
             inner: MapSer::new(Some(len)),
         })
     }
+}
+
+/// A sequence from its iterator: [`Value::Bytes`] while every element is a `u8`.
+///
+/// Stable Rust cannot ask whether `Item` is `u8`, so each element is still serialized through
+/// [`ByteProbe`] (for a `u8`, inlined to the byte itself). What this saves over
+/// [`ser::SerializeSeq`] is everything around it: the buffer is zero-filled to the iterator's
+/// size once and written by index (no capacity check per byte), and there is no per-element
+/// branch on the state of a half-built sequence.
+fn collect_bytes<I>(mut iter: I) -> Result<Value, ValueError>
+where
+    I: Iterator,
+    I::Item: Serialize,
+{
+    // The first element decides whether a buffer is worth sizing.
+    let Some(first) = iter.next() else {
+        return Ok(Value::Seq(Vec::new()));
+    };
+    let first = match first.serialize(ByteProbe) {
+        Ok(b) => b,
+        Err(NotAByte) => return collect_values(Vec::new(), first, iter),
+    };
+    let (lower, _) = iter.size_hint();
+    let mut bytes = vec![0u8; 1 + lower];
+    bytes[0] = first;
+    let mut filled = 1;
+    for slot in bytes[1..].iter_mut() {
+        let Some(item) = iter.next() else { break };
+        match item.serialize(ByteProbe) {
+            Ok(b) => *slot = b,
+            Err(NotAByte) => {
+                bytes.truncate(filled);
+                return collect_values(bytes, item, iter);
+            }
+        }
+        filled += 1;
+    }
+    bytes.truncate(filled);
+    // An iterator that said less than it had: the rest one by one.
+    while let Some(item) = iter.next() {
+        match item.serialize(ByteProbe) {
+            Ok(b) => bytes.push(b),
+            Err(NotAByte) => return collect_values(bytes, item, iter),
+        }
+    }
+    Ok(Value::Bytes(bytes))
+}
+
+/// The rest of [`collect_bytes`] once an element is not a byte: the bytes so far become
+/// integers, then `first` and the remaining elements follow as values.
+fn collect_values<I>(bytes: Vec<u8>, first: I::Item, iter: I) -> Result<Value, ValueError>
+where
+    I: Iterator,
+    I::Item: Serialize,
+{
+    let mut items = Vec::with_capacity((bytes.len() + 1 + iter.size_hint().0).min(4096));
+    items.extend(bytes.into_iter().map(|b| Value::Int(b.into())));
+    items.push(first.serialize(ValueSerializer)?);
+    for item in iter {
+        items.push(item.serialize(ValueSerializer)?);
+    }
+    Ok(Value::Seq(items))
 }
 
 /// Collects a sequence; while every element is a `u8`, collects raw bytes instead.

@@ -113,3 +113,94 @@ fn value_is_its_own_serde_type() {
     assert_eq!(to_value(&v).expect("again"), v);
     assert_eq!(from_value::<Value>(v.clone()).expect("identity"), v);
 }
+
+/// A sequence whose elements are bytes until they are not (an untagged enum serializes its
+/// content as is).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ByteOrText {
+    Byte(u8),
+    Text(String),
+}
+
+/// A sequence serialized from an iterator that does not know its length.
+struct Unsized(u8);
+
+impl Serialize for Unsized {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq((0..self.0).filter(|_| true))
+    }
+}
+
+#[test]
+fn collected_sequences_become_bytes_only_if_all_bytes() {
+    let data: Vec<u8> = (0..=255).cycle().take(70_000).collect();
+    assert_eq!(to_value(&data).expect("converts"), Value::Bytes(data.clone()));
+    assert_eq!(to_value(&data[..]).expect("converts"), Value::Bytes(data.clone()));
+    assert_eq!(
+        to_value(&Vec::<u8>::new()).expect("converts"),
+        Value::Seq(Vec::new())
+    );
+    assert_eq!(to_value(&vec![7u8]).expect("converts"), Value::Bytes(vec![7]));
+    assert_eq!(
+        to_value(&Unsized(5)).expect("converts"),
+        Value::Bytes(vec![0, 1, 2, 3, 4])
+    );
+    assert_eq!(to_value(&Unsized(0)).expect("converts"), Value::Seq(Vec::new()));
+    let mixed = vec![
+        ByteOrText::Byte(1),
+        ByteOrText::Byte(2),
+        ByteOrText::Text("x".into()),
+        ByteOrText::Byte(3),
+    ];
+    assert_eq!(
+        to_value(&mixed).expect("converts"),
+        Value::Seq(vec![
+            Value::Int(1),
+            Value::Int(2),
+            Value::Str("x".into()),
+            Value::Int(3)
+        ])
+    );
+    let text_first = vec![ByteOrText::Text("x".into()), ByteOrText::Byte(3)];
+    assert_eq!(
+        to_value(&text_first).expect("converts"),
+        Value::Seq(vec![Value::Str("x".into()), Value::Int(3)])
+    );
+    assert_eq!(
+        to_value(&vec![300u16, 1]).expect("converts"),
+        Value::Seq(vec![Value::Int(300), Value::Int(1)])
+    );
+}
+
+/// How fast 1 MiB of a plain `&[u8]` becomes a `Value` (run with `--release --ignored`).
+#[test]
+#[ignore]
+fn plain_byte_slice_speed() {
+    let data = vec![3u8; 1 << 20];
+    let mut times: Vec<f64> = (0..50)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            let v = to_value(&data[..]).expect("converts");
+            let e = t.elapsed().as_secs_f64() * 1e6;
+            assert!(matches!(v, Value::Bytes(ref b) if b.len() == data.len()));
+            e
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let mut dec: Vec<f64> = (0..50)
+        .map(|_| {
+            let v = Value::Bytes(data.clone());
+            let t = std::time::Instant::now();
+            let back: Vec<u8> = from_value(v).expect("converts");
+            let e = t.elapsed().as_secs_f64() * 1e6;
+            assert_eq!(back.len(), data.len());
+            e
+        })
+        .collect();
+    dec.sort_by(f64::total_cmp);
+    println!(
+        "to_value(&[u8] 1 MiB): median {:.1} us; from_value::<Vec<u8>>: {:.1} us",
+        times[25], dec[25]
+    );
+}
