@@ -75,8 +75,7 @@
 //! | wrong arguments | `TypeError` |
 //! | a panic (the server goes on serving) | `RuntimeError` |
 //! | an error type named like a Python exception (`struct ValueError`, `KeyError`...) | that exception |
-//! | `ParseIntError`, `ParseFloatError`, `AddrParseError`... | `ValueError` |
-//! | `Utf8Error`, `FromUtf8Error` | `UnicodeDecodeError` |
+//! | `ParseIntError`, `ParseFloatError`, `AddrParseError`, `Utf8Error`... | `ValueError` |
 //! | `std::io::Error` | `OSError` |
 //! | any other `my_crate::errors::Bad` | `my_crate.errors.Bad` (rpyc's generic remote exception) |
 //!
