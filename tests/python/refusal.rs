@@ -1,6 +1,7 @@
 //! A Python rpyc client that reaches a server of ours it cannot use gets a Python exception
 //! saying so, at once — not a hang, not an `EOFError`, not garbage — and the server goes on
-//! serving its own clients.
+//! serving its own clients. And, through the same TLS set-up, `rpyc.ssl_connect` reaches a
+//! server that does serve it (`Server::rpyc` with TLS).
 
 use std::time::Duration;
 
@@ -139,4 +140,44 @@ async fn rpyc_ssl_connect_is_refused_inside_tls() {
     let extra = [ca_file.display().to_string()];
     assert_refused(&root_script(TLS), port, &extra, rpc::server::DEFAULT_RPYC_REFUSAL).await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+#[ignore = "needs python3 and PyPI: cargo test --test python -- --ignored"]
+async fn rpyc_ssl_connect_reaches_a_rust_rpyc_server_with_tls() {
+    let ca = pki::Ca::new("python test CA");
+    let leaf = ca.leaf(pki::Role::Server, "localhost", &["127.0.0.1", "localhost"]);
+    let tls = ServerTls::from_pem(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).expect("server tls");
+    let port = spawn(
+        Server::new(|| Echo)
+            .tls(tls)
+            .rpyc()
+            .bind("127.0.0.1:0")
+            .await
+            .expect("bind"),
+    );
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("python-tls-rpyc-{port}"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).expect("write the CA certificate");
+    let script = format!(
+        r#"
+import sys
+import rpyc
+c = {TLS}
+assert c.root.echo(7) == 7, "echo over TLS"
+c.close()
+print("OK")
+"#
+    );
+    let args = [port.to_string(), ca_file.display().to_string()];
+    let out = run_script(&script, &args, Duration::from_secs(60)).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{}", shown(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "OK",
+        "{}",
+        shown(&out)
+    );
 }
