@@ -7,6 +7,7 @@
 //! * `client`: the raw client and its ways of sending.
 //! * `stats`: latency percentiles and medians.
 //! * `placement`: where servers run (the benchmark's runtime, or one of their own).
+//! * `tasks`: the pipelined baseline with a task per caller (a writer and a reader task between).
 //!
 //! The raw client and the raw servers' answering loop (`servers::answer_frames`) work on any
 //! stream, so that the `secure` bench runs the same ping-pong inside TLS.
@@ -16,6 +17,7 @@ pub mod frames;
 mod placement;
 pub mod servers;
 mod stats;
+pub mod tasks;
 
 pub use client::RawClient;
 pub use frames::ping_frame_of;
