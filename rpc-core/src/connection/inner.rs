@@ -229,11 +229,8 @@ impl Inner {
         if frame.capacity() <= SCRATCH_KEEP {
             SCRATCH.with(|s| s.set(frame));
         }
-        if let Some(state) = &self.rpyc {
-            // Releases of Python objects follow the frame (see `release_import`).
-            if let Some(deferred) = state.take_deferred() {
-                let _ = self.send_raw(deferred);
-            }
+        if self.rpyc.is_some() {
+            super::rpyc::flush_deferred(self);
         }
         result
     }
@@ -442,6 +439,15 @@ impl Inner {
         result
     }
 
+    /// Runs `then` unless a proxy of the peer's object `id` is live, under the import table's
+    /// lock: a proxy made meanwhile is either seen, or made after `then` has run.
+    pub(super) fn unless_imported(&self, id: ObjectId, then: impl FnOnce()) {
+        let imports = self.imports.lock();
+        if !imports.is_live(id) {
+            then();
+        }
+    }
+
     /// One of our proxies went away: forget it and tell the owner. The release waits in the
     /// outbox like any frame and counts against `max_unwritten_bytes` like one.
     pub(super) fn release_import(self: &Arc<Self>, id: ObjectId, count: u64, proxy: *const Proxy) {
@@ -450,34 +456,7 @@ impl Inner {
             return;
         }
         if let Some(state) = &self.rpyc {
-            // A `DEL` request of its own, held back to follow the next frame this side sends
-            // (or sent alone shortly): Python answers every `DEL`, and a `DEL` sent ahead of a
-            // call's reply (the call's Python arguments are dropped before it is made) has
-            // Python write that answer just before its next request; with Nagle on (rpyc's
-            // client sockets) and this side's delayed ACK, the request then waits 40 ms. After
-            // the reply, Python answers it behind its next request instead, as with Python's
-            // own servers, which send `DEL`s after the reply.
-            let mut frame = Vec::new();
-            match super::rpyc::release(self, id, count, &mut frame) {
-                Ok(()) => {
-                    if state.defer(frame) {
-                        let inner = self.clone();
-                        self.runtime.spawn(async move {
-                            tokio::time::sleep(super::rpyc::DEFER_LIMIT).await;
-                            if let Some(deferred) = inner.rpyc_state().and_then(|s| s.take_deferred()) {
-                                let _ = inner.send_raw(deferred);
-                            }
-                        });
-                    }
-                }
-                Err(e) => tracing::debug!(error = %e, "a release was not encoded"),
-            }
-            // Under the import table's lock: a proxy made meanwhile is either seen here, or
-            // made after, and its id pack remembered after that (see `rpyc::values`).
-            let imports = self.imports.lock();
-            if !imports.is_live(id) {
-                state.forget(id);
-            }
+            super::rpyc::release_python(self, state, id, count, &self.runtime);
             return;
         }
         match self.outbox.release(id, count) {

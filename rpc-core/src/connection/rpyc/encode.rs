@@ -41,10 +41,7 @@ pub(crate) fn encode(inner: &Inner, view: View<'_>, out: &mut Vec<u8>) -> Result
                 .try_for_each(|&(id, count)| release(inner, id, count, out)),
             Message::Close { .. } => {
                 let seq = inner.unanswered_seq();
-                let body = Brine::Tuple(vec![
-                    Brine::Int(handler::CLOSE),
-                    Boxed::Value(Brine::Tuple(Vec::new())).to_brine(),
-                ]);
+                let body = request_body(handler::CLOSE, Boxed::Value(Brine::Tuple(Vec::new())));
                 frame(inner, Kind::Request, seq, body, out)
             }
             Message::Hello(_)
@@ -67,7 +64,7 @@ fn borrowed(r: &crate::protocol::Request) -> RequestRef<'_> {
 }
 
 /// `DEL(obj, count)` of a Python object this side no longer holds.
-pub(crate) fn release(inner: &Inner, id: u64, count: u64, out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn release(inner: &Inner, id: u64, count: u64, out: &mut Vec<u8>) -> Result<()> {
     let pack = python_object(inner, id)?;
     let seq = inner.unanswered_seq();
     let args = tuple(vec![Boxed::Local(pack), Boxed::Value(Brine::Int(count as i64))]);

@@ -31,7 +31,8 @@ use crate::protocol::{Hello, ObjectId};
 use crate::rpyc::IdPack;
 use crate::value::Value;
 
-pub(crate) use encode::{encode, release};
+pub(crate) use encode::encode;
+use encode::release;
 
 /// What a connection on the RPyC wire keeps beyond the engine's state: the id packs of the
 /// Python objects it holds proxies of, to name them back to Python.
@@ -43,12 +44,12 @@ pub(crate) struct State {
 }
 
 /// Longest a `DEL` waits for a frame to follow before it is sent alone.
-pub(crate) const DEFER_LIMIT: std::time::Duration = std::time::Duration::from_millis(20);
+const DEFER_LIMIT: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl State {
     /// Holds a `DEL` frame back; true if it is the first one held (the caller then makes sure
     /// it goes out within [`DEFER_LIMIT`]).
-    pub(crate) fn defer(&self, frame: Vec<u8>) -> bool {
+    fn defer(&self, frame: Vec<u8>) -> bool {
         let mut deferred = self.deferred.lock();
         let first = deferred.is_empty();
         deferred.extend_from_slice(&frame);
@@ -56,7 +57,7 @@ impl State {
     }
 
     /// The `DEL` frames held back, if any.
-    pub(crate) fn take_deferred(&self) -> Option<Vec<u8>> {
+    fn take_deferred(&self) -> Option<Vec<u8>> {
         let mut deferred = self.deferred.lock();
         (!deferred.is_empty()).then(|| std::mem::take(&mut *deferred))
     }
@@ -72,7 +73,7 @@ impl State {
     }
 
     /// The proxy of Python's object `id` is gone.
-    pub(crate) fn forget(&self, id: ObjectId) {
+    fn forget(&self, id: ObjectId) {
         self.packs.lock().remove(&id);
     }
 }
@@ -120,6 +121,45 @@ impl Connection {
             .await
             .map_err(crate::error::Error::Remote)?;
         Ok(fetched.pop().unwrap_or(Value::Unit))
+    }
+}
+
+/// Our proxy of Python's object `id` went away after `count` receipts: a `DEL` request of
+/// its own, held back to follow the next frame this side sends (or sent alone within
+/// [`DEFER_LIMIT`]). Python answers every `DEL`, and a `DEL` sent ahead of a call's reply (the
+/// call's Python arguments are dropped before it is made) has Python write that answer just
+/// before its next request; with Nagle on (rpyc's client sockets) and this side's delayed
+/// ACK, the request then waits 40 ms. After the reply, Python answers it behind its next
+/// request instead, as with Python's own servers, which send `DEL`s after the reply. The id
+/// pack is forgotten unless a newer proxy holds it (remembered after the proxy is made, see
+/// `values`).
+/// (`runtime`: the connection's; a proxy may be dropped on a thread outside it.)
+pub(super) fn release_python(
+    inner: &Arc<Inner>,
+    state: &State,
+    id: ObjectId,
+    count: u64,
+    runtime: &tokio::runtime::Handle,
+) {
+    let mut frame = Vec::new();
+    match release(inner, id, count, &mut frame) {
+        Ok(()) if state.defer(frame) => {
+            let inner = inner.clone();
+            runtime.spawn(async move {
+                tokio::time::sleep(DEFER_LIMIT).await;
+                flush_deferred(&inner);
+            });
+        }
+        Ok(()) => {}
+        Err(e) => tracing::debug!(error = %e, "a release was not encoded"),
+    }
+    inner.unless_imported(id, || state.forget(id));
+}
+
+/// Sends the `DEL`s held back, if any: after a frame, or when they have waited long enough.
+pub(super) fn flush_deferred(inner: &Arc<Inner>) {
+    if let Some(deferred) = inner.rpyc_state().and_then(State::take_deferred) {
+        let _ = inner.send_raw(deferred);
     }
 }
 
