@@ -57,6 +57,9 @@ mod client;
 /// The interop tests' virtual environment (the same directory, so either reuses the other's).
 #[path = "../tests/python/make_venv.rs"]
 mod make_venv;
+/// The interop tests' start of a Python server that announces its port.
+#[path = "../tests/python/port_child.rs"]
+mod port_child;
 #[allow(dead_code)] // the `classic` bench's /proc readers; this bench uses the CPU time
 #[path = "classic/rss.rs"]
 mod rss;

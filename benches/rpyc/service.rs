@@ -3,13 +3,11 @@
 
 use std::net::SocketAddr;
 use std::process::Stdio;
-use std::time::Duration;
 
 use rpc::serde_bytes::ByteBuf;
 use rpc::server::{BoundServer, Server};
 use rpc::{service, Callback};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 /// The bench's service; one per connection.
 pub struct BenchService;
@@ -53,25 +51,7 @@ impl PythonServer {
     /// Starts `benches/python/rpyc_server.py` with `python` and waits for its port.
     pub async fn start(python: &std::path::Path) -> PythonServer {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python/rpyc_server.py");
-        let mut child = Command::new(python)
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the Python server");
-        let stdout = child.stdout.take().expect("its stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-            .await
-            .expect("the Python server printed no port within 30 s")
-            .expect("read its stdout")
-            .expect("the Python server exited before listening");
-        let port: u16 = line
-            .strip_prefix("PORT ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("the Python server said {line:?}, not its port"));
+        let (child, port) = crate::port_child::start(python, script, Stdio::piped(), Stdio::inherit()).await;
         PythonServer {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),

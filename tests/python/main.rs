@@ -5,6 +5,7 @@
 //! (`v5_client`) need no Python and run with a plain `cargo test`.
 
 mod baseline;
+mod port_child;
 mod refusal;
 mod rust_client;
 mod rust_server;

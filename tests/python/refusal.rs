@@ -10,7 +10,7 @@ use rpc::server::{BoundServer, Server};
 use rpc::tls::ServerTls;
 use rpc::{service, ConnectOptions, SharedSecret};
 
-use super::venv::{run_script, shown};
+use super::venv::{assert_ok, run_script, shown};
 
 #[path = "../it/tls/pki.rs"]
 #[allow(dead_code)]
@@ -123,43 +123,30 @@ async fn the_refusal_comes_before_a_secret_exchange_and_says_what_the_operator_s
 #[tokio::test]
 #[ignore = "needs python3 and PyPI: cargo test --test python -- --ignored"]
 async fn rpyc_ssl_connect_is_refused_inside_tls() {
-    let ca = pki::Ca::new("python test CA");
-    let leaf = ca.leaf(pki::Role::Server, "localhost", &["127.0.0.1", "localhost"]);
-    let tls = ServerTls::from_pem(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).expect("server tls");
+    let fixture = TlsFixture::new("refused");
     let port = spawn(
         Server::new(|| Echo)
-            .tls(tls)
+            .tls(fixture.server_tls())
             .bind("127.0.0.1:0")
             .await
             .expect("bind"),
     );
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("python-tls-{port}"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let ca_file = dir.join("ca.pem");
-    std::fs::write(&ca_file, ca.pem()).expect("write the CA certificate");
-    let extra = [ca_file.display().to_string()];
+    let extra = [fixture.ca_file.display().to_string()];
     assert_refused(&root_script(TLS), port, &extra, rpc::server::DEFAULT_RPYC_REFUSAL).await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 #[ignore = "needs python3 and PyPI: cargo test --test python -- --ignored"]
 async fn rpyc_ssl_connect_reaches_a_rust_rpyc_server_with_tls() {
-    let ca = pki::Ca::new("python test CA");
-    let leaf = ca.leaf(pki::Role::Server, "localhost", &["127.0.0.1", "localhost"]);
-    let tls = ServerTls::from_pem(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).expect("server tls");
+    let fixture = TlsFixture::new("rpyc");
     let port = spawn(
         Server::new(|| Echo)
-            .tls(tls)
+            .tls(fixture.server_tls())
             .rpyc()
             .bind("127.0.0.1:0")
             .await
             .expect("bind"),
     );
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("python-tls-rpyc-{port}"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let ca_file = dir.join("ca.pem");
-    std::fs::write(&ca_file, ca.pem()).expect("write the CA certificate");
     let script = format!(
         r#"
 import sys
@@ -170,14 +157,37 @@ c.close()
 print("OK")
 "#
     );
-    let args = [port.to_string(), ca_file.display().to_string()];
-    let out = run_script(&script, &args, Duration::from_secs(60)).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(out.status.success(), "{}", shown(&out));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "OK",
-        "{}",
-        shown(&out)
-    );
+    let args = [port.to_string(), fixture.ca_file.display().to_string()];
+    assert_ok(&run_script(&script, &args, LIMIT).await);
+}
+
+/// A server certificate for 127.0.0.1 from a test CA, and the CA's certificate in a file for
+/// Python's `ca_certs` (the directory is removed on drop).
+struct TlsFixture {
+    leaf: pki::Leaf,
+    dir: std::path::PathBuf,
+    ca_file: std::path::PathBuf,
+}
+
+impl TlsFixture {
+    fn new(tag: &str) -> TlsFixture {
+        let ca = pki::Ca::new("python test CA");
+        let leaf = ca.leaf(pki::Role::Server, "localhost", &["127.0.0.1", "localhost"]);
+        let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("python-tls-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let ca_file = dir.join("ca.pem");
+        std::fs::write(&ca_file, ca.pem()).expect("write the CA certificate");
+        TlsFixture { leaf, dir, ca_file }
+    }
+
+    fn server_tls(&self) -> ServerTls {
+        ServerTls::from_pem(self.leaf.cert_pem.as_bytes(), self.leaf.key_pem.as_bytes()).expect("server tls")
+    }
+}
+
+impl Drop for TlsFixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

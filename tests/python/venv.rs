@@ -57,15 +57,20 @@ pub fn shown(out: &Output) -> String {
     )
 }
 
-/// Runs the Python file at `path` with the server's `port`, and asserts it exited 0 printing
-/// `OK` (what every interop script prints once each of its checks held).
+/// Runs the Python file at `path` with the server's `port`, and asserts it passed
+/// ([`assert_ok`]).
 pub async fn assert_script_ok(path: &str, port: u16) {
-    let out = run_file(path, &[port.to_string()], Duration::from_secs(60)).await;
-    assert!(out.status.success(), "{}", shown(&out));
+    assert_ok(&run_file(path, &[port.to_string()], Duration::from_secs(60)).await);
+}
+
+/// Asserts a script exited 0 printing `OK` (what every interop script prints once each of its
+/// checks held).
+pub fn assert_ok(out: &Output) {
+    assert!(out.status.success(), "{}", shown(out));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "OK",
         "{}",
-        shown(&out)
+        shown(out)
     );
 }
