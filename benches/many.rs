@@ -28,48 +28,20 @@ mod common;
 mod frames;
 #[path = "scenarios/goals.rs"]
 mod goals;
+#[path = "many/report.rs"]
+mod report;
+#[path = "many/roles.rs"]
+mod roles;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rpc::server::Server;
-use rpc::{service, Connection, NetRef};
-use tokio::io::AsyncReadExt;
-use tokio::task::JoinSet;
-
-use common::{median, Latency, RawClient};
-use goals::Goal;
-
-/// Connections opened at once while a fleet grows (below the server's handshake quota and
-/// the listen backlog: 200 at once overflowed the accept queue here, each overflow costing a
-/// 1 s SYN retransmit).
-const CONNECT_BATCH: usize = 64;
+use common::Latency;
+use roles::Round;
 
 /// Clock ticks per second of `/proc/<pid>/stat` times (`USER_HZ`, 100 on Linux).
 const TICKS_PER_SECOND: f64 = 100.0;
-
-/// The served service: a null call, and how many this connection made.
-#[derive(Default)]
-struct NullService {
-    /// `null()` calls served on this connection.
-    served: AtomicU64,
-}
-
-#[service]
-impl NullService {
-    /// Does nothing (but count).
-    fn exposed_null(&self) {
-        self.served.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The `null()` calls served on this connection so far.
-    fn exposed_served(&self) -> u64 {
-        self.served.load(Ordering::Relaxed)
-    }
-}
 
 /// One step of the run: grow both fleets to `connections`, then measure rounds in which
 /// `active` of them call.
@@ -126,10 +98,10 @@ fn main() {
             let role: Vec<&str> = args[at + 1..].iter().map(String::as_str).collect();
             let runtime = common::harness_runtime(false, false);
             match role.as_slice() {
-                ["server-rpc"] => runtime.block_on(server_rpc()),
-                ["server-raw"] => runtime.block_on(server_raw()),
+                ["server-rpc"] => runtime.block_on(roles::server_rpc()),
+                ["server-raw"] => runtime.block_on(roles::server_raw()),
                 ["clients", kind, port] => {
-                    clients(&runtime, kind, port.parse().expect("port"));
+                    roles::clients(&runtime, kind, port.parse().expect("port"));
                 }
                 other => panic!("unknown role {other:?}"),
             }
@@ -144,252 +116,6 @@ fn raise_open_files() {
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
         eprintln!("note: could not raise the open-file limit: {e}");
     }
-}
-
-/// Prints `port` for the parent, then waits until the parent closes stdin.
-async fn announce_and_wait(port: u16) {
-    println!("{port}");
-    std::io::stdout().flush().expect("stdout");
-    let mut sink = Vec::new();
-    let _ = tokio::io::stdin().read_to_end(&mut sink).await;
-}
-
-/// The rpc server role: a [`NullService`] per connection, up to 20,000 connections.
-async fn server_rpc() {
-    let server = Server::new(NullService::default)
-        .max_connections(20_000)
-        .max_handshaking(1_024)
-        .bind("127.0.0.1:0")
-        .await
-        .expect("bind rpc server");
-    let port = server.local_addr().expect("address").port();
-    let stop = server.shutdown_handle();
-    let serving = tokio::spawn(server.serve());
-    announce_and_wait(port).await;
-    stop.shutdown();
-    serving.await.expect("server task").expect("serve");
-}
-
-/// The raw server role: answers every frame of the null call's request size with one of its
-/// reply size (`common`'s echo server).
-async fn server_raw() {
-    let (_, reply_len) = frames::null_frames();
-    let addr = common::servers::start_raw_server(reply_len).await;
-    announce_and_wait(addr.port()).await;
-}
-
-/// A client process's connections.
-enum Fleet {
-    /// rpc connections, their roots, and the calls each has made.
-    Rpc(Vec<(Connection, NetRef, u64)>),
-    /// Raw connections (taken out while a round runs).
-    Raw(Vec<RawClient>),
-}
-
-/// What one round of one side measured, as the client process reports it.
-struct Round {
-    calls: u64,
-    seconds: f64,
-    latency: Latency,
-}
-
-impl Round {
-    fn line(&self) -> String {
-        format!(
-            "{} {} {} {}",
-            self.calls, self.seconds, self.latency.p50, self.latency.p99
-        )
-    }
-
-    fn parse(line: &str) -> Round {
-        let f: Vec<f64> = line
-            .split_whitespace()
-            .map(|x| x.parse().expect("number"))
-            .collect();
-        assert_eq!(f.len(), 4, "round line {line:?}");
-        Round {
-            calls: f[0] as u64,
-            seconds: f[1],
-            latency: Latency {
-                p50: f[2],
-                p99: f[3],
-                mean: 0.0,
-            },
-        }
-    }
-}
-
-/// The client role: holds a fleet of connections to the server at `port` (`kind` `rpc` or
-/// `raw`) and obeys the parent's commands, one a line on stdin, one answer a line on stdout:
-/// `grow N` (open connections up to N), `run ACTIVE MILLIS` (a round), `check` (rpc: the server
-/// counted each connection's calls).
-fn clients(runtime: &tokio::runtime::Runtime, kind: &str, port: u16) {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut fleet = match kind {
-        "rpc" => Fleet::Rpc(Vec::new()),
-        "raw" => Fleet::Raw(Vec::new()),
-        other => panic!("unknown client kind {other}"),
-    };
-    for line in std::io::stdin().lock().lines() {
-        let line = line.expect("command");
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let answer = match words.as_slice() {
-            ["grow", n] => runtime.block_on(grow(&mut fleet, addr, n.parse().expect("count"))),
-            ["run", active, millis] => {
-                let length = Duration::from_millis(millis.parse().expect("millis"));
-                runtime
-                    .block_on(round(&mut fleet, active.parse().expect("active"), length))
-                    .line()
-            }
-            ["check"] => runtime.block_on(check(&fleet)),
-            other => panic!("unknown command {other:?}"),
-        };
-        println!("{answer}");
-        std::io::stdout().flush().expect("stdout");
-    }
-    if let Fleet::Rpc(conns) = fleet {
-        runtime.block_on(async {
-            for (conn, _, _) in &conns {
-                conn.close().await;
-            }
-        });
-    }
-}
-
-/// Opens connections, [`CONNECT_BATCH`] at a time, until the fleet has `n`.
-async fn grow(fleet: &mut Fleet, addr: SocketAddr, n: usize) -> String {
-    let started = Instant::now();
-    let (request_len, _) = frames::null_frames();
-    loop {
-        let have = match fleet {
-            Fleet::Rpc(c) => c.len(),
-            Fleet::Raw(c) => c.len(),
-        };
-        if have >= n {
-            break;
-        }
-        let batch = CONNECT_BATCH.min(n - have);
-        match fleet {
-            Fleet::Rpc(conns) => {
-                let mut set = JoinSet::new();
-                for _ in 0..batch {
-                    set.spawn(
-                        async move { rpc::connect("127.0.0.1", addr.port()).await.expect("rpc connect") },
-                    );
-                }
-                while let Some(conn) = set.join_next().await {
-                    let conn = conn.expect("connect task");
-                    let root = conn.root();
-                    conns.push((conn, root, 0));
-                }
-            }
-            Fleet::Raw(conns) => {
-                let mut set = JoinSet::new();
-                for _ in 0..batch {
-                    set.spawn(RawClient::connect(addr, request_len));
-                }
-                while let Some(conn) = set.join_next().await {
-                    conns.push(conn.expect("connect task"));
-                }
-            }
-        }
-    }
-    format!("{:.3}", started.elapsed().as_secs_f64())
-}
-
-/// Sequential calls on the first `active` connections until `length` has passed (a call
-/// under way then is finished and counted).
-async fn round(fleet: &mut Fleet, active: usize, length: Duration) -> Round {
-    let started = Instant::now();
-    let deadline = started + length;
-    let mut samples: Vec<u64> = Vec::new();
-    let mut calls = 0u64;
-    match fleet {
-        Fleet::Rpc(conns) => {
-            assert!(active <= conns.len(), "more active than connections");
-            let mut set = JoinSet::new();
-            for (i, (_, root, _)) in conns.iter().take(active).enumerate() {
-                let root = root.clone();
-                set.spawn(async move {
-                    let mut took = Vec::with_capacity(1_024);
-                    loop {
-                        let t = Instant::now();
-                        root.call::<()>("null", ()).await.expect("null call");
-                        let now = Instant::now();
-                        took.push((now - t).as_nanos() as u64);
-                        if now >= deadline {
-                            return (i, took);
-                        }
-                    }
-                });
-            }
-            while let Some(done) = set.join_next().await {
-                let (i, took) = done.expect("client task");
-                conns[i].2 += took.len() as u64;
-                calls += took.len() as u64;
-                samples.extend(took);
-            }
-        }
-        Fleet::Raw(conns) => {
-            assert!(active <= conns.len(), "more active than connections");
-            let mut set = JoinSet::new();
-            for mut raw in conns.drain(..active) {
-                set.spawn(async move {
-                    let mut took = Vec::with_capacity(1_024);
-                    loop {
-                        let t = Instant::now();
-                        raw.round_trip().await;
-                        let now = Instant::now();
-                        took.push((now - t).as_nanos() as u64);
-                        if now >= deadline {
-                            return (raw, took);
-                        }
-                    }
-                });
-            }
-            let mut back = Vec::with_capacity(active);
-            while let Some(done) = set.join_next().await {
-                let (raw, took) = done.expect("raw task");
-                back.push(raw);
-                calls += took.len() as u64;
-                samples.extend(took);
-            }
-            conns.splice(0..0, back);
-        }
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    Round {
-        calls,
-        seconds,
-        latency: Latency::of(&mut samples),
-    }
-}
-
-/// rpc: asks every connection how many calls the server served on it, and asserts it is the
-/// number the client made. Answers the total.
-async fn check(fleet: &Fleet) -> String {
-    let Fleet::Rpc(conns) = fleet else {
-        return "raw".into();
-    };
-    let mut total = 0;
-    for chunk in conns.chunks(CONNECT_BATCH) {
-        let mut set = JoinSet::new();
-        for (_, root, made) in chunk {
-            let (root, made) = (root.clone(), *made);
-            set.spawn(async move {
-                let served: u64 = root.call("served", ()).await.expect("served call");
-                assert_eq!(served, made, "the server served every call the client made");
-                made
-            });
-        }
-        while let Some(made) = set.join_next().await {
-            total += made.expect("check task");
-        }
-    }
-    for (conn, _, _) in conns {
-        assert!(!conn.is_closed(), "every connection is still open");
-    }
-    total.to_string()
 }
 
 /// A child process of this bench in a role, talking over its stdin and stdout.
@@ -476,28 +202,7 @@ fn measure(client: &mut Role, server: &Role, active: usize, length: Duration) ->
     }
 }
 
-/// The medians of one step's rounds.
-struct StepFigures {
-    step: Step,
-    rpc_rate: f64,
-    raw_rate: f64,
-    /// Median over rounds of rpc ÷ raw throughput.
-    rate_ratio: f64,
-    rpc_p50: f64,
-    raw_p50: f64,
-    rpc_p99: f64,
-    raw_p99: f64,
-    /// Median over rounds of rpc ÷ raw p99.
-    p99_ratio: f64,
-    rpc_cpu: f64,
-    raw_cpu: f64,
-    /// The least of the rounds' rpc server CPU per call: a busy machine (steal time, other
-    /// processes' cache traffic) only adds to CPU time, so this is the steadiest figure.
-    rpc_cpu_least: f64,
-    rpc_client_cpu: f64,
-    raw_client_cpu: f64,
-}
-
+/// The parent: starts the role processes, runs `plan`'s steps and rounds, prints the tables.
 fn orchestrate(plan: &Plan) {
     let (request_len, reply_len) = frames::null_frames();
     let rpc_server = Role::start(&["server-rpc"]);
@@ -523,23 +228,10 @@ fn orchestrate(plan: &Plan) {
         let grew_raw = raw_clients.ask(&format!("grow {}", step.connections));
         println!();
         println!("{} (opened in {grew_rpc} s rpc, {grew_raw} s raw)", step.label());
-        println!(
-            "  {:<6} {:>10} {:>10} {:>7} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9}",
-            "round",
-            "rpc k/s",
-            "raw k/s",
-            "rpc/raw",
-            "p50 rpc",
-            "p50 raw",
-            "p99 rpc",
-            "p99 raw",
-            "rpc/raw",
-            "srv rpc",
-            "srv raw",
-            "cli rpc",
-            "cli raw"
-        );
-        let mut rounds: Vec<(Measured, Measured)> = Vec::new();
+        print!("  ");
+        report::header("round", report::ROUNDS);
+        let mut rows = Vec::new();
+        let mut made = 0;
         for r in 0..plan.rounds {
             let (rpc, raw) = if r % 2 == 0 {
                 let rpc = measure(&mut rpc_clients, &rpc_server, step.active, plan.round);
@@ -554,138 +246,23 @@ fn orchestrate(plan: &Plan) {
                     raw,
                 )
             };
-            println!(
-                "  {:<6} {:>10.1} {:>10.1} {:>6.2}x {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>6.2}x {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
-                r + 1,
-                rpc.rate / 1e3,
-                raw.rate / 1e3,
-                rpc.rate / raw.rate,
-                rpc.latency.p50,
-                raw.latency.p50,
-                rpc.latency.p99,
-                raw.latency.p99,
-                rpc.latency.p99 / raw.latency.p99,
-                rpc.cpu_per_call,
-                raw.cpu_per_call,
-                rpc.client_cpu_per_call,
-                raw.client_cpu_per_call
-            );
-            rounds.push((rpc, raw));
+            let row = report::Figures::of_round(&rpc, &raw);
+            print!("  ");
+            row.print(&(r + 1).to_string(), report::ROUNDS);
+            rows.push(row);
+            made += rpc.calls;
         }
         let checked: u64 = rpc_clients.ask("check").parse().expect("checked count");
-        let made: u64 = rounds.iter().map(|(rpc, _)| rpc.calls).sum();
         println!("  (rpc server counted every call on every connection: {checked} calls so far, {made} in this step)");
-        let med =
-            |f: &dyn Fn(&(Measured, Measured)) -> f64| median(&mut rounds.iter().map(f).collect::<Vec<_>>());
-        figures.push(StepFigures {
+        figures.push(report::StepFigures {
             step,
-            rpc_rate: med(&|(rpc, _)| rpc.rate),
-            raw_rate: med(&|(_, raw)| raw.rate),
-            rate_ratio: med(&|(rpc, raw)| rpc.rate / raw.rate),
-            rpc_p50: med(&|(rpc, _)| rpc.latency.p50),
-            raw_p50: med(&|(_, raw)| raw.latency.p50),
-            rpc_p99: med(&|(rpc, _)| rpc.latency.p99),
-            raw_p99: med(&|(_, raw)| raw.latency.p99),
-            p99_ratio: med(&|(rpc, raw)| rpc.latency.p99 / raw.latency.p99),
-            rpc_cpu: med(&|(rpc, _)| rpc.cpu_per_call),
-            raw_cpu: med(&|(_, raw)| raw.cpu_per_call),
-            rpc_cpu_least: rounds
-                .iter()
-                .map(|(rpc, _)| rpc.cpu_per_call)
-                .fold(f64::INFINITY, f64::min),
-            rpc_client_cpu: med(&|(rpc, _)| rpc.client_cpu_per_call),
-            raw_client_cpu: med(&|(_, raw)| raw.client_cpu_per_call),
+            medians: report::Figures::medians(&rows),
+            rpc_cpu_least: rows.iter().map(|f| f.rpc_cpu).fold(f64::INFINITY, f64::min),
         });
     }
     rpc_clients.finish();
     raw_clients.finish();
     rpc_server.finish();
     raw_server.finish();
-    summary(plan, &figures);
-}
-
-/// The table of medians and the goals.
-fn summary(plan: &Plan, figures: &[StepFigures]) {
-    println!();
-    println!(
-        "{:<32} {:>9} {:>9} {:>7} {:>8} {:>8} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9}",
-        "medians (latency µs, cpu µs/call)",
-        "rpc k/s",
-        "raw k/s",
-        "rpc/raw",
-        "p50 rpc",
-        "p50 raw",
-        "p99 rpc",
-        "p99 raw",
-        "rpc/raw",
-        "srv rpc",
-        "srv raw",
-        "cli rpc",
-        "cli raw"
-    );
-    for f in figures {
-        println!(
-            "{:<32} {:>9.1} {:>9.1} {:>6.2}x {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>6.2}x {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
-            f.step.label(),
-            f.rpc_rate / 1e3,
-            f.raw_rate / 1e3,
-            f.rate_ratio,
-            f.rpc_p50,
-            f.raw_p50,
-            f.rpc_p99,
-            f.raw_p99,
-            f.p99_ratio,
-            f.rpc_cpu,
-            f.raw_cpu,
-            f.rpc_client_cpu,
-            f.raw_client_cpu
-        );
-    }
-    println!(
-        "(rpc/raw: median of the rounds' ratios; srv, cli: the server's and the client process's \
-         user + system CPU time per call, µs)"
-    );
-    let find = |connections: usize, all_active: bool| {
-        figures
-            .iter()
-            .find(|f| f.step.connections == connections && (f.step.active == connections) == all_active)
-    };
-    let mut goals = Vec::new();
-    if let Some(f) = find(1_000, true) {
-        goals.push(Goal {
-            what: "1,000 connections: throughput rpc ÷ raw".into(),
-            figure: format!("{:.0}%", f.rate_ratio * 100.0),
-            target: "≥ 90%",
-            met: f.rate_ratio >= 0.9,
-        });
-        goals.push(Goal {
-            what: "1,000 connections: p99 rpc ÷ raw".into(),
-            figure: format!("{:.2}x", f.p99_ratio),
-            target: "≤ 1.5x",
-            met: f.p99_ratio <= 1.5,
-        });
-    }
-    if let (Some(four), Some(many)) = (
-        find(4, true),
-        figures.iter().find(|f| f.step.active * 100 == f.step.connections),
-    ) {
-        let ratio = many.rpc_cpu / four.rpc_cpu;
-        goals.push(Goal {
-            what: format!("server CPU per call, {} ÷ 4 connections", many.step.label()),
-            figure: format!("{ratio:.2}x"),
-            target: "≤ 1.2x",
-            met: ratio <= 1.2,
-        });
-        let least = many.rpc_cpu_least / four.rpc_cpu_least;
-        goals.push(Goal {
-            what: "  the same, least round of each step".into(),
-            figure: format!("{least:.2}x"),
-            target: "≤ 1.2x",
-            met: least <= 1.2,
-        });
-    }
-    goals::summary("issue 16, part 3", &goals, plan.quick);
-    if plan.quick {
-        println!("(quick check: every call answered and counted by the server; `cargo bench --bench many` measures)");
-    }
+    report::summary(plan, &figures);
 }
