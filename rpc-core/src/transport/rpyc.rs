@@ -82,16 +82,11 @@ pub async fn connect_with(host: &str, port: u16, mut options: ConnectOptions) ->
     if options.peer_mut().addr.is_none() {
         options.peer_mut().addr = stream.peer_addr().ok();
     }
-    match secure::client_side(stream, Some(host), &mut options).await? {
-        Secured::Plain(s) => {
-            let (r, w) = s.into_split();
-            client(Connection::start_rpyc(r, w, options.into_setup(), quick_ack).await?).await
-        }
-        Secured::Tls(s) => {
-            let (r, w) = tokio::io::split(s);
-            client(Connection::start_rpyc(r, w, options.into_setup(), |_| {}).await?).await
-        }
-    }
+    let conn = match secure::client_side(stream, Some(host), &mut options).await? {
+        Secured::Plain(s) => rpyc_connection(s, options).await?,
+        Secured::Tls(s) => rpyc_stream_connection(s, options).await?,
+    };
+    client(conn).await
 }
 
 /// A client over any stream already connected to a Python `rpyc` server.
@@ -99,8 +94,7 @@ pub async fn connect_stream<S>(stream: S, options: ConnectOptions) -> Result<Cli
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let (r, w) = tokio::io::split(stream);
-    client(Connection::start_rpyc(r, w, options.into_setup(), |_| {}).await?).await
+    client(rpyc_stream_connection(stream, options).await?).await
 }
 
 async fn client(conn: Connection) -> Result<Client> {
