@@ -3,6 +3,7 @@
 
 mod async_results;
 mod bad_input;
+mod batching;
 mod blocking;
 mod blocking_dispatch;
 mod bulk;

@@ -173,7 +173,16 @@ pub(super) fn handle_request(
             .catch_unwind()
             .await
             .unwrap_or_else(|p| Err(panic_error(p)));
-        in_flight.finish(|inner| answer(inner, seq, oneway, result));
+        in_flight.finish(|inner| {
+            if oneway {
+                answer(inner, seq, oneway, result);
+            } else {
+                // The only request running: no other answer is about to join this one, so it
+                // may be written straight away (see `direct`), without waking the writer.
+                let alone = inner.in_flight.load(Ordering::Relaxed) == 1;
+                inner.reply_with(seq, result, alone);
+            }
+        });
     }
     .instrument(span.clone());
     drop(_enter);

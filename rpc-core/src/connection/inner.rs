@@ -81,6 +81,10 @@ pub(crate) struct Inner {
     pub(super) in_flight: AtomicUsize,
     /// Bytes of arguments held by the peer's running and queued requests.
     pub(super) pending_bytes: AtomicUsize,
+    /// The reader's last run of frames answered several calls, whose callers are likely to
+    /// call again at once: a call then goes through the writer even when it is the only one
+    /// waiting, so that the next calls leave in the same write (cleared by the writer).
+    pub(super) burst: AtomicBool,
     /// Counts runs of frames read and batches written (see `idle`).
     pub(super) activity: AtomicU64,
     /// The call-timeout epoch (see `reaper`).
@@ -131,6 +135,7 @@ impl Inner {
             pending: Mutex::new(PendingCalls::default()),
             in_flight: AtomicUsize::new(0),
             pending_bytes: AtomicUsize::new(0),
+            burst: AtomicBool::new(false),
             activity: AtomicU64::new(0),
             epoch: AtomicU32::new(0),
             timed_call: Notify::new(),
@@ -194,7 +199,7 @@ impl Inner {
         let mut pending = self.pending.lock();
         let first = born.is_some() && !pending.has_timed();
         let registered = pending.register(born);
-        let alone = pending.len() == 1;
+        let alone = pending.len() == 1 && !self.burst.load(Ordering::Relaxed);
         drop(pending);
         if first {
             self.timed_call.notify_one();

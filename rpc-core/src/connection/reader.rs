@@ -1,6 +1,7 @@
 //! The reader task: splits the incoming byte stream into frames, decodes messages, routes
 //! replies to their waiters and hands requests to the dispatch.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
@@ -55,6 +56,8 @@ async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, r: &mut R, buf: &mu
         // Frames other than pongs: a pong answers our own keepalive, which must not keep an
         // idle connection open.
         let mut lively = false;
+        // Replies in this run: several mean several callers about to call again.
+        let mut replies = 0;
         while let Some(len) = decoder.next_frame(buf)? {
             frames += 1;
             let frame = &buf[HEADER_LEN..HEADER_LEN + len];
@@ -66,6 +69,11 @@ async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, r: &mut R, buf: &mu
             // The kind only: a message's content is the peer's, and may be huge.
             tracing::trace!(kind = protocol::kind_name(&msg), "received");
             lively |= !matches!(msg, Message::Pong { .. });
+            replies += matches!(msg, Message::Reply { .. } | Message::Error { .. }) as usize;
+            if replies == 2 {
+                // Set before the callers are woken: on another worker they may call at once.
+                inner.burst.store(true, Ordering::Relaxed);
+            }
             let stop = match forged {
                 Some(id) => {
                     refuse_forged(inner, msg, id);

@@ -3,6 +3,7 @@
 //! possible.
 
 use std::io::IoSlice;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -47,9 +48,17 @@ async fn write_loop(inner: &Inner) -> std::io::Result<()> {
         let job = loop {
             match inner.write_side.take_job(&inner.outbox) {
                 Some(job) => break job,
-                None => inner.outbox_ready.notified().await,
+                None => {
+                    inner.outbox_ready.notified().await;
+                    // Woken by the first frame queued: let the other senders that are ready to
+                    // run queue theirs too, so that they leave in one write. (A task woken from
+                    // a worker runs next on it, ahead of those woken before: without this the
+                    // writer would take the frames one at a time.)
+                    tokio::task::yield_now().await;
+                }
             }
         };
+        inner.burst.store(false, Ordering::Relaxed);
         let Job {
             mut w,
             leftover,
