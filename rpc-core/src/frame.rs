@@ -96,7 +96,17 @@ pub const KEEP_READ_ROOM: usize = 2 << 20;
 /// geometrically with what has arrived, but never past the end of the frame being read (whose
 /// announced length is trusted only up to `max_frame`). A header announcing a large frame thus
 /// costs nothing until the frame's bytes arrive.
+///
+/// A buffer whose frames were all consumed starts over at the front of its allocation (no
+/// copy): the next read lands in the memory the last one warmed, instead of walking through
+/// the whole allocation one small frame at a time (with a thousand connections, a cache miss
+/// per frame in the kernel's copy and again in the decoder).
 pub fn make_room(buf: &mut BytesMut, max_frame: usize) {
+    if buf.is_empty() {
+        // Asks for one byte more than the room past the end, which only the consumed room in
+        // front can give: reclaimed if unique, else nothing happens (nothing is allocated).
+        let _ = buf.try_reclaim(buf.capacity() + 1);
+    }
     let room = buf.capacity() - buf.len();
     if room >= MIN_READ_ROOM {
         return;
@@ -203,6 +213,31 @@ mod tests {
         }
         assert_eq!(got, vec![b"hello".to_vec(), b"".to_vec(), b"world!".to_vec()]);
         assert!(dec.decode_eof(&buf).is_ok());
+    }
+
+    #[test]
+    fn an_emptied_read_buffer_starts_over_at_its_front() {
+        let mut buf = BytesMut::new();
+        make_room(&mut buf, 1 << 20);
+        let start = buf.as_ptr();
+        let whole = buf.capacity();
+        for _ in 0..100 {
+            buf.extend_from_slice(&[7; 24]);
+            buf.advance(24);
+            make_room(&mut buf, 1 << 20);
+            assert_eq!(
+                buf.as_ptr(),
+                start,
+                "every read lands at the front of the allocation"
+            );
+            assert_eq!(buf.capacity(), whole, "with all of it as room");
+        }
+        // Bytes still waiting are not moved for this.
+        buf.extend_from_slice(&[1, 2, 3]);
+        buf.advance(1);
+        make_room(&mut buf, 1 << 20);
+        assert_eq!(&buf[..], &[2, 3]);
+        assert_ne!(buf.as_ptr(), start);
     }
 
     #[test]

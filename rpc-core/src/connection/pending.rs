@@ -43,6 +43,10 @@ struct Waiter {
 #[derive(Default)]
 pub(crate) struct PendingCalls {
     next_seq: u64,
+    /// One waiting call kept beside the map: a connection making one call at a time never
+    /// touches the map (on a server process with many connections, its memory is as likely
+    /// cold as not).
+    one: Option<(u64, Waiter)>,
     calls: HashMap<u64, Waiter, BuildHasherDefault<SeqHasher>>,
     /// Calls with a `born` epoch.
     timed: usize,
@@ -61,7 +65,12 @@ impl PendingCalls {
         self.next_seq = self.next_seq.wrapping_add(1);
         let (tx, rx) = reply_slot::channel();
         self.timed += usize::from(born.is_some());
-        self.calls.insert(seq, Waiter { tx, born });
+        let waiter = Waiter { tx, born };
+        if self.one.is_none() {
+            self.one = Some((seq, waiter));
+        } else {
+            self.calls.insert(seq, waiter);
+        }
         Ok((seq, rx))
     }
 
@@ -74,7 +83,10 @@ impl PendingCalls {
 
     /// Takes the waiter of `seq`, if it still waits.
     pub(crate) fn take(&mut self, seq: u64) -> Option<ReplySender> {
-        let waiter = self.calls.remove(&seq)?;
+        let waiter = match self.one.take_if(|(one, _)| *one == seq) {
+            Some((_, waiter)) => waiter,
+            None => self.calls.remove(&seq)?,
+        };
         self.timed -= usize::from(waiter.born.is_some());
         Some(waiter.tx)
     }
@@ -89,6 +101,7 @@ impl PendingCalls {
         let due: Vec<u64> = self
             .calls
             .iter()
+            .chain(self.one.iter().map(|(seq, w)| (seq, w)))
             .filter(|(_, w)| w.born.is_some_and(|born| epoch.wrapping_sub(born) >= ticks))
             .map(|(&seq, _)| seq)
             .collect();
@@ -103,7 +116,8 @@ impl PendingCalls {
             self.closed = Some(reason);
         }
         self.timed = 0;
-        self.calls.drain().map(|(_, w)| w.tx).collect()
+        let one = self.one.take().map(|(_, w)| w.tx);
+        self.calls.drain().map(|(_, w)| w.tx).chain(one).collect()
     }
 
     /// The reason the table was closed with.
@@ -113,7 +127,7 @@ impl PendingCalls {
 
     /// Number of requests waiting for a reply.
     pub(crate) fn len(&self) -> usize {
-        self.calls.len()
+        self.calls.len() + usize::from(self.one.is_some())
     }
 }
 
@@ -193,5 +207,27 @@ mod tests {
         assert!(!p.has_timed(), "a reply takes a timed call out of the count");
         assert!(p.expire(1_000, 9).is_empty(), "an untimed call never expires");
         assert!(p.take(untimed).is_some());
+    }
+
+    #[test]
+    fn the_call_kept_beside_the_map_expires_closes_and_frees_its_place() {
+        let mut p = PendingCalls::default();
+        let (first, _r0) = p.register(Some(0)).expect("open");
+        let (second, _r1) = p.register(None).expect("open");
+        let expired: Vec<u64> = p.expire(5, 5).into_iter().map(|(seq, _)| seq).collect();
+        assert_eq!(expired, vec![first], "the timed call beside the map expires");
+        assert_eq!(p.len(), 1);
+        let (third, _r2) = p.register(None).expect("open");
+        assert_eq!(p.len(), 2);
+        assert!(p.take(first).is_none(), "gone once expired");
+        assert!(p.take(third).is_some() && p.take(second).is_some());
+        assert_eq!(p.len(), 0);
+        let _ = p.register(None).expect("open");
+        let _ = p.register(None).expect("open");
+        assert_eq!(
+            p.close(None).len(),
+            2,
+            "close hands back the call beside the map too"
+        );
     }
 }
