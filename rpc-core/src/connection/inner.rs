@@ -186,6 +186,17 @@ impl Inner {
         self.activity.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Whether more frames are likely to be queued right after the one that woke the writer:
+    /// the reader just answered several calls at once, or several of our calls wait for
+    /// replies (their callers run concurrently), or several of the peer's requests run here
+    /// (their answers come from concurrent tasks). Not so for a lone call, a callback, or a
+    /// release, where waiting for company only adds latency.
+    pub(super) fn others_about_to_send(&self) -> bool {
+        self.burst.load(Ordering::Relaxed)
+            || self.in_flight.load(Ordering::Relaxed) > 1
+            || self.pending.lock().len() > 1
+    }
+
     /// A user-level handle, unless every handle is already gone.
     pub(super) fn connection(&self) -> Option<Connection> {
         self.handle.get()?.upgrade().map(|handle| Connection { handle })

@@ -50,11 +50,13 @@ async fn write_loop(inner: &Inner) -> std::io::Result<()> {
                 Some(job) => break job,
                 None => {
                     inner.outbox_ready.notified().await;
-                    // Woken by the first frame queued: let the other senders that are ready to
-                    // run queue theirs too, so that they leave in one write. (A task woken from
-                    // a worker runs next on it, ahead of those woken before: without this the
-                    // writer would take the frames one at a time.)
-                    tokio::task::yield_now().await;
+                    if inner.others_about_to_send() {
+                        // Woken by the first of several senders: let the others queue theirs
+                        // too, so that they leave in one write. (A task woken from a worker
+                        // runs next on it, ahead of those woken before: the writer would take
+                        // the frames one at a time.)
+                        tokio::task::yield_now().await;
+                    }
                 }
             }
         };
