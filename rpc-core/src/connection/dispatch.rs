@@ -174,14 +174,10 @@ pub(super) fn handle_request(
             .await
             .unwrap_or_else(|p| Err(panic_error(p)));
         in_flight.finish(|inner| {
-            if oneway {
-                answer(inner, seq, oneway, result);
-            } else {
-                // The only request running: no other answer is about to join this one, so it
-                // may be written straight away (see `direct`), without waking the writer.
-                let alone = inner.in_flight.load(Ordering::Relaxed) == 1;
-                inner.reply_with(seq, result, alone);
-            }
+            // The only request running: no other answer is about to join this one, so it may
+            // be written straight away (see `direct`), without waking the writer.
+            let alone = inner.in_flight.load(Ordering::Relaxed) == 1;
+            answer_with(inner, seq, oneway, result, alone);
         });
     }
     .instrument(span.clone());
@@ -220,8 +216,13 @@ fn over_budget(inner: &Inner, budget: &Budget) -> RemoteError {
 
 /// Sends the answer, or for a one-way call only logs a failure.
 fn answer(inner: &Arc<Inner>, seq: u64, oneway: bool, result: CallResult) {
+    answer_with(inner, seq, oneway, result, false);
+}
+
+/// Like [`answer`]; with `direct`, the reply is written straight away if the writer is idle.
+fn answer_with(inner: &Arc<Inner>, seq: u64, oneway: bool, result: CallResult, direct: bool) {
     match (oneway, result) {
-        (false, result) => inner.reply(seq, result),
+        (false, result) => inner.reply_with(seq, result, direct),
         (true, Ok(_)) => {}
         (true, Err(e)) => tracing::warn!(error = %e, "one-way call failed"),
     }
